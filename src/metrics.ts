@@ -1,0 +1,121 @@
+// One prom-client registry per daemon (tests create their own). Every metric named in design.md lives
+// here so the proxy, the load generator and the API agree on names and labels.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30,
+];
+
+export class Metrics {
+  readonly registry: Registry;
+  // proxy
+  readonly proxyBytes: Counter<'link' | 'direction' | 'outcome'>;
+  readonly proxyConnections: Gauge<'link'>;
+  readonly proxyConnectionsTotal: Counter<'link'>;
+  readonly proxyDialFailures: Counter<'link'>;
+  readonly faultActive: Gauge<'link' | 'direction' | 'type'>;
+  readonly proxyDelay: Histogram<'link' | 'direction'>;
+  // load
+  readonly puts: Counter<'outcome'>;
+  readonly putLatency: Histogram<'outcome'>;
+  readonly putScheduleSlips: Counter;
+  readonly watchEvents: Counter;
+  readonly watchLatency: Histogram;
+  readonly watchViolations: Counter<'kind'>;
+  readonly watchers: Gauge<'state'>;
+  readonly watchResumes: Counter;
+  readonly loadTargetRate: Gauge;
+
+  constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
+    const registers = [(this.registry = opts.registry ?? new Registry())];
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.proxyBytes = new Counter({
+      name: 'etcd_soak_proxy_bytes_total',
+      help: 'Bytes read by a link, by direction (tx: client to upstream, rx: upstream to client) and outcome (forwarded, dropped, corrupted, blackholed).',
+      labelNames: ['link', 'direction', 'outcome'],
+      registers,
+    });
+    this.proxyConnections = new Gauge({
+      name: 'etcd_soak_proxy_connections',
+      help: 'Live proxied connections per link.',
+      labelNames: ['link'],
+      registers,
+    });
+    this.proxyConnectionsTotal = new Counter({
+      name: 'etcd_soak_proxy_connections_total',
+      help: 'Connections accepted per link.',
+      labelNames: ['link'],
+      registers,
+    });
+    this.proxyDialFailures = new Counter({
+      name: 'etcd_soak_proxy_dial_failures_total',
+      help: 'Upstream dials that failed per link (the client connection is closed at once).',
+      labelNames: ['link'],
+      registers,
+    });
+    this.faultActive = new Gauge({
+      name: 'etcd_soak_fault_active',
+      help: 'Number of active faults per link, direction (tx, rx, link, accept) and type.',
+      labelNames: ['link', 'direction', 'type'],
+      registers,
+    });
+    this.proxyDelay = new Histogram({
+      name: 'etcd_soak_proxy_delay_seconds',
+      help: 'Delay added to chunks by the delay fault (actual hold time).',
+      labelNames: ['link', 'direction'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.puts = new Counter({
+      name: 'etcd_soak_puts_total',
+      help: 'Puts by outcome: ok, indeterminate (error or timeout, later settled), applied, not_applied, failed.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.putLatency = new Histogram({
+      name: 'etcd_soak_put_latency_seconds',
+      help: 'Put latency from the scheduled instant to the answer (open loop, no coordinated omission).',
+      labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.putScheduleSlips = new Counter({
+      name: 'etcd_soak_put_schedule_slips_total',
+      help: 'Puts that could not be sent at their scheduled instant (in-flight cap reached or event loop late).',
+      registers,
+    });
+    this.watchEvents = new Counter({
+      name: 'etcd_soak_watch_events_total',
+      help: 'Watch events received and checked, over all watchers.',
+      registers,
+    });
+    this.watchLatency = new Histogram({
+      name: 'etcd_soak_watch_latency_seconds',
+      help: 'Watch delivery latency from the put\'s scheduled instant to the event.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.watchViolations = new Counter({
+      name: 'etcd_soak_watch_violations_total',
+      help: 'Watch guarantee violations by kind (ordered, unique, reliable, unexpected).',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.watchers = new Gauge({
+      name: 'etcd_soak_watchers',
+      help: 'Watchers by state (watching, resuming, stopped).',
+      labelNames: ['state'],
+      registers,
+    });
+    this.watchResumes = new Counter({
+      name: 'etcd_soak_watch_resumes_total',
+      help: 'Watch streams resumed from the last seen mod_revision + 1.',
+      registers,
+    });
+    this.loadTargetRate = new Gauge({
+      name: 'etcd_soak_load_target_rate',
+      help: 'Target put rate of the load generator (puts per second).',
+      registers,
+    });
+  }
+}
