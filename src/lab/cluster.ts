@@ -217,8 +217,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       'etcd binary not found (looked at --etcd-bin, ETCD_BIN and PATH); install it with: apt-get install -y etcd-server',
     );
   }
-  const specs = opts.members ?? Array.from({ length: opts.size ?? 3 }, () => ({}));
-  const need = specs.reduce((n, s) => n + (s.clientPort ? 0 : 1) + (s.peerPort ? 0 : 1), 0);
+  const specs: MemberSpec[] = opts.members ?? Array.from({ length: opts.size ?? 3 }, () => ({}));
+  const need = specs.reduce((n: number, s) => n + (s.clientPort ? 0 : 1) + (s.peerPort ? 0 : 1), 0);
   const ports = await freePorts(need);
   fs.mkdirSync(opts.baseDir ?? os.tmpdir(), { recursive: true });
   const baseDir = fs.mkdtempSync(path.join(opts.baseDir ?? os.tmpdir(), 'etcd-soak-cluster-'));

@@ -1,0 +1,239 @@
+// One direction of a proxied connection: the chunk pipeline
+//   read → blackhole / drop / corrupt → pause gate → delay → bandwidth → write (with backpressure).
+// Chunks stay in one FIFO, so order is kept whatever the faults do. Reading stops while the queue holds
+// more than HIGH_WATER bytes, while paused, or while the destination is not draining: memory stays
+// bounded and the sender backs up through TCP.
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Counter, Histogram } from 'prom-client';
+import type { Logger } from '../util/log.js';
+import type { Rng } from '../util/rng.js';
+import { TokenBucket, type DirectionFaults } from './faults/index.js';
+import type { DirectionStats } from './types.js';
+
+const HIGH_WATER = 512 * 1024;
+const LOW_WATER = 128 * 1024;
+/** below this many ms to the due instant, poll with setImmediate instead of a (coarse) timer */
+const SPIN_MS = 1.5;
+
+interface Chunk {
+  buf: Buffer;
+  /** instant the chunk passed the pause gate; undefined while held by a pause */
+  gate: number | undefined;
+  deliverAt: number;
+  delayed: boolean;
+}
+
+export interface PipeMetrics {
+  forwarded: Counter.Internal | undefined;
+  dropped: Counter.Internal | undefined;
+  corrupted: Counter.Internal | undefined;
+  blackholed: Counter.Internal | undefined;
+  delay: Histogram.Internal<string> | undefined;
+}
+
+export interface PipeContext {
+  rng: Rng;
+  stats: DirectionStats;
+  metrics: PipeMetrics | undefined;
+  logger: Logger;
+  /** 'transmitted' (tx) or 'received' (rx): the debug line etcd-proxy --verbose prints per chunk */
+  verb: string;
+  from: string;
+  to: string;
+}
+
+export class Pipe {
+  private readonly queue: Chunk[] = [];
+  private head = 0;
+  private queuedBytes = 0;
+  private lastDeliver = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private waitingDrain = false;
+  private readingStopped = false;
+  private srcEnded = false;
+  private finished = false;
+  private bucket: TokenBucket | undefined;
+  private readonly debug: boolean;
+
+  constructor(
+    private readonly src: Socket,
+    private readonly dst: Socket,
+    private readonly faults: DirectionFaults,
+    private readonly ctx: PipeContext,
+  ) {
+    this.debug = ctx.logger.isLevelEnabled('debug');
+  }
+
+  start(): void {
+    this.src.on('data', (b: Buffer) => this.onData(b));
+    this.src.on('end', () => {
+      this.srcEnded = true;
+      this.pump();
+    });
+    this.dst.on('drain', () => {
+      this.waitingDrain = false;
+      this.pump();
+    });
+    this.src.resume();
+  }
+
+  /** true once the destination's write side was ended after the source ended */
+  get done(): boolean {
+    return this.finished;
+  }
+
+  private onData(buf: Buffer): void {
+    const { stats, metrics } = this.ctx;
+    const n = buf.length;
+    stats.read += n;
+    const f = this.faults;
+    if (f.blackhole) {
+      stats.blackholed += n;
+      metrics?.blackholed?.inc(n);
+      return;
+    }
+    if (f.drop && f.drop.shouldDrop(this.ctx.rng)) {
+      stats.dropped += n;
+      metrics?.dropped?.inc(n);
+      return;
+    }
+    if (f.corrupt && f.corrupt.apply(this.ctx.rng, buf)) {
+      stats.corrupted += n;
+      metrics?.corrupted?.inc(n);
+    }
+    // fast path: nothing queued, nothing that holds chunks back
+    if (this.queuedBytes === 0 && !this.waitingDrain && !f.pause && !f.delay && !f.bandwidth) {
+      this.write(buf);
+      return;
+    }
+    const now = performance.now();
+    const chunk: Chunk = { buf, gate: undefined, deliverAt: 0, delayed: false };
+    if (!f.pause) this.passGate(chunk, now);
+    this.queue.push(chunk);
+    this.queuedBytes += n;
+    if (this.queuedBytes >= HIGH_WATER || this.holdReads) this.stopReading();
+    this.pump();
+  }
+
+  private passGate(chunk: Chunk, now: number): void {
+    chunk.gate = now;
+    const d = this.faults.delay;
+    if (d) {
+      chunk.deliverAt = d.deliverAt(this.ctx.rng, now, this.lastDeliver);
+      chunk.delayed = true;
+    } else {
+      chunk.deliverAt = now > this.lastDeliver ? now : this.lastDeliver;
+    }
+    this.lastDeliver = chunk.deliverAt;
+  }
+
+  /** Moves queued chunks forward as far as the faults allow. Safe to call at any time (fault changes). */
+  pump(): void {
+    if (this.finished) return;
+    this.clearTimer();
+    const f = this.faults;
+    while (this.head < this.queue.length) {
+      const c = this.queue[this.head];
+      if (c.gate === undefined) {
+        if (f.pause) {
+          // a blackhole reads (and discards) ahead of the pause gate, as in etcd's pkg/proxy
+          if (f.blackhole) this.resumeReading();
+          else this.stopReading();
+          return;
+        }
+        this.passGate(c, performance.now());
+      }
+      let now = performance.now();
+      if (c.deliverAt > now) {
+        this.arm(c.deliverAt - now);
+        return;
+      }
+      if (this.waitingDrain || this.dst.destroyed) return;
+      let buf = c.buf;
+      if (f.bandwidth) {
+        this.bucket ??= new TokenBucket(now);
+        const wait = this.bucket.wait(f.bandwidth.rate, now);
+        if (wait > 0) {
+          this.arm(wait);
+          return;
+        }
+        if (buf.length > f.bandwidth.sliceBytes) {
+          buf = buf.subarray(0, f.bandwidth.sliceBytes);
+          c.buf = c.buf.subarray(buf.length);
+        }
+        this.bucket.take(buf.length);
+      }
+      if (buf === c.buf) {
+        this.queue[this.head++] = undefined as unknown as Chunk;
+        if (c.delayed) {
+          now = performance.now();
+          this.ctx.metrics?.delay?.observe((now - c.gate!) / 1000);
+        }
+      }
+      this.queuedBytes -= buf.length;
+      this.write(buf);
+    }
+    // queue empty
+    this.queue.length = 0;
+    this.head = 0;
+    if (this.readingStopped && !this.holdReads) this.resumeReading();
+    if (this.srcEnded && !this.finished) {
+      this.finished = true;
+      if (!this.dst.destroyed) this.dst.end();
+    }
+  }
+
+  private write(buf: Buffer): void {
+    const { stats, metrics } = this.ctx;
+    stats.forwarded += buf.length;
+    metrics?.forwarded?.inc(buf.length);
+    if (this.debug) this.ctx.logger.debug({ 'data-size': buf.length, from: this.ctx.from, to: this.ctx.to }, this.ctx.verb);
+    if (!this.dst.write(buf)) {
+      this.waitingDrain = true;
+      this.stopReading();
+    } else if (this.readingStopped && this.queuedBytes < LOW_WATER && !this.holdReads) {
+      this.resumeReading();
+    }
+  }
+
+  /** paused (and not blackholed): new chunks would only pile up at the gate */
+  private get holdReads(): boolean {
+    return this.faults.pause && !this.faults.blackhole;
+  }
+
+  private stopReading(): void {
+    if (!this.readingStopped) {
+      this.readingStopped = true;
+      this.src.pause();
+    }
+  }
+
+  private resumeReading(): void {
+    if (this.readingStopped && !this.waitingDrain) {
+      this.readingStopped = false;
+      this.src.resume();
+    }
+  }
+
+  private arm(ms: number): void {
+    if (ms > SPIN_MS) this.timer = setTimeout(() => this.pump(), ms - 1);
+    else this.immediate = setImmediate(() => this.pump());
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = this.immediate = undefined;
+  }
+
+  /** Drops queued data and timers (the connection is going away). */
+  dispose(): void {
+    this.finished = true;
+    this.clearTimer();
+    this.queue.length = 0;
+    this.head = 0;
+    this.queuedBytes = 0;
+  }
+}
