@@ -1,0 +1,272 @@
+// A lean etcd client for the load hot path: gRPC over Node's http2 (h2c), hand-written protobuf, no
+// retries, no policies. One client = one HTTP/2 session; a broken session fails its calls and streams
+// at once and the next call dials again.
+import { EventEmitter } from 'node:events';
+import http2 from 'node:http2';
+import { silentLogger, type Logger } from '../../util/log.js';
+import { Deframer, Status, WireError, decodeGrpcMessage, frame, grpcTimeout } from './grpc.js';
+import {
+  decodePutResponse,
+  decodeRangeResponse,
+  decodeWatchResponse,
+  encodePut,
+  encodeRange,
+  encodeWatchCancel,
+  encodeWatchCreate,
+  encodeWatchProgress,
+  type Kv,
+  type WatchCreate,
+  type WatchEvent,
+} from './proto.js';
+
+export { WireError } from './grpc.js';
+export type { Kv, WatchEvent } from './proto.js';
+
+export interface WireClientOptions {
+  logger?: Logger;
+  connectTimeoutMs?: number;
+}
+
+const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = http2.constants;
+
+/** Status from trailers (or trailers-only headers); undefined when absent. */
+function statusOf(h: http2.IncomingHttpHeaders): { code: number; message: string } | undefined {
+  const s = h['grpc-status'];
+  if (s === undefined) return undefined;
+  return { code: Number(s), message: decodeGrpcMessage(h['grpc-message']) };
+}
+
+export class EtcdWireClient {
+  private session: http2.ClientHttp2Session | undefined;
+  private readonly logger: Logger;
+  private readonly connectTimeoutMs: number;
+  private closed = false;
+
+  constructor(
+    readonly endpoint: string,
+    opts: WireClientOptions = {},
+  ) {
+    this.logger = opts.logger ?? silentLogger;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
+  }
+
+  get connected(): boolean {
+    return !!this.session && !this.session.destroyed && !this.session.closed && !this.session.connecting;
+  }
+
+  /** The live session, dialling when there is none. */
+  private getSession(): http2.ClientHttp2Session {
+    if (this.closed) throw new WireError('CLOSED', 'client closed');
+    const s = this.session;
+    if (s && !s.destroyed && !s.closed) return s;
+    const session = http2.connect(`http://${this.endpoint}`, { settings: { enablePush: false, initialWindowSize: 1 << 24 } });
+    session.setMaxListeners(0);
+    this.session = session;
+    const timer = setTimeout(() => {
+      if (session.connecting) session.destroy(new WireError(Status.UNAVAILABLE, `connect to ${this.endpoint} timed out`));
+    }, this.connectTimeoutMs);
+    session.once('connect', () => {
+      clearTimeout(timer);
+      // a large connection window: watch fan-out sends many events
+      session.setLocalWindowSize(1 << 26);
+    });
+    session.on('error', (err) => this.logger.debug({ endpoint: this.endpoint, err: err.message }, 'http2 session error'));
+    session.once('close', () => {
+      clearTimeout(timer);
+      if (this.session === session) this.session = undefined;
+    });
+    session.on('goaway', () => {
+      if (this.session === session) this.session = undefined;
+    });
+    return session;
+  }
+
+  private open(path: string, timeoutMs?: number): http2.ClientHttp2Stream {
+    const headers: http2.OutgoingHttpHeaders = {
+      [HTTP2_HEADER_METHOD]: 'POST',
+      [HTTP2_HEADER_PATH]: path,
+      [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+      [HTTP2_HEADER_TE]: 'trailers',
+    };
+    if (timeoutMs !== undefined) headers['grpc-timeout'] = grpcTimeout(timeoutMs);
+    return this.getSession().request(headers);
+  }
+
+  /** One unary call; rejects with WireError on status != 0, reset, session loss or timeout. */
+  private unary(path: string, body: Buffer, timeoutMs: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = this.open(path, timeoutMs);
+      } catch (err) {
+        reject(err instanceof WireError ? err : new WireError('UNAVAILABLE', (err as Error).message));
+        return;
+      }
+      let reply: Buffer | undefined;
+      let status: { code: number; message: string } | undefined;
+      let done = false;
+      const finish = (err: WireError | undefined) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(reply!);
+      };
+      const timer = setTimeout(() => {
+        finish(new WireError('TIMEOUT', `${path} timed out after ${timeoutMs} ms`));
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, timeoutMs);
+      const deframer = new Deframer((m) => (reply = Buffer.from(m)));
+      stream.on('response', (h) => (status = statusOf(h) ?? status));
+      stream.on('trailers', (h) => (status = statusOf(h) ?? status));
+      stream.on('data', (chunk: Buffer) => {
+        try {
+          deframer.push(chunk);
+        } catch (err) {
+          finish(err as WireError);
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        }
+      });
+      stream.on('error', (err) => finish(new WireError('UNAVAILABLE', `${path}: ${err.message}`)));
+      stream.on('close', () => {
+        if (status === undefined) finish(new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${stream.rstCode}) without a status`));
+        else if (status.code !== 0) finish(new WireError(status.code, status.message || `grpc status ${status.code}`));
+        else if (!reply) finish(new WireError(Status.INTERNAL, `${path}: no response message`));
+        else finish(undefined);
+      });
+      stream.end(frame(body));
+    });
+  }
+
+  /** Put; never retried. */
+  async put(key: Uint8Array | string, value: Uint8Array, opts: { timeoutMs: number }): Promise<{ revision: number }> {
+    return decodePutResponse(await this.unary('/etcdserverpb.KV/Put', encodePut(key, value), opts.timeoutMs));
+  }
+
+  async range(
+    key: Uint8Array | string,
+    opts: { rangeEnd?: Uint8Array; timeoutMs?: number; revision?: number; limit?: number } = {},
+  ): Promise<{ revision: number; kvs: Kv[]; count: number }> {
+    const body = encodeRange(key, opts);
+    return decodeRangeResponse(await this.unary('/etcdserverpb.KV/Range', body, opts.timeoutMs ?? 5000));
+  }
+
+  watchStream(): WatchStream {
+    return new WatchStream(() => this.open('/etcdserverpb.Watch/Watch'));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.session?.destroy();
+    this.session = undefined;
+  }
+}
+
+/**
+ * One bidi Watch stream. Watches use client-chosen ids (etcd >= 3.4), so creates are pipelined.
+ * Events: 'events'(watchId, events, headerRevision), 'progress'(watchId, revision),
+ * 'canceled'(watchId, reason, compactRevision), 'error'(WireError) when the stream breaks (every watch on
+ * it is gone), 'close'.
+ */
+export class WatchStream extends EventEmitter {
+  private stream: http2.ClientHttp2Stream | undefined;
+  private readonly pendingCreates = new Map<number, { resolve: (id: number) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private broken = false;
+
+  constructor(private readonly opener: () => http2.ClientHttp2Stream) {
+    super();
+  }
+
+  private ensure(): http2.ClientHttp2Stream {
+    if (this.broken) throw new WireError('CLOSED', 'watch stream is closed');
+    if (this.stream) return this.stream;
+    const stream = this.opener();
+    this.stream = stream;
+    let status: { code: number; message: string } | undefined;
+    const deframer = new Deframer((m) => this.onMessage(m));
+    stream.on('response', (h) => (status = statusOf(h) ?? status));
+    stream.on('trailers', (h) => (status = statusOf(h) ?? status));
+    stream.on('data', (chunk: Buffer) => {
+      try {
+        deframer.push(chunk);
+      } catch (err) {
+        this.fail(err as WireError);
+      }
+    });
+    stream.on('error', (err) => this.fail(new WireError('UNAVAILABLE', `watch stream: ${err.message}`)));
+    stream.on('close', () => {
+      const why = status && status.code !== 0 ? new WireError(status.code, status.message) : new WireError('UNAVAILABLE', `watch stream closed (rst code ${stream.rstCode})`);
+      this.fail(why);
+    });
+    return stream;
+  }
+
+  private onMessage(m: Buffer): void {
+    const r = decodeWatchResponse(m);
+    if (r.created) {
+      const p = this.pendingCreates.get(r.watchId);
+      if (p) {
+        this.pendingCreates.delete(r.watchId);
+        if (r.canceled) p.reject(new WireError(Status.FAILED_PRECONDITION, r.cancelReason || 'watch create refused'));
+        else p.resolve(r.watchId);
+      }
+      if (r.events.length === 0) return;
+    }
+    if (r.canceled) {
+      this.emit('canceled', r.watchId, r.cancelReason, r.compactRevision);
+      return;
+    }
+    if (r.events.length) this.emit('events', r.watchId, r.events, r.revision);
+    else this.emit('progress', r.watchId, r.revision);
+  }
+
+  private fail(err: WireError): void {
+    if (this.broken) return;
+    this.broken = true;
+    for (const p of this.pendingCreates.values()) p.reject(err);
+    this.pendingCreates.clear();
+    this.stream?.close(http2.constants.NGHTTP2_CANCEL);
+    this.emit('error', err);
+    this.emit('close');
+  }
+
+  /** Creates a watch; resolves with its id once etcd confirms it. */
+  watch(req: Omit<WatchCreate, 'watchId'> & { watchId?: number }): Promise<number> {
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = this.ensure();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const watchId = req.watchId ?? this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pendingCreates.set(watchId, { resolve, reject });
+      stream.write(frame(encodeWatchCreate({ ...req, watchId })));
+    });
+  }
+
+  cancel(watchId: number): void {
+    if (!this.broken && this.stream) this.stream.write(frame(encodeWatchCancel(watchId)));
+  }
+
+  requestProgress(): void {
+    if (!this.broken && this.stream) this.stream.write(frame(encodeWatchProgress()));
+  }
+
+  get closed(): boolean {
+    return this.broken;
+  }
+
+  close(): void {
+    if (this.broken) return;
+    this.broken = true;
+    for (const p of this.pendingCreates.values()) p.reject(new WireError('CLOSED', 'watch stream closed'));
+    this.pendingCreates.clear();
+    this.stream?.close(http2.constants.NGHTTP2_CANCEL);
+    this.emit('close');
+  }
+}
+
+export type { WatchCreate };
+export type WatchEventsListener = (watchId: number, events: WatchEvent[], revision: number) => void;

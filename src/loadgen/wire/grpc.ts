@@ -1,0 +1,101 @@
+// gRPC's length-prefixed message framing and status codes, kept apart from sockets so they are
+// unit-tested directly.
+
+export const Status = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+export type WireCode = number | 'TIMEOUT' | 'UNAVAILABLE' | 'CLOSED';
+
+export class WireError extends Error {
+  override name = 'WireError';
+  constructor(
+    readonly code: WireCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** 5-byte gRPC header (uncompressed) + message */
+export function frame(msg: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(5 + msg.length);
+  b[0] = 0;
+  b.writeUInt32BE(msg.length, 1);
+  b.set(msg, 5);
+  return b;
+}
+
+const MAX_MESSAGE = 64 * 1024 * 1024;
+
+/**
+ * Cuts a byte stream into gRPC messages. Whole messages inside one chunk are handed out as subarrays
+ * (no copy); only a message split over chunks is assembled.
+ */
+export class Deframer {
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+
+  constructor(private readonly onMessage: (msg: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    if (this.pendingLen > 0) {
+      this.pending.push(chunk);
+      this.pendingLen += chunk.length;
+      if (this.pendingLen < 5) return;
+      const head = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, Math.min(this.pendingLen, 5));
+      const need = 5 + head.readUInt32BE(1);
+      if (this.pendingLen < need) return;
+      chunk = Buffer.concat(this.pending, this.pendingLen);
+      this.pending = [];
+      this.pendingLen = 0;
+    }
+    let pos = 0;
+    while (chunk.length - pos >= 5) {
+      if (chunk[pos] !== 0) throw new WireError(Status.INTERNAL, 'compressed gRPC messages are not supported');
+      const len = chunk.readUInt32BE(pos + 1);
+      if (len > MAX_MESSAGE) throw new WireError(Status.RESOURCE_EXHAUSTED, `gRPC message of ${len} bytes`);
+      if (chunk.length - pos - 5 < len) break;
+      this.onMessage(chunk.subarray(pos + 5, pos + 5 + len));
+      pos += 5 + len;
+    }
+    if (pos < chunk.length) {
+      const rest = chunk.subarray(pos);
+      this.pending = [rest];
+      this.pendingLen = rest.length;
+    }
+  }
+
+  /** bytes of an incomplete message still held */
+  get buffered(): number {
+    return this.pendingLen;
+  }
+}
+
+/** grpc-message is percent-encoded */
+export function decodeGrpcMessage(m: string | string[] | undefined): string {
+  if (m === undefined) return '';
+  const s = Array.isArray(m) ? m[0] : m;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** grpc-timeout header value for a deadline in ms */
+export function grpcTimeout(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms))}m`;
+}

@@ -1,0 +1,364 @@
+// Hand-written protobuf for the few etcd messages the load hot path uses (field numbers from etcd's
+// etcdserverpb/rpc.proto and mvccpb/kv.proto, v3.4). Only what is needed is encoded; decoders skip
+// unknown fields. Integers are JS numbers: revisions and ids stay far below 2^53.
+
+export interface Kv {
+  key: Uint8Array;
+  value: Uint8Array;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+}
+
+export interface WatchEvent {
+  type: 'put' | 'delete';
+  kv: Kv;
+}
+
+export interface WatchResponse {
+  revision: number;
+  watchId: number;
+  created: boolean;
+  canceled: boolean;
+  compactRevision: number;
+  cancelReason: string;
+  events: WatchEvent[];
+}
+
+// ---------- encoding
+
+class Writer {
+  buf = Buffer.allocUnsafe(64);
+  len = 0;
+
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  varint(v: number): void {
+    this.ensure(10);
+    if (v < 0) {
+      // two's complement 64-bit, as protobuf encodes negative int64
+      let big = BigInt.asUintN(64, BigInt(v));
+      while (big >= 0x80n) {
+        this.buf[this.len++] = Number(big & 0x7fn) | 0x80;
+        big >>= 7n;
+      }
+      this.buf[this.len++] = Number(big);
+      return;
+    }
+    while (v >= 0x80) {
+      this.buf[this.len++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.len++] = v;
+  }
+
+  tag(field: number, wire: number): void {
+    this.varint((field << 3) | wire);
+  }
+
+  bytes(field: number, b: Uint8Array): void {
+    this.tag(field, 2);
+    this.varint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  /** proto3: zero/false fields are omitted */
+  int(field: number, v: number): void {
+    if (v === 0) return;
+    this.tag(field, 0);
+    this.varint(v);
+  }
+
+  bool(field: number, v: boolean | undefined): void {
+    if (!v) return;
+    this.tag(field, 0);
+    this.varint(1);
+  }
+
+  finish(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+export const toBytes = (v: Uint8Array | string): Uint8Array => (typeof v === 'string' ? Buffer.from(v) : v);
+
+/** PutRequest { key = 1; value = 2 } */
+export function encodePut(key: Uint8Array | string, value: Uint8Array): Buffer {
+  const k = toBytes(key);
+  const w = new Writer();
+  w.bytes(1, k);
+  if (value.length) w.bytes(2, value);
+  return w.finish();
+}
+
+/** RangeRequest { key = 1; range_end = 2; limit = 3; revision = 4 } */
+export function encodeRange(key: Uint8Array | string, opts: { rangeEnd?: Uint8Array; revision?: number; limit?: number } = {}): Buffer {
+  const w = new Writer();
+  w.bytes(1, toBytes(key));
+  if (opts.rangeEnd) w.bytes(2, opts.rangeEnd);
+  w.int(3, opts.limit ?? 0);
+  w.int(4, opts.revision ?? 0);
+  return w.finish();
+}
+
+export interface WatchCreate {
+  key: Uint8Array | string;
+  rangeEnd?: Uint8Array;
+  startRevision?: number;
+  progressNotify?: boolean;
+  watchId?: number;
+}
+
+/** WatchRequest { create_request = 1 { key = 1; range_end = 2; start_revision = 3; progress_notify = 4; watch_id = 7 } } */
+export function encodeWatchCreate(req: WatchCreate): Buffer {
+  const inner = new Writer();
+  inner.bytes(1, toBytes(req.key));
+  if (req.rangeEnd) inner.bytes(2, req.rangeEnd);
+  inner.int(3, req.startRevision ?? 0);
+  inner.bool(4, req.progressNotify);
+  inner.int(7, req.watchId ?? 0);
+  const w = new Writer();
+  w.bytes(1, inner.finish());
+  return w.finish();
+}
+
+/** WatchRequest { cancel_request = 2 { watch_id = 1 } } */
+export function encodeWatchCancel(watchId: number): Buffer {
+  const inner = new Writer();
+  inner.int(1, watchId);
+  const w = new Writer();
+  w.bytes(2, inner.finish());
+  return w.finish();
+}
+
+/** WatchRequest { progress_request = 3 {} } */
+export function encodeWatchProgress(): Buffer {
+  return Buffer.from([0x1a, 0x00]);
+}
+
+/** The key range that covers every key with this prefix (etcd's getPrefix). */
+export function prefixEnd(prefix: Uint8Array | string): Uint8Array {
+  const p = Buffer.from(toBytes(prefix));
+  for (let i = p.length - 1; i >= 0; i--) {
+    if (p[i] < 0xff) {
+      const end = p.subarray(0, i + 1);
+      end[i]++;
+      return end;
+    }
+  }
+  return Buffer.from([0]); // every key
+}
+
+// ---------- decoding
+
+export class ProtoError extends Error {}
+
+/** Reads a varint at `pos` of `b`; returns [value, next position]. 10-byte varints are negative int64. */
+function varint(b: Uint8Array, pos: number): [number, number] {
+  let x = 0;
+  let mul = 1;
+  const start = pos;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= b.length) throw new ProtoError('truncated varint');
+    const c = b[pos++];
+    x += (c & 0x7f) * mul;
+    mul *= 128;
+    if (c < 0x80) {
+      if (i === 9) return [slowSigned(b, start, pos), pos];
+      return [x, pos];
+    }
+  }
+  throw new ProtoError('varint too long');
+}
+
+function slowSigned(b: Uint8Array, start: number, end: number): number {
+  let v = 0n;
+  for (let i = end - 1; i >= start; i--) v = (v << 7n) | BigInt(b[i] & 0x7f);
+  return Number(BigInt.asIntN(64, v));
+}
+
+/** Skips a field of the given wire type; returns the next position. */
+function skip(b: Uint8Array, pos: number, wire: number, end: number): number {
+  switch (wire) {
+    case 0:
+      return varint(b, pos)[1];
+    case 1:
+      pos += 8;
+      break;
+    case 2: {
+      const [n, p] = varint(b, pos);
+      pos = p + n;
+      break;
+    }
+    case 5:
+      pos += 4;
+      break;
+    default:
+      throw new ProtoError(`unsupported wire type ${wire}`);
+  }
+  if (pos > end) throw new ProtoError('truncated field');
+  return pos;
+}
+
+/** Length-delimited field: [start, end] of its payload. */
+function lengthDelimited(b: Uint8Array, pos: number, end: number): [number, number] {
+  const [n, p] = varint(b, pos);
+  if (p + n > end) throw new ProtoError('truncated bytes');
+  return [p, p + n];
+}
+
+/** ResponseHeader { revision = 3 } */
+export function decodeHeaderRevision(b: Uint8Array, pos: number, end: number): number {
+  let rev = 0;
+  while (pos < end) {
+    const [tag, p] = varint(b, pos);
+    pos = p;
+    if (tag === 0x18) [rev, pos] = varint(b, pos);
+    else pos = skip(b, pos, tag & 7, end);
+  }
+  return rev;
+}
+
+/** mvccpb.KeyValue */
+export function decodeKv(b: Uint8Array, pos: number, end: number): Kv {
+  const kv: Kv = { key: EMPTY, value: EMPTY, createRevision: 0, modRevision: 0, version: 0 };
+  while (pos < end) {
+    const [tag, p] = varint(b, pos);
+    pos = p;
+    switch (tag) {
+      case 0x0a: {
+        const [s, e] = lengthDelimited(b, pos, end);
+        kv.key = b.subarray(s, e);
+        pos = e;
+        break;
+      }
+      case 0x10:
+        [kv.createRevision, pos] = varint(b, pos);
+        break;
+      case 0x18:
+        [kv.modRevision, pos] = varint(b, pos);
+        break;
+      case 0x20:
+        [kv.version, pos] = varint(b, pos);
+        break;
+      case 0x2a: {
+        const [s, e] = lengthDelimited(b, pos, end);
+        kv.value = b.subarray(s, e);
+        pos = e;
+        break;
+      }
+      default:
+        pos = skip(b, pos, tag & 7, end);
+    }
+  }
+  return kv;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** PutResponse { header = 1 } → header revision */
+export function decodePutResponse(b: Uint8Array): { revision: number } {
+  let revision = 0;
+  let pos = 0;
+  while (pos < b.length) {
+    const [tag, p] = varint(b, pos);
+    pos = p;
+    if (tag === 0x0a) {
+      const [s, e] = lengthDelimited(b, pos, b.length);
+      revision = decodeHeaderRevision(b, s, e);
+      pos = e;
+    } else pos = skip(b, pos, tag & 7, b.length);
+  }
+  return { revision };
+}
+
+/** RangeResponse { header = 1; kvs = 2; more = 3; count = 4 } */
+export function decodeRangeResponse(b: Uint8Array): { revision: number; kvs: Kv[]; count: number } {
+  const out = { revision: 0, kvs: [] as Kv[], count: 0 };
+  let pos = 0;
+  while (pos < b.length) {
+    const [tag, p] = varint(b, pos);
+    pos = p;
+    if (tag === 0x0a || tag === 0x12) {
+      const [s, e] = lengthDelimited(b, pos, b.length);
+      if (tag === 0x0a) out.revision = decodeHeaderRevision(b, s, e);
+      else out.kvs.push(decodeKv(b, s, e));
+      pos = e;
+    } else if (tag === 0x20) [out.count, pos] = varint(b, pos);
+    else pos = skip(b, pos, tag & 7, b.length);
+  }
+  return out;
+}
+
+/** WatchResponse; the hottest decoder: events keep subarrays of the frame, nothing is copied. */
+export function decodeWatchResponse(b: Uint8Array): WatchResponse {
+  const r: WatchResponse = { revision: 0, watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', events: [] };
+  const end = b.length;
+  let pos = 0;
+  while (pos < end) {
+    const [tag, p] = varint(b, pos);
+    pos = p;
+    switch (tag) {
+      case 0x0a: {
+        const [s, e] = lengthDelimited(b, pos, end);
+        r.revision = decodeHeaderRevision(b, s, e);
+        pos = e;
+        break;
+      }
+      case 0x10:
+        [r.watchId, pos] = varint(b, pos);
+        break;
+      case 0x18:
+        r.created = b[pos++] !== 0;
+        break;
+      case 0x20:
+        r.canceled = b[pos++] !== 0;
+        break;
+      case 0x28:
+        [r.compactRevision, pos] = varint(b, pos);
+        break;
+      case 0x32: {
+        const [s, e] = lengthDelimited(b, pos, end);
+        r.cancelReason = Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8');
+        pos = e;
+        break;
+      }
+      case 0x5a: {
+        const [s, e] = lengthDelimited(b, pos, end);
+        r.events.push(decodeEvent(b, s, e));
+        pos = e;
+        break;
+      }
+      default:
+        pos = skip(b, pos, tag & 7, end);
+    }
+  }
+  return r;
+}
+
+/** mvccpb.Event { type = 1; kv = 2; prev_kv = 3 } */
+function decodeEvent(b: Uint8Array, pos: number, end: number): WatchEvent {
+  let type: 'put' | 'delete' = 'put';
+  let kv: Kv | undefined;
+  while (pos < end) {
+    const [tag, p] = varint(b, pos);
+    pos = p;
+    if (tag === 0x08) {
+      let t: number;
+      [t, pos] = varint(b, pos);
+      type = t === 1 ? 'delete' : 'put';
+    } else if (tag === 0x12) {
+      const [s, e] = lengthDelimited(b, pos, end);
+      kv = decodeKv(b, s, e);
+      pos = e;
+    } else pos = skip(b, pos, tag & 7, end);
+  }
+  return { type, kv: kv ?? { key: EMPTY, value: EMPTY, createRevision: 0, modRevision: 0, version: 0 } };
+}
