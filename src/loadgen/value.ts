@@ -1,0 +1,62 @@
+// Unique, self-describing put values with fixed-width ASCII fields, so a watcher can read them back
+// without parsing text:  "es1 <run:8> <writer:4> <seq:12> <due ms:17> " then '.' padding.
+//   offset 0 "es1 ", 4 run id, 13 writer, 18 sequence, 31 due time (ms since epoch, 3 decimals)
+export const VALUE_HEADER = 49;
+
+export interface ValueInfo {
+  writer: number;
+  seq: number;
+  /** scheduled instant, ms since the epoch */
+  due: number;
+}
+
+const MAGIC = [0x65, 0x73, 0x31, 0x20]; // "es1 "
+
+export function encodeValue(runId: string, info: ValueInfo, size: number): Buffer {
+  if (runId.length !== 8) throw new Error('run id must be 8 characters');
+  if (size < VALUE_HEADER) throw new Error(`valueSize must be at least ${VALUE_HEADER} bytes`);
+  const b = Buffer.alloc(size, 0x2e);
+  const head =
+    'es1 ' +
+    runId +
+    ' ' +
+    String(info.writer % 10000).padStart(4, '0') +
+    ' ' +
+    String(info.seq).padStart(12, '0') +
+    ' ' +
+    info.due.toFixed(3).padStart(17, '0') +
+    ' ';
+  b.write(head, 0, 'latin1');
+  return b;
+}
+
+function digits(b: Uint8Array, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = b[i] - 0x30;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** Decodes a value written by `encodeValue` for this run; undefined when it is not one. */
+export function decodeValue(b: Uint8Array, runIdBytes: Uint8Array): ValueInfo | undefined {
+  if (b.length < VALUE_HEADER) return undefined;
+  for (let i = 0; i < 4; i++) if (b[i] !== MAGIC[i]) return undefined;
+  for (let i = 0; i < 8; i++) if (b[4 + i] !== runIdBytes[i]) return undefined;
+  if (b[12] !== 0x20 || b[17] !== 0x20 || b[30] !== 0x20 || b[44] !== 0x2e || b[48] !== 0x20) return undefined;
+  const writer = digits(b, 13, 17);
+  const seq = digits(b, 18, 30);
+  const whole = digits(b, 31, 44);
+  const frac = digits(b, 45, 48);
+  if (writer < 0 || seq < 0 || whole < 0 || frac < 0) return undefined;
+  return { writer, seq, due: whole + frac / 1000 };
+}
+
+/** A random 8-character run id ([0-9a-z]). */
+export function newRunId(): string {
+  let s = '';
+  while (s.length < 8) s += Math.floor(Math.random() * 36).toString(36);
+  return s;
+}
