@@ -1,0 +1,141 @@
+// `etcd-soak load`: run the watch/put load against endpoints, print a status line per interval and the
+// summary at the end; exit 0 when every guarantee held, 1 on violations, 2 on bad flags.
+import { parseArgs } from 'node:util';
+import { ZodError } from 'zod';
+import { Metrics } from '../metrics.js';
+import { LoadRunner } from '../loadgen/runner.js';
+import { formatStatusLine, formatSummaryTable } from '../loadgen/report.js';
+import type { LoadProfileInput } from '../loadgen/profile.js';
+import { splitHostPort } from '../util/net.js';
+import { createLogger } from '../util/log.js';
+
+// flag → profile field
+const PROFILE_FLAGS = {
+  connections: 'connections',
+  watchers: 'watchers',
+  keys: 'keys',
+  rate: 'rate',
+  'value-size': 'valueSize',
+  duration: 'duration',
+  'put-timeout': 'putTimeout',
+  settle: 'settle',
+  prefix: 'prefix',
+  'max-in-flight': 'maxInFlight',
+  'watch-mode': 'watchMode',
+  interval: 'interval',
+} as const;
+const NUMERIC = new Set(['connections', 'watchers', 'keys', 'rate', 'valueSize', 'maxInFlight']);
+
+export const LOAD_HELP = `Usage: etcd-soak load --endpoints HOST:PORT[,HOST:PORT...] [options]
+
+Open-loop watch/put load that checks etcd's watch guarantees (ordered, unique, reliable) live.
+
+Options:
+  --endpoints LIST      etcd client endpoints, comma separated (required)
+  --rate N              puts per second, open loop (default 300)
+  --watchers N          watchers (default 60), spread over the keys and connections
+  --keys N              keys under <prefix>/<run-id>/ (default 12)
+  --connections N       gRPC connections, each with its own watch stream (default 4)
+  --value-size BYTES    value size, at least 49 (default 256)
+  --duration D          run length, Go duration (default: until Ctrl-C)
+  --put-timeout D       deadline of one put (default 5s); a put past it is indeterminate
+  --settle D            how long an applied put may take to reach every watcher (default 5s)
+  --max-in-flight N     puts in flight at most; puts due beyond it are counted as slips (default 1024)
+  --watch-mode MODE     key (one key per watcher) or prefix (every key) (default key)
+  --prefix P            key prefix (default /etcd-soak)
+  --interval D          status/report interval (default 5s)
+  --report-dir DIR      where reports/<run-id>/ goes (default ./reports)
+  --no-report           write no report files
+  --run-id ID           8 characters [0-9a-z] (default random)
+  --json                print the summary as JSON instead of the table
+  -h, --help            this text
+
+Exit status: 0 all guarantees held, 1 violations found, 2 bad flags.`;
+
+export class UsageError extends Error {}
+
+export function profileFromFlags(values: Record<string, string | boolean | undefined>): LoadProfileInput {
+  const profile: Record<string, unknown> = {};
+  for (const [flag, field] of Object.entries(PROFILE_FLAGS)) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    if (NUMERIC.has(field)) {
+      const n = Number(raw);
+      if (String(raw).trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag}: expected a number, got ${JSON.stringify(raw)}`);
+      profile[field] = n;
+    } else profile[field] = raw;
+  }
+  return profile as LoadProfileInput;
+}
+
+function flagOf(field: string | number | undefined): string {
+  const hit = Object.entries(PROFILE_FLAGS).find(([, f]) => f === field);
+  return hit ? `--${hit[0]}` : String(field);
+}
+
+export async function loadCommand(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        endpoints: { type: 'string' },
+        ...Object.fromEntries(Object.keys(PROFILE_FLAGS).map((k) => [k, { type: 'string' as const }])),
+        'report-dir': { type: 'string' },
+        'no-report': { type: 'boolean' },
+        'run-id': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`etcd-soak load: ${(err as Error).message}\n\n${LOAD_HELP}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(LOAD_HELP + '\n');
+    return 0;
+  }
+  let runner: LoadRunner;
+  try {
+    if (!values.endpoints) throw new UsageError('--endpoints: required (HOST:PORT[,HOST:PORT...])');
+    const endpoints = String(values.endpoints).split(',').map((e) => e.trim()).filter(Boolean);
+    for (const e of endpoints) {
+      try {
+        splitHostPort(e);
+      } catch (err) {
+        throw new UsageError(`--endpoints: ${(err as Error).message}`);
+      }
+    }
+    runner = new LoadRunner({
+      profile: profileFromFlags(values),
+      endpoints,
+      metrics: new Metrics({ defaultMetrics: false }),
+      logger: createLogger({ name: 'etcd-soak' }),
+      reportDir: values['no-report'] ? null : ((values['report-dir'] as string | undefined) ?? 'reports'),
+      runId: values['run-id'] as string | undefined,
+    });
+  } catch (err) {
+    const msg = err instanceof ZodError ? err.issues.map((i) => `${flagOf(i.path[0])}: ${i.message}`).join('; ') : (err as Error).message;
+    process.stderr.write(`etcd-soak load: ${msg}\n`);
+    return 2;
+  }
+  runner.on('interval', (line) => process.stderr.write(formatStatusLine(line) + '\n'));
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) process.exit(130);
+    process.stderr.write('stopping: waiting for outstanding events (Ctrl-C again to quit at once)\n');
+    void runner.stop('interrupted');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const done = new Promise<import('../loadgen/report.js').LoadSummary>((r) => runner.once('done', r));
+  await runner.start();
+  const summary = await done;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.stdout.write((values.json ? JSON.stringify(summary, null, 2) : formatSummaryTable(summary)) + '\n');
+  return runner.violationCount > 0 ? 1 : 0;
+}
