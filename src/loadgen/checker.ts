@@ -201,9 +201,7 @@ export class Checker {
     const last = w.lastOnKey[slot];
     const list = this.byKey[key];
     if (list.length && list[list.length - 1] > last) {
-      let i = list.length - 1;
-      while (i > 0 && list[i - 1] > last) i--;
-      for (; i < list.length && list[i] < rev; i++) {
+      for (let i = firstAbove(list, last); i < list.length && list[i] < rev; i++) {
         const r = list[i];
         if (r >= w.startRev && !w.missing.has(r)) w.suspects.set(r, { key, since: now });
       }
@@ -233,9 +231,12 @@ export class Checker {
         }
       }
     }
+    // the slowest watcher per key: revisions at or below it were delivered to everybody
+    const minSeen = this.keyWatchers.map((ws, k) => ws.reduce((m, w) => Math.min(m, w.lastOnKey[w.prefix ? k : 0]), Infinity));
     for (const e of this.revs.values()) {
       if (e.checked || (!final && now - e.knownAt < settle)) continue;
       e.checked = true;
+      if (e.rev <= minSeen[e.key]) continue;
       for (const w of this.keyWatchers[e.key]) {
         if (e.rev < w.startRev) continue;
         const slot = w.prefix ? e.key : 0;
@@ -282,4 +283,16 @@ export class Checker {
     }
     return false;
   }
+}
+
+/** index of the first element of a sorted list greater than x */
+function firstAbove(list: number[], x: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid] > x) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
