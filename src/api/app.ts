@@ -1,0 +1,147 @@
+// The daemon's HTTP API (hono): JSON routes for links, faults and the load, each link's etcd-proxy
+// compat routes, /metrics and /healthz. Client mistakes are 4xx with the field named, never a 5xx.
+import { Hono, type Context } from 'hono';
+import { z, ZodError } from 'zod';
+import { ApiError, type Daemon } from '../daemon.js';
+import { loadProfileSchema } from '../loadgen/profile.js';
+import { memberStatuses } from '../etcd/control.js';
+import { zodDetails } from '../util/errors.js';
+import { splitHostPort } from '../util/net.js';
+import { answerCompat, compatRoutes } from './compat.js';
+import { openapiDocument } from './openapi.js';
+
+const hostPort = z.string().refine((s) => {
+  try {
+    splitHostPort(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected "host:port"');
+
+export const linkCreateSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected 1-64 characters [A-Za-z0-9_.-]'),
+    listen: hostPort,
+    upstream: hostPort,
+    kind: z.enum(['client', 'peer', 'custom']).default('custom'),
+    member: z.string().max(64).optional(),
+    compatAdmin: hostPort.optional(),
+  })
+  .strict();
+
+export const loadStartSchema = z.object({ profile: z.record(z.unknown()).optional(), endpoints: z.array(hostPort).min(1).optional() }).strict();
+const rateSchema = z.object({ rate: z.number().finite().min(0).max(1_000_000) }).strict();
+
+async function jsonBody(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, `invalid JSON body: ${(err as Error).message}`);
+  }
+}
+
+function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, prefix = ''): z.output<T> {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new ApiError(400, 'invalid request body', zodDetails(r.error, prefix));
+  return r.data;
+}
+
+export interface AppOptions {
+  token?: string;
+}
+
+export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json({ error: err.message, details: err.details }, err.status);
+    if (err instanceof ZodError) return c.json({ error: 'invalid request', details: zodDetails(err) }, 400);
+    daemon.logger.error({ err, path: c.req.path }, 'API handler failed');
+    return c.json({ error: `internal error: ${err.message}`, details: [] }, 500);
+  });
+  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}`, details: [] }, 404));
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  if (opts.token) {
+    const expected = `Bearer ${opts.token}`;
+    app.use('*', async (c, next) => {
+      if (c.req.path === '/healthz') return next();
+      if (c.req.header('authorization') !== expected) return c.json({ error: 'missing or wrong bearer token', details: [{ path: 'Authorization', message: 'expected "Bearer <token>"' }] }, 401);
+      return next();
+    });
+  }
+
+  app.get('/metrics', async (c) => c.body(await daemon.metrics.registry.metrics(), 200, { 'Content-Type': daemon.metrics.registry.contentType }));
+  app.get('/openapi.json', (c) => c.json(openapiDocument()));
+
+  // links
+  app.get('/links', (c) => c.json(daemon.listLinks()));
+  app.post('/links', async (c) => {
+    const spec = parse(linkCreateSchema, await jsonBody(c));
+    return c.json(await daemon.addLink(spec), 201);
+  });
+  app.get('/links/:name', (c) => c.json({ ...daemon.getLink(c.req.param('name')).stats(), compatAdmin: daemon.linkSpec(c.req.param('name')).compatAdmin }));
+  app.delete('/links/:name', async (c) => {
+    await daemon.removeLink(c.req.param('name'));
+    return c.body(null, 204);
+  });
+
+  // faults
+  app.get('/links/:name/faults', (c) => c.json(daemon.getLink(c.req.param('name')).listFaults()));
+  app.post('/links/:name/faults', async (c) => {
+    const link = daemon.getLink(c.req.param('name'));
+    const body = await jsonBody(c);
+    try {
+      return c.json(link.addFault(body as never), 201);
+    } catch (err) {
+      if (err instanceof ZodError) throw new ApiError(400, 'invalid fault', zodDetails(err));
+      throw err;
+    }
+  });
+  app.delete('/links/:name/faults', (c) => {
+    const link = daemon.getLink(c.req.param('name'));
+    const removed = link.listFaults().length;
+    link.clearFaults();
+    return c.json({ removed });
+  });
+  app.delete('/links/:name/faults/:id', (c) => {
+    const link = daemon.getLink(c.req.param('name'));
+    if (!link.removeFault(c.req.param('id'))) throw new ApiError(404, `no fault ${JSON.stringify(c.req.param('id'))} on link ${link.name}`);
+    return c.body(null, 204);
+  });
+  app.post('/links/:name/reset', (c) => c.json({ reset: daemon.getLink(c.req.param('name')).resetConnections() }));
+  app.post('/reset', (c) => c.json({ cleared: daemon.resetAll() }));
+
+  // each link's etcd-proxy compat routes, exact texts
+  app.all('/links/:name/:op', async (c, next) => {
+    const op = `/${c.req.param('op')}`;
+    if (!Object.hasOwn(compatRoutes, op)) return next();
+    const name = c.req.param('name');
+    const link = daemon.getLink(name);
+    const a = link.address();
+    return (await answerCompat(c, op, { link, from: `tcp://${a.host || 'localhost'}:${a.port}`, to: `tcp://${link.upstream}` }))!;
+  });
+
+  // load
+  app.get('/load', (c) => c.json(daemon.loadStatus()));
+  app.put('/load', async (c) => {
+    const body = parse(loadStartSchema, await jsonBody(c));
+    parse(loadProfileSchema, body.profile ?? {}, 'profile');
+    return c.json(await daemon.startLoad(body.profile ?? {}, body.endpoints), 201);
+  });
+  app.patch('/load', async (c) => c.json(daemon.setRate(parse(rateSchema, await jsonBody(c)).rate)));
+  app.delete('/load', async (c) => c.json(await daemon.stopLoad()));
+
+  // cluster: each member's own view (leader, revision) through its client endpoint
+  app.get('/cluster', async (c) => {
+    const cl = daemon.cluster;
+    if (!cl) throw new ApiError(404, 'this daemon launched no cluster');
+    const st = await memberStatuses(cl.clientEndpoints(), 2000);
+    return c.json(cl.members.map((m, i) => ({ name: m.name, pid: m.pid, running: m.running, clientPort: m.clientPort, peerPort: m.peerPort, ...st[i] })));
+  });
+
+  return app;
+}
