@@ -1,6 +1,7 @@
 // The daemon's state: links by name, one metrics registry, an optional load run, an optional cluster.
 // The HTTP API, the lab and `etcd-soak run` all drive this one object.
 import { createAdaptorServer } from '@hono/node-server';
+import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import { compatApp } from './api/compat.js';
 import { Metrics } from './metrics.js';
@@ -46,7 +47,8 @@ export interface DaemonOptions {
   defaultEndpoints?: () => string[];
 }
 
-export class Daemon {
+/** Emits 'load-interval'(TimelineLine) for every report interval of the current load. */
+export class Daemon extends EventEmitter {
   readonly metrics: Metrics;
   readonly logger: Logger;
   private readonly links = new Map<string, LinkEntry>();
@@ -56,6 +58,7 @@ export class Daemon {
   private linkSeq = 0;
 
   constructor(private readonly opts: DaemonOptions = {}) {
+    super();
     this.metrics = opts.metrics ?? new Metrics();
     this.logger = opts.logger ?? silentLogger;
   }
@@ -159,6 +162,7 @@ export class Daemon {
     if (this.load) await this.stopLoad('replaced');
     this.load = runner;
     runner.once('done', (s: LoadSummary) => (this.lastSummary = s));
+    runner.on('interval', (line) => this.emit('load-interval', line));
     void runner.start().catch((err) => this.logger.error({ err }, 'load failed to start'));
     return runner.status();
   }

@@ -1,9 +1,12 @@
 // `etcd-soak`: the daemon's command with its subcommands.
+import { daemonCommand } from './daemon.js';
 import { loadCommand } from './load.js';
 
 const HELP = `Usage: etcd-soak <command> [options]
 
 Commands:
+  lab       local 3-member etcd cluster, every client and peer link proxied, load, HTTP API
+  run       the same daemon from a config file (--config FILE)
   load      run the watch/put load against etcd endpoints and check watch guarantees
 
 Run "etcd-soak <command> --help" for a command's options.`;
@@ -14,6 +17,10 @@ export async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'load':
       code = await loadCommand(rest);
+      break;
+    case 'lab':
+    case 'run':
+      code = await daemonCommand(cmd, rest);
       break;
     case undefined:
     case '-h':

@@ -72,6 +72,7 @@ export class Link extends EventEmitter implements ConnectionHost {
   private nextFaultId = 0;
   private connectionsTotal = 0;
   private dialFailures = 0;
+  private lastDialLog = 0;
   private readonly dirStats = { tx: emptyStats(), rx: emptyStats() };
   private readonly pipeMetrics: { tx: PipeMetrics | undefined; rx: PipeMetrics | undefined };
 
@@ -190,7 +191,12 @@ export class Link extends EventEmitter implements ConnectionHost {
   onDialFailure(conn: Connection, err: Error): void {
     this.dialFailures++;
     this.metrics?.proxyDialFailures.inc({ link: this.name });
-    this.logger.warn({ link: this.name, upstream: this.upstream, conn: conn.id, err: err.message }, 'upstream dial failed; client closed');
+    // at most one line per 5 s per link: a member that is down is dialled many times a second
+    const now = Date.now();
+    if (now - this.lastDialLog >= 5000) {
+      this.logger.warn({ link: this.name, upstream: this.upstream, conn: conn.id, err: err.message, dialFailures: this.dialFailures }, 'upstream dial failed; client closed');
+      this.lastDialLog = now;
+    }
     this.emit('dial-failure', err);
   }
 

@@ -83,4 +83,6 @@ export interface LinkStats {
   tx: DirectionStats;
   rx: DirectionStats;
   faults: FaultInfo[];
+  /** where this link's etcd-proxy admin API is served, when the daemon serves one */
+  compatAdmin?: string;
 }
