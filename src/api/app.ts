@@ -6,18 +6,11 @@ import { ApiError, type Daemon } from '../daemon.js';
 import { loadProfileSchema } from '../loadgen/profile.js';
 import { memberStatuses } from '../etcd/control.js';
 import { zodDetails } from '../util/errors.js';
-import { splitHostPort } from '../util/net.js';
+import { hostPortSchema } from '../util/schemas.js';
 import { answerCompat, compatRoutes } from './compat.js';
 import { openapiDocument } from './openapi.js';
 
-const hostPort = z.string().refine((s) => {
-  try {
-    splitHostPort(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected "host:port"');
+const hostPort = hostPortSchema;
 
 export const linkCreateSchema = z
   .object({

@@ -7,16 +7,9 @@ import { linkCreateSchema } from '../api/app.js';
 import { loadProfileSchema } from '../loadgen/profile.js';
 import { durationInput } from '../proxy/types.js';
 import { zodDetails, type ErrorDetail } from '../util/errors.js';
-import { splitHostPort } from '../util/net.js';
+import { hostPortSchema } from '../util/schemas.js';
 
-const hostPort = z.string().refine((s) => {
-  try {
-    splitHostPort(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected "host:port"');
+const hostPort = hostPortSchema;
 
 const memberName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'expected 1-32 characters [A-Za-z0-9_.-]');
 

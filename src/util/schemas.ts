@@ -1,0 +1,12 @@
+// zod pieces shared by the API and config files.
+import { z } from 'zod';
+import { splitHostPort } from './net.js';
+
+/** "host:port" with a port in range; the message says what is wrong. */
+export const hostPortSchema = z.string().superRefine((s, ctx) => {
+  try {
+    splitHostPort(s);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+  }
+});
