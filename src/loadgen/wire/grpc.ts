@@ -47,6 +47,8 @@ const MAX_MESSAGE = 64 * 1024 * 1024;
 export class Deframer {
   private pending: Buffer[] = [];
   private pendingLen = 0;
+  /** size (header included) of the message being assembled, 0 while its header is incomplete */
+  private need = 0;
 
   constructor(private readonly onMessage: (msg: Buffer) => void) {}
 
@@ -54,13 +56,17 @@ export class Deframer {
     if (this.pendingLen > 0) {
       this.pending.push(chunk);
       this.pendingLen += chunk.length;
-      if (this.pendingLen < 5) return;
-      const head = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, Math.min(this.pendingLen, 5));
-      const need = 5 + head.readUInt32BE(1);
-      if (this.pendingLen < need) return;
-      chunk = Buffer.concat(this.pending, this.pendingLen);
+      if (this.need === 0) {
+        if (this.pendingLen < 5) return;
+        const joined = Buffer.concat(this.pending, this.pendingLen);
+        this.pending = [joined];
+        this.need = 5 + joined.readUInt32BE(1);
+      }
+      if (this.pendingLen < this.need) return;
+      chunk = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLen);
       this.pending = [];
       this.pendingLen = 0;
+      this.need = 0;
     }
     let pos = 0;
     while (chunk.length - pos >= 5) {
@@ -75,6 +81,7 @@ export class Deframer {
       const rest = chunk.subarray(pos);
       this.pending = [rest];
       this.pendingLen = rest.length;
+      this.need = rest.length >= 5 ? 5 + rest.readUInt32BE(1) : 0;
     }
   }
 
