@@ -10,8 +10,8 @@ import { ReportWriter, type LoadStatus, type LoadSummary, type TimelineLine } fr
 import { OpenLoopSchedule } from './schedule.js';
 import { LatencyStats } from './stats.js';
 import { encodeValue, newRunId } from './value.js';
-import { EtcdWireClient, WatchStream, type WatchEvent } from './wire/client.js';
-import { prefixEnd } from './wire/proto.js';
+import { WatchConnection, type Watcher, type WatcherStatus, type WatchHost } from './watchers.js';
+import { EtcdWireClient } from './wire/client.js';
 
 export type { LoadStatus, LoadSummary, TimelineLine } from './report.js';
 
@@ -28,44 +28,23 @@ export interface LoadRunnerOptions {
   faultsProvider?: () => unknown[];
 }
 
-type WatcherStatus = 'starting' | 'watching' | 'resuming' | 'stopped';
-
-interface Watcher {
-  id: number;
-  key: number;
-  conn: Conn;
-  state: ReturnType<Checker['addWatcher']>;
-  status: WatcherStatus;
-  watchId: number;
-  attached: boolean;
-}
-
-interface Conn {
-  idx: number;
-  endpoint: string;
-  client: EtcdWireClient;
-  stream: WatchStream | undefined;
-  watchers: Watcher[];
-  byWatchId: Map<number, Watcher>;
-  backoffMs: number;
-  resumeTimer: NodeJS.Timeout | undefined;
-}
-
 const now = () => performance.now();
 /** wall-clock ms (for due times written into values) */
 const epoch = (t: number) => performance.timeOrigin + t;
 
-export class LoadRunner extends EventEmitter {
+export class LoadRunner extends EventEmitter implements WatchHost {
   readonly runId: string;
   readonly profile: LoadProfile;
-  private readonly logger: Logger;
+  readonly logger: Logger;
   private readonly metrics: Metrics | undefined;
   private readonly keys: string[];
-  private readonly keyBytes: Buffer[];
-  private readonly keyIndex = new Map<string, number>();
-  private readonly conns: Conn[];
+  readonly keyBytes: Buffer[];
+  readonly keyIndex = new Map<string, number>();
+  readonly base: string;
+  readonly prefixMode: boolean;
+  private readonly conns: WatchConnection[];
   private readonly watchers: Watcher[] = [];
-  private checker!: Checker;
+  checker!: Checker;
   private schedule: OpenLoopSchedule | undefined;
   private state: LoadStatus['state'] = 'created';
   private tickTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
@@ -92,13 +71,14 @@ export class LoadRunner extends EventEmitter {
     if (!/^[0-9a-z]{8}$/.test(this.runId)) throw new Error('runId: expected 8 characters [0-9a-z]');
     this.logger = (opts.logger ?? silentLogger).child({ run: this.runId });
     this.metrics = opts.metrics;
-    const base = `${this.profile.prefix.replace(/\/+$/, '')}/${this.runId}/`;
-    this.keys = Array.from({ length: this.profile.keys }, (_, i) => `${base}k${i}`);
+    this.base = `${this.profile.prefix.replace(/\/+$/, '')}/${this.runId}/`;
+    this.prefixMode = this.profile.watchMode === 'prefix';
+    this.keys = Array.from({ length: this.profile.keys }, (_, i) => `${this.base}k${i}`);
     this.keyBytes = this.keys.map((k) => Buffer.from(k));
     this.keys.forEach((k, i) => this.keyIndex.set(k, i));
     this.conns = Array.from({ length: this.profile.connections }, (_, idx) => {
       const endpoint = opts.endpoints[idx % opts.endpoints.length];
-      return { idx, endpoint, client: new EtcdWireClient(endpoint, { logger: this.logger }), stream: undefined, watchers: [], byWatchId: new Map(), backoffMs: 100, resumeTimer: undefined };
+      return new WatchConnection(idx, endpoint, new EtcdWireClient(endpoint, { logger: this.logger }), this);
     });
     const m = this.metrics;
     this.putStats = new LatencyStats(m?.putLatency.labels({ outcome: 'ok' }));
@@ -126,20 +106,12 @@ export class LoadRunner extends EventEmitter {
     for (let i = 0; i < this.profile.watchers; i++) {
       const conn = this.conns[i % this.conns.length];
       const key = i % this.keys.length;
-      const prefix = this.profile.watchMode === 'prefix';
-      const w: Watcher = {
-        id: i,
-        key,
-        conn,
-        state: this.checker.addWatcher(i, conn.idx, prefix ? this.keys.map((_, k) => k) : [key], prefix, startRev + 1),
-        status: 'starting',
-        watchId: 0,
-        attached: false,
-      };
+      const keys = this.prefixMode ? this.keys.map((_, k) => k) : [key];
+      const w: Watcher = { id: i, key, state: this.checker.addWatcher(i, conn.idx, keys, this.prefixMode, startRev + 1), status: 'starting', attached: false };
       this.watchers.push(w);
       conn.watchers.push(w);
     }
-    await Promise.all(this.conns.map((c) => this.attach(c)));
+    await Promise.all(this.conns.map((c) => c.attach()));
     this.updateWatcherGauges();
     if (this.state !== 'starting') return;
     this.state = 'running';
@@ -172,93 +144,36 @@ export class LoadRunner extends EventEmitter {
     return 0;
   }
 
-  /** Opens a watch stream on a connection and (re)creates its watchers from their last revision + 1. */
-  private async attach(conn: Conn): Promise<void> {
-    if (this.state === 'stopping' || this.state === 'stopped' || !conn.watchers.length) return;
-    const stream = conn.client.watchStream();
-    conn.stream = stream;
-    conn.byWatchId.clear();
-    stream.on('events', (id: number, events: WatchEvent[]) => this.onEvents(conn, id, events));
-    stream.on('canceled', (id: number, reason: string, compactRev: number) => this.onCanceled(conn, id, reason, compactRev));
-    stream.on('error', (err: Error) => this.onStreamError(conn, stream, err));
-    try {
-      await Promise.all(conn.watchers.map((w) => this.createWatch(conn, stream, w)));
-      conn.backoffMs = 100;
-    } catch (err) {
-      this.onStreamError(conn, stream, err as Error);
-    }
+  // WatchHost: what the watch connections report back
+
+  get active(): boolean {
+    return this.state !== 'stopping' && this.state !== 'stopped';
   }
 
-  private async createWatch(conn: Conn, stream: WatchStream, w: Watcher): Promise<void> {
-    const prefix = this.profile.watchMode === 'prefix';
-    const base = `${this.profile.prefix.replace(/\/+$/, '')}/${this.runId}/`;
-    const id = await stream.watch({
-      key: prefix ? base : this.keyBytes[w.key],
-      rangeEnd: prefix ? prefixEnd(base) : undefined,
-      startRevision: w.state.lastRev + 1,
-      watchId: w.id + 1,
-    });
-    if (stream !== conn.stream) return;
-    w.watchId = id;
-    conn.byWatchId.set(id, w);
-    if (w.attached) {
-      this.counts.resumes++;
-      this.metrics?.watchResumes.inc();
-    }
-    w.attached = true;
-    w.status = 'watching';
+  eventsChecked(n: number): void {
+    this.counts.events += n;
+    this.metrics?.watchEvents.inc(n);
+  }
+
+  watchLatency(ms: number): void {
+    this.watchStats.record(ms);
+  }
+
+  resumed(): void {
+    this.counts.resumes++;
+    this.metrics?.watchResumes.inc();
+  }
+
+  compacted(): void {
+    this.counts.compacted++;
+  }
+
+  streamBroken(message: string): void {
+    this.lastError = message;
+  }
+
+  statusChanged(): void {
     this.updateWatcherGauges();
-  }
-
-  private onEvents(conn: Conn, watchId: number, events: WatchEvent[]): void {
-    const w = conn.byWatchId.get(watchId);
-    if (!w) return;
-    const t = now();
-    const wall = epoch(t);
-    const prefix = this.profile.watchMode === 'prefix';
-    for (const ev of events) {
-      let key = w.key;
-      if (prefix) key = this.keyIndex.get(Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1')) ?? -1;
-      if (key < 0 || ev.type !== 'put') {
-        this.checker.onEvent(w.state, Math.max(key, 0), ev.kv.modRevision, new Uint8Array(0), t);
-        continue;
-      }
-      const due = this.checker.onEvent(w.state, key, ev.kv.modRevision, ev.kv.value, t);
-      if (due !== undefined) this.watchStats.record(wall - due);
-    }
-    this.counts.events += events.length;
-    this.metrics?.watchEvents.inc(events.length);
-  }
-
-  private onCanceled(conn: Conn, watchId: number, reason: string, compactRev: number): void {
-    const w = conn.byWatchId.get(watchId);
-    if (!w || !conn.stream) return;
-    conn.byWatchId.delete(watchId);
-    if (compactRev > 0) {
-      // history was compacted under the watcher: resume from what is left, counted apart
-      this.counts.compacted++;
-      this.checker.compacted(w.state, compactRev);
-      this.logger.warn({ watcher: w.id, compactRevision: compactRev }, 'watch compacted; resuming from the compact revision');
-    } else {
-      this.logger.warn({ watcher: w.id, reason }, 'watch canceled by etcd; re-creating');
-    }
-    w.status = 'resuming';
-    const stream = conn.stream;
-    this.createWatch(conn, stream, w).catch((err) => this.onStreamError(conn, stream, err as Error));
-  }
-
-  private onStreamError(conn: Conn, stream: WatchStream, err: Error): void {
-    if (conn.stream !== stream) return;
-    conn.stream = undefined;
-    stream.close();
-    if (this.state === 'stopping' || this.state === 'stopped') return;
-    this.lastError = `watch stream on ${conn.endpoint}: ${err.message}`;
-    for (const w of conn.watchers) w.status = 'resuming';
-    this.updateWatcherGauges();
-    this.logger.warn({ connection: conn.idx, endpoint: conn.endpoint, err: err.message, retryInMs: conn.backoffMs }, 'watch stream broke; resuming from last seen revision + 1');
-    clearTimeout(conn.resumeTimer);
-    conn.resumeTimer = setTimeout(() => void this.attach(conn), conn.backoffMs);
-    conn.backoffMs = Math.min(conn.backoffMs * 2, 2000);
   }
 
   private tick(): void {
@@ -327,9 +242,7 @@ export class LoadRunner extends EventEmitter {
   private updateWatcherGauges(): void {
     const m = this.metrics;
     if (!m) return;
-    const by: Record<WatcherStatus, number> = { starting: 0, watching: 0, resuming: 0, stopped: 0 };
-    for (const w of this.watchers) by[w.status]++;
-    for (const [state, n] of Object.entries(by)) m.watchers.set({ state }, n);
+    for (const [state, n] of Object.entries(this.watcherCounts())) m.watchers.set({ state }, n);
   }
 
   /** Changes the put rate live (re-bases the schedule: no burst). */
@@ -426,13 +339,7 @@ export class LoadRunner extends EventEmitter {
       this.checker.sweep(now(), true);
     }
     if (wasRunning) this.interval();
-    for (const c of this.conns) {
-      clearTimeout(c.resumeTimer);
-      c.stream?.close();
-      c.stream = undefined;
-      c.client.close();
-    }
-    for (const w of this.watchers) w.status = 'stopped';
+    for (const c of this.conns) c.close();
     this.updateWatcherGauges();
     this.state = 'stopped';
     const st = this.status();
