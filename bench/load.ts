@@ -3,15 +3,13 @@
 // events delivered *and checked* per second with 1,000 watchers on one key. Optionally runs etcd's Go
 // `benchmark` tool at the same settings in the same run. Prints a table and writes JSON.
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { controlClient, memberStatuses } from '../src/etcd/control.js';
 import { startCluster, type Cluster } from '../src/lab/cluster.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
 import { EtcdWireClient } from '../src/loadgen/wire/client.js';
+import { packageRoot, writeResults } from './lib.js';
 
 const HELP = `Usage: npm run bench:load -- [options]
 
@@ -29,10 +27,7 @@ const HELP = `Usage: npm run bench:load -- [options]
   --out FILE           JSON output (default bench/results/load-<time>.json)
   -h, --help           this text`;
 
-function findRoot(dir: string): string {
-  return fs.existsSync(path.join(dir, 'package.json')) ? dir : findRoot(path.dirname(dir));
-}
-const root = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+const root = packageRoot(import.meta.url);
 
 interface PutResult {
   client: string;
@@ -167,7 +162,7 @@ async function main(): Promise<void> {
       putRate: num('watch-rate'),
       puts: s.counts.ok,
       eventsChecked: s.counts.events,
-      expectedEvents: s.counts.ok * num('watchers'),
+      expectedEvents: (s.counts.ok + s.counts.applied) * num('watchers'),
       checkedEventsPerSec: steady.length ? steady.reduce((a, b) => a + b, 0) / steady.length : s.averages.eventRate,
       watchP99ms: s.latency.watch.p99,
       violations: s.violations.ordered + s.violations.unique + s.violations.reliable + s.violations.unexpected,
@@ -194,9 +189,7 @@ async function main(): Promise<void> {
   table += `\nwatch fan-out: ${fanout.watchers} watchers on one key at ${fanout.putRate} puts/s\n`;
   table += `  checked events/s (steady state): ${fanout.checkedEventsPerSec?.toFixed(0)}  (events ${fanout.eventsChecked} of ${fanout.expectedEvents} expected, violations ${fanout.violations}, watch p99 ${fanout.watchP99ms} ms, cpu ${fanout.cpu?.toFixed(2)} cores)\n`;
   console.log(table);
-  const out = values.out ?? path.join(root, 'bench/results', `load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), endpoints, puts, ratios, fanout }, null, 2));
+  const out = writeResults(root, 'load', { when: new Date().toISOString(), endpoints, puts, ratios, fanout }, values.out);
   console.log(`wrote ${out}`);
 }
 

@@ -2,13 +2,12 @@
 // etcd-proxy) in one run, against the same loopback server. Prints ratios and writes JSON.
 //   npm run build && npm run bench:proxy -- [--proxy-cmd "/tmp/goproxy/etcd-proxy --from localhost:{from} --to localhost:{to} --http-port {http}"]
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { freePorts } from '../src/util/net.js';
+import { packageRoot, writeResults } from './lib.js';
 
 const HELP = `Usage: npm run bench:proxy -- [options]
 
@@ -25,11 +24,7 @@ Options:
   --out FILE        JSON output (default bench/results/proxy-<time>.json)
   -h, --help        this text`;
 
-// the package root, whether this runs from bench/ (tsx) or dist/bench/ (built)
-function findRoot(dir: string): string {
-  return fs.existsSync(path.join(dir, 'package.json')) ? dir : findRoot(path.dirname(dir));
-}
-const root = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+const root = packageRoot(import.meta.url);
 
 interface Target {
   name: string;
@@ -255,9 +250,7 @@ async function main(): Promise<void> {
     table += `added RTT p50 ${n}: ${(results[n].rttP50us - results.direct.rttP50us).toFixed(0)} µs\n`;
   }
   console.log(table);
-  const out = values.out ?? path.join(root, 'bench/results', `proxy-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), settings: { bytes, streams, pings, delayPings, proxyCmds: values['proxy-cmd'] ?? [] }, results, ratios }, null, 2));
+  const out = writeResults(root, 'proxy', { when: new Date().toISOString(), settings: { bytes, streams, pings, delayPings, proxyCmds: values['proxy-cmd'] ?? [] }, results, ratios }, values.out);
   console.log(`wrote ${out}`);
 }
 

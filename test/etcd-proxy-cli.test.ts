@@ -126,3 +126,21 @@ t.test('seed scenarios through a real 3-member cluster: delay-tx, pause-tx, blac
   r = await etcdctl(`127.0.0.1:${member.clientPort}`, ['get', 'foo', '--print-value-only']);
   t.equal(r.out.trim(), 'after-blackhole', 'the last put is in the cluster');
 });
+
+t.test('--verbose logs every chunk as transmitted / received with its size', async (t) => {
+  const { echoServer, close, connect } = await import('./helpers/net.js');
+  const echo = await echoServer();
+  t.teardown(() => close(echo.server));
+  const [fromPort, httpPort] = await freePorts(2);
+  const p = run('etcd-proxy', ['--from', `127.0.0.1:${fromPort}`, '--to', `127.0.0.1:${echo.port}`, '--http-port', String(httpPort), '--verbose']);
+  t.teardown(() => stop(p));
+  await p.waitFor(/serving HTTP server/);
+  const s = await connect(fromPort);
+  await new Promise<void>((r) => {
+    s.once('data', () => r());
+    s.write('hello');
+  });
+  s.destroy();
+  await p.waitFor(/"data-size":5.*"msg":"received"/, 'stderr');
+  t.match(p.stderr(), /"level":20.*"data-size":5.*"msg":"transmitted"/);
+});

@@ -22,7 +22,7 @@ Options:
   --api HOST:PORT       API listen address (default 127.0.0.1:8379; port 0 = any free port)
   --token TOKEN         require "Authorization: Bearer TOKEN" (or ETCD_SOAK_TOKEN)
   --ephemeral           free ports for everything instead of the Procfile layout
-  --port-offset N       add N to every Procfile port (two labs side by side)
+  --port-offset N       add N to every Procfile port (two labs side by side; --port-base is the same)
   --plain-peers         peers over plain HTTP instead of TLS
   --no-compat-admin     do not serve the etcd-proxy admin API on N378/N381
   --etcd-bin PATH       etcd binary (default: ETCD_BIN, then PATH; installed with apt-get if missing)
@@ -60,6 +60,7 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
         token: { type: 'string' },
         ephemeral: { type: 'boolean' },
         'port-offset': { type: 'string' },
+        'port-base': { type: 'string' },
         'plain-peers': { type: 'boolean' },
         'no-compat-admin': { type: 'boolean' },
         'etcd-bin': { type: 'string' },
@@ -100,6 +101,7 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
     if (values.api) c.api.listen = values.api;
     const token = (values.token as string | undefined) ?? process.env.ETCD_SOAK_TOKEN;
     if (token) c.api.token = token;
+    values['port-offset'] ??= values['port-base'];
     const launch = c.cluster?.launch;
     if (values.ephemeral || values['port-offset'] || values['plain-peers'] || values['no-compat-admin'] || values['etcd-bin'] || values['data-dir'] || values.keep) {
       if (!launch) throw new ConfigError(values.config as string, [{ path: 'cluster.launch', message: 'cluster flags need a config that launches a cluster' }]);

@@ -1,0 +1,19 @@
+// Shared by the benchmarks.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root, whether a bench runs from bench/ (tsx) or dist/bench/ (built). */
+export function packageRoot(from: string): string {
+  let dir = path.dirname(fileURLToPath(from));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+}
+
+/** Writes a result file under bench/results/ (or `out`) and returns its path. */
+export function writeResults(root: string, name: string, data: unknown, out?: string): string {
+  const file = out ?? path.join(root, 'bench/results', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(data, null, 2));
+  return file;
+}
