@@ -10,6 +10,7 @@ import type { LinkStats } from './proxy/types.js';
 import { LoadRunner, type LoadStatus, type LoadSummary } from './loadgen/runner.js';
 import type { LoadProfileInput } from './loadgen/profile.js';
 import { silentLogger, type Logger } from './util/log.js';
+import { splitHostPort } from './util/net.js';
 import type { Cluster } from './lab/cluster.js';
 
 export class ApiError extends Error {
@@ -198,7 +199,7 @@ export class Daemon extends EventEmitter {
 }
 
 async function serveCompatAdmin(link: Link, listen: string, metrics: Metrics): Promise<Server> {
-  const [host, port] = [listen.slice(0, listen.lastIndexOf(':')), Number(listen.slice(listen.lastIndexOf(':') + 1))];
+  const { host, port } = splitHostPort(listen);
   const a = link.address();
   const from = `${a.host || 'localhost'}:${a.port}`;
   const server = createAdaptorServer({ fetch: compatApp(link, { from, to: link.upstream, metrics }).fetch }) as Server;

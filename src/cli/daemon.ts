@@ -1,4 +1,5 @@
 // `etcd-soak lab` and `etcd-soak run --config FILE`: the long-running daemon.
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -7,8 +8,13 @@ import { startLab } from '../lab/lab.js';
 import { durationToMs } from '../util/duration.js';
 import { createLogger } from '../util/log.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const LAB_CONFIG = path.join(root, 'config/lab.yaml');
+/** the package root (dist/src/cli when built, src/cli under tsx) */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+const LAB_CONFIG = path.join(packageRoot(), 'config/lab.yaml');
 
 export const LAB_HELP = `Usage: etcd-soak lab [options]
 

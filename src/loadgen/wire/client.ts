@@ -29,11 +29,29 @@ export interface WireClientOptions {
 
 const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = http2.constants;
 
+type GrpcStatus = { code: number; message: string };
+
 /** Status from trailers (or trailers-only headers); undefined when absent. */
-function statusOf(h: http2.IncomingHttpHeaders): { code: number; message: string } | undefined {
+function statusOf(h: http2.IncomingHttpHeaders): GrpcStatus | undefined {
   const s = h['grpc-status'];
   if (s === undefined) return undefined;
   return { code: Number(s), message: decodeGrpcMessage(h['grpc-message']) };
+}
+
+/** Feeds a gRPC stream's messages to `onMessage`, reports framing errors to `onBad`, tracks the status. */
+function readGrpc(stream: http2.ClientHttp2Stream, onMessage: (m: Buffer) => void, onBad: (err: WireError) => void): () => GrpcStatus | undefined {
+  let status: GrpcStatus | undefined;
+  const deframer = new Deframer(onMessage);
+  stream.on('response', (h) => (status = statusOf(h) ?? status));
+  stream.on('trailers', (h) => (status = statusOf(h) ?? status));
+  stream.on('data', (chunk: Buffer) => {
+    try {
+      deframer.push(chunk);
+    } catch (err) {
+      onBad(err as WireError);
+    }
+  });
+  return () => status;
 }
 
 export class EtcdWireClient {
@@ -103,7 +121,6 @@ export class EtcdWireClient {
         return;
       }
       let reply: Buffer | undefined;
-      let status: { code: number; message: string } | undefined;
       let done = false;
       const finish = (err: WireError | undefined) => {
         if (done) return;
@@ -116,19 +133,17 @@ export class EtcdWireClient {
         finish(new WireError('TIMEOUT', `${path} timed out after ${timeoutMs} ms`));
         stream.close(http2.constants.NGHTTP2_CANCEL);
       }, timeoutMs);
-      const deframer = new Deframer((m) => (reply = Buffer.from(m)));
-      stream.on('response', (h) => (status = statusOf(h) ?? status));
-      stream.on('trailers', (h) => (status = statusOf(h) ?? status));
-      stream.on('data', (chunk: Buffer) => {
-        try {
-          deframer.push(chunk);
-        } catch (err) {
-          finish(err as WireError);
+      const statusNow = readGrpc(
+        stream,
+        (m) => (reply = Buffer.from(m)),
+        (err) => {
+          finish(err);
           stream.close(http2.constants.NGHTTP2_CANCEL);
-        }
-      });
+        },
+      );
       stream.on('error', (err) => finish(new WireError('UNAVAILABLE', `${path}: ${err.message}`)));
       stream.on('close', () => {
+        const status = statusNow();
         if (status === undefined) finish(new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${stream.rstCode}) without a status`));
         else if (status.code !== 0) finish(new WireError(status.code, status.message || `grpc status ${status.code}`));
         else if (!reply) finish(new WireError(Status.INTERNAL, `${path}: no response message`));
@@ -183,19 +198,14 @@ export class WatchStream extends EventEmitter {
     if (this.stream) return this.stream;
     const stream = this.opener();
     this.stream = stream;
-    let status: { code: number; message: string } | undefined;
-    const deframer = new Deframer((m) => this.onMessage(m));
-    stream.on('response', (h) => (status = statusOf(h) ?? status));
-    stream.on('trailers', (h) => (status = statusOf(h) ?? status));
-    stream.on('data', (chunk: Buffer) => {
-      try {
-        deframer.push(chunk);
-      } catch (err) {
-        this.fail(err as WireError);
-      }
-    });
+    const statusNow = readGrpc(
+      stream,
+      (m) => this.onMessage(m),
+      (err) => this.fail(err),
+    );
     stream.on('error', (err) => this.fail(new WireError('UNAVAILABLE', `watch stream: ${err.message}`)));
     stream.on('close', () => {
+      const status = statusNow();
       const why = status && status.code !== 0 ? new WireError(status.code, status.message) : new WireError('UNAVAILABLE', `watch stream closed (rst code ${stream.rstCode})`);
       this.fail(why);
     });
