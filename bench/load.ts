@@ -165,6 +165,7 @@ async function main(): Promise<void> {
       expectedEvents: (s.counts.ok + s.counts.applied) * num('watchers'),
       checkedEventsPerSec: steady.length ? steady.reduce((a, b) => a + b, 0) / steady.length : s.averages.eventRate,
       watchP99ms: s.latency.watch.p99,
+      generatorOverloadedIntervals: s.counts.overloadedIntervals,
       violations: s.violations.ordered + s.violations.unique + s.violations.reliable + s.violations.unexpected,
       cpu: (c.user + c.system) / 1e6 / wall,
     };
@@ -187,7 +188,7 @@ async function main(): Promise<void> {
   }
   for (const [k, v] of Object.entries(ratios)) table += `  ratio ${k}: ${v.toFixed(2)}\n`;
   table += `\nwatch fan-out: ${fanout.watchers} watchers on one key at ${fanout.putRate} puts/s\n`;
-  table += `  checked events/s (steady state): ${fanout.checkedEventsPerSec?.toFixed(0)}  (events ${fanout.eventsChecked} of ${fanout.expectedEvents} expected, violations ${fanout.violations}, watch p99 ${fanout.watchP99ms} ms, cpu ${fanout.cpu?.toFixed(2)} cores)\n`;
+  table += `  checked events/s (steady state): ${fanout.checkedEventsPerSec?.toFixed(0)}  (events ${fanout.eventsChecked} of ${fanout.expectedEvents} expected, violations ${fanout.violations}, generator overloaded in ${fanout.generatorOverloadedIntervals} intervals, watch p99 ${fanout.watchP99ms} ms, cpu ${fanout.cpu?.toFixed(2)} cores)\n`;
   console.log(table);
   const out = writeResults(root, 'load', { when: new Date().toISOString(), endpoints, puts, ratios, fanout }, values.out);
   console.log(`wrote ${out}`);

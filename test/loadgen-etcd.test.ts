@@ -42,6 +42,7 @@ t.test('a clean run: every put acknowledged and delivered to every watcher, no v
   const lines = fs.readFileSync(path.join(dir, 'timeline.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.ok(lines.length >= 7, `${lines.length} timeline lines`);
   t.ok(lines.every((l) => typeof l.putRate === 'number' && l.put && l.watch && l.violations), 'timeline lines carry rates, percentiles, violations');
+  t.ok(lines.every((l) => typeof l.cpu === 'number' && l.rssMB > 0 && typeof l.overloaded === 'boolean'), 'and the generator\'s own CPU, RSS and overload flag');
   const text = await metrics.registry.metrics();
   t.match(text, new RegExp(`etcd_soak_puts_total\\{outcome="ok"\\} ${s.counts.ok}`));
   t.match(text, new RegExp(`etcd_soak_watch_events_total ${s.counts.events}`));

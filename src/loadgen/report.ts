@@ -16,6 +16,8 @@ export interface LoadCounts {
   events: number;
   resumes: number;
   compacted: number;
+  /** report intervals in which the generator itself could not keep up */
+  overloadedIntervals: number;
 }
 
 export interface TimelineLine {
@@ -27,6 +29,14 @@ export interface TimelineLine {
   put: Percentiles;
   watch: Percentiles;
   inFlight: number;
+  /** this process's CPU over the interval, in cores */
+  cpu: number;
+  /** this process's resident memory in MiB (flat over a long run) */
+  rssMB: number;
+  /** p99 of this process's event-loop delay in ms */
+  loopDelayP99: number;
+  /** the generator could not keep up in this interval (CPU >= 0.9 core or loop delay p99 > 500 ms) */
+  overloaded: boolean;
   counts: LoadCounts;
   violations: Record<ViolationKind, number>;
   watchers: Record<string, number>;
@@ -104,6 +114,7 @@ export function formatSummaryTable(s: LoadSummary): string {
     lat('watch', s.latency.watch),
     `  guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
   ];
+  if (c.overloadedIntervals) lines.push(`  WARNING: the generator could not keep up in ${c.overloadedIntervals} interval(s); "reliable" findings there may be its own lag`);
   if (s.reportDir) lines.push(`  report: ${s.reportDir}`);
   return lines.join('\n');
 }
@@ -118,5 +129,5 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
   const v = s.violations;
   const total = v.ordered + v.unique + v.reliable + v.unexpected;
   const w = s.watchers;
-  return `[${isLine ? s.elapsed : s.elapsed}s] puts ${puts}/s p99 ${p99p}ms | events ${events}/s watch p99 ${p99w}ms | watchers ${w.watching ?? 0} ok ${w.resuming ?? 0} resuming | violations ${total}${total ? ` (${Object.entries(v).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | indeterminate ${s.counts.indeterminate}`;
+  return `[${s.elapsed}s] puts ${puts}/s p99 ${p99p}ms | events ${events}/s watch p99 ${p99w}ms | watchers ${w.watching ?? 0} ok ${w.resuming ?? 0} resuming | violations ${total}${total ? ` (${Object.entries(v).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | indeterminate ${s.counts.indeterminate}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
 }

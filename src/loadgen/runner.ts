@@ -1,7 +1,7 @@
 // The load runner: open-loop puts plus many watchers over `connections` lean gRPC clients, checked live.
 // The daemon and `etcd-soak load` drive it: start(), setRate(), status(), stop() → summary.
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import type { Metrics } from '../metrics.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Checker, type PutRecord, type Violation, type ViolationKind } from './checker.js';
@@ -54,8 +54,10 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private readonly putStats: LatencyStats;
   private readonly putErrStats: LatencyStats;
   private readonly watchStats: LatencyStats;
-  private readonly counts = { issued: 0, ok: 0, indeterminate: 0, applied: 0, notApplied: 0, slips: 0, events: 0, resumes: 0, compacted: 0, violationsLogged: 0 };
-  private intervalMark = { at: 0, puts: 0, events: 0 };
+  private readonly counts = { issued: 0, ok: 0, indeterminate: 0, applied: 0, notApplied: 0, slips: 0, events: 0, resumes: 0, compacted: 0, overloadedIntervals: 0, violationsLogged: 0 };
+  /** our own event-loop delay: a saturated generator delays events itself and must say so */
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  private intervalMark = { at: 0, puts: 0, events: 0, cpu: process.cpuUsage() };
   private lastRates = { puts: 0, events: 0 };
   private startedAt = 0;
   private startedIso = '';
@@ -118,9 +120,10 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.report?.start({ runId: this.runId, profile: this.profile, endpoints: this.opts.endpoints, startedAt: this.startedIso });
     this.logger.info({ profile: this.profile, endpoints: this.opts.endpoints, startRevision: startRev, keys: this.keys.length }, 'load started');
     const t = now();
-    this.intervalMark = { at: t, puts: 0, events: 0 };
+    this.intervalMark = { at: t, puts: 0, events: 0, cpu: process.cpuUsage() };
     this.schedule = new OpenLoopSchedule(this.profile.rate, t);
     this.tick();
+    this.loopDelay.enable();
     this.timers.push(setInterval(() => this.checker.sweep(now()), 250));
     this.timers.push(setInterval(() => this.interval(), this.profile.interval));
     if (this.profile.duration !== undefined) this.timers.push(setTimeout(() => void this.stop('duration reached'), this.profile.duration));
@@ -262,7 +265,20 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     const dt = (t - this.intervalMark.at) / 1000 || 1;
     const done = this.counts.ok + this.counts.indeterminate;
     this.lastRates = { puts: (done - this.intervalMark.puts) / dt, events: (this.counts.events - this.intervalMark.events) / dt };
-    this.intervalMark = { at: t, puts: done, events: this.counts.events };
+    const cpuNow = process.cpuUsage();
+    const cpuUsed = process.cpuUsage(this.intervalMark.cpu);
+    const cpu = Math.round(((cpuUsed.user + cpuUsed.system) / 1e6 / dt) * 100) / 100;
+    this.intervalMark = { at: t, puts: done, events: this.counts.events, cpu: cpuNow };
+    const watch = this.watchStats.takeInterval();
+    const loopDelayP99 = Math.round(this.loopDelay.percentile(99) / 1e4) / 100;
+    this.loopDelay.reset();
+    // a generator that cannot keep up (one JS thread near a full core, or a late event loop) delays
+    // delivery itself: its late events would not be etcd's fault
+    const overloaded = loopDelayP99 > 500 || cpu >= 0.9;
+    if (overloaded) {
+      this.counts.overloadedIntervals++;
+      this.logger.warn({ cpu, loopDelayP99, eventRate: this.lastRates.events }, 'the load generator cannot keep up: lower the rate or watchers; reliable verdicts of this interval may be its own lag');
+    }
     const line: TimelineLine = {
       time: new Date().toISOString(),
       elapsed: Math.round((t - this.startedAt) / 100) / 10,
@@ -270,8 +286,12 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       putRate: Math.round(this.lastRates.puts * 10) / 10,
       eventRate: Math.round(this.lastRates.events * 10) / 10,
       put: this.putStats.takeInterval(),
-      watch: this.watchStats.takeInterval(),
+      watch,
       inFlight: this.inFlight,
+      cpu,
+      rssMB: Math.round(process.memoryUsage.rss() / 1048576),
+      loopDelayP99,
+      overloaded,
       counts: this.countsSnapshot(),
       violations: { ...this.checker.violations },
       watchers: this.watcherCounts(),
@@ -283,8 +303,8 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   }
 
   private countsSnapshot() {
-    const { issued, ok, indeterminate, applied, notApplied, slips, events, resumes, compacted } = this.counts;
-    return { issued, ok, indeterminate, applied, notApplied, slips, events, resumes, compacted };
+    const { issued, ok, indeterminate, applied, notApplied, slips, events, resumes, compacted, overloadedIntervals } = this.counts;
+    return { issued, ok, indeterminate, applied, notApplied, slips, events, resumes, compacted, overloadedIntervals };
   }
 
   private watcherCounts(): Record<WatcherStatus, number> {
@@ -340,6 +360,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     }
     if (wasRunning) this.interval();
     for (const c of this.conns) c.close();
+    this.loopDelay.disable();
     this.updateWatcherGauges();
     this.state = 'stopped';
     const st = this.status();

@@ -187,8 +187,13 @@ function slowSigned(b: Uint8Array, start: number, end: number): number {
 /** Skips a field of the given wire type; returns the next position. */
 function skip(b: Uint8Array, pos: number, wire: number, end: number): number {
   switch (wire) {
-    case 0:
-      return varint(b, pos)[1];
+    case 0: {
+      // skipped without decoding: cluster_id and member_id are 64-bit and would need a BigInt
+      const start = pos;
+      while (pos < end && b[pos] & 0x80) pos++;
+      if (pos >= end || pos - start >= 10) throw new ProtoError('truncated varint');
+      return pos + 1;
+    }
     case 1:
       pos += 8;
       break;
