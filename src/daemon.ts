@@ -156,7 +156,7 @@ export class Daemon extends EventEmitter {
   }
 
   /** Starts a load run (stopping the current one first). Returns once its watchers are set up. */
-  async startLoad(profile: LoadProfileInput, endpoints?: string[]): Promise<LoadStatus> {
+  async startLoad(profile: LoadProfileInput, endpoints?: string[], _opts: { replace?: boolean } = {}): Promise<LoadStatus> {
     const eps = endpoints?.length ? endpoints : this.clientEndpoints();
     if (!eps.length) throw new ApiError(422, 'no client endpoints: create client links or give "endpoints"', [{ path: 'endpoints', message: 'required when no client link exists' }]);
     const runner = new LoadRunner({ profile, endpoints: eps, metrics: this.metrics, logger: this.logger, reportDir: this.opts.reportDir, faultsProvider: () => this.activeFaults() });

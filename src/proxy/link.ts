@@ -73,6 +73,8 @@ export class Link extends EventEmitter implements ConnectionHost {
   private connectionsTotal = 0;
   private dialFailures = 0;
   private lastDialLog = 0;
+  /** while true, failed upstream dials are counted but not logged (members still starting) */
+  quiet = false;
   private readonly dirStats = { tx: emptyStats(), rx: emptyStats() };
   private readonly pipeMetrics: { tx: PipeMetrics | undefined; rx: PipeMetrics | undefined };
 
@@ -193,7 +195,7 @@ export class Link extends EventEmitter implements ConnectionHost {
     this.metrics?.proxyDialFailures.inc({ link: this.name });
     // at most one line per 5 s per link: a member that is down is dialled many times a second
     const now = Date.now();
-    if (now - this.lastDialLog >= 5000) {
+    if (!this.quiet && now - this.lastDialLog >= 5000) {
       this.logger.warn({ link: this.name, upstream: this.upstream, conn: conn.id, err: err.message, dialFailures: this.dialFailures }, 'upstream dial failed; client closed');
       this.lastDialLog = now;
     }
