@@ -1,6 +1,7 @@
 // One prom-client registry per daemon (tests create their own). Every metric named in design.md lives
 // here so the proxy, the load generator and the API agree on names and labels.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { guardCounts } from './util/guard.js';
 
 const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30,
@@ -25,6 +26,7 @@ export class Metrics {
   readonly watchers: Gauge<'state'>;
   readonly watchResumes: Counter;
   readonly loadTargetRate: Gauge;
+  readonly generatorFaults: Counter<'kind'>;
 
   constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = opts.registry ?? new Registry())];
@@ -68,7 +70,7 @@ export class Metrics {
     });
     this.puts = new Counter({
       name: 'etcd_soak_puts_total',
-      help: 'Puts by outcome: ok, indeterminate (error or timeout, later settled), applied, not_applied, failed.',
+      help: "Puts by outcome: ok, failed (never sent: no connection), indeterminate (error or timeout after sending), and how indeterminate ones settled: applied, not_applied (per etcd's record).",
       labelNames: ['outcome'],
       registers,
     });
@@ -116,6 +118,21 @@ export class Metrics {
       name: 'etcd_soak_load_target_rate',
       help: 'Target put rate of the load generator (puts per second).',
       registers,
+    });
+    this.generatorFaults = new Counter({
+      name: 'etcd_soak_generator_faults_total',
+      help: "The generator's own trouble, never counted as etcd's: stall (a silent watch stream reset), garbled (an event re-read after a drop/corrupt fault), streamBroken (a watch stream resumed).",
+      labelNames: ['kind'],
+      registers,
+    });
+    new Gauge({
+      name: 'etcd_soak_escaped_errors',
+      help: 'Errors that escaped every handler and were logged instead of ending the daemon, by source.',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        for (const [source, n] of Object.entries(guardCounts())) this.set({ source }, n);
+      },
     });
   }
 }

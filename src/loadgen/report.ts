@@ -2,7 +2,8 @@
 // loses at most one interval), summary.json at the end, and the human table.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ViolationKind } from './checker.js';
+import { humanMs } from '../util/human.js';
+import type { CheckerFindings, ViolationKind } from './checker.js';
 import type { LoadProfile } from './profile.js';
 import type { Percentiles } from './stats.js';
 
@@ -16,9 +17,30 @@ export interface LoadCounts {
   events: number;
   resumes: number;
   compacted: number;
+  /** puts that failed before reaching etcd (no connection): certainly not applied, not indeterminate */
+  failed: number;
   /** report intervals in which the generator itself could not keep up */
   overloadedIntervals: number;
 }
+
+/**
+ * The generator's own ledger, kept apart from etcd's violations: its stalls and resets, what injected
+ * faults did to the bytes, and its own lateness.
+ */
+export interface GeneratorLedger {
+  /** watch streams found silent while puts on their keys were acknowledged, then reset and resumed */
+  stalls: number;
+  /** anomalous events re-read on a fresh stream because a drop/corrupt fault may have garbled them */
+  garbled: number;
+  /** watch streams that broke (reset, closed, unreachable) and were resumed */
+  streamBreaks: number;
+  overloadedIntervals: number;
+}
+
+export type Findings = CheckerFindings & {
+  /** watchers that had not reached the last revision of their keys when the run ended */
+  behindAtEnd: number;
+};
 
 export interface TimelineLine {
   time: string;
@@ -39,6 +61,7 @@ export interface TimelineLine {
   overloaded: boolean;
   counts: LoadCounts;
   violations: Record<ViolationKind, number>;
+  generator: GeneratorLedger;
   watchers: Record<string, number>;
   activeFaults: unknown[];
 }
@@ -53,7 +76,11 @@ export interface LoadStatus {
   rates: { target: number; puts: number; events: number };
   inFlight: number;
   counts: LoadCounts;
+  /** etcd's violations of its watch guarantees */
   violations: Record<ViolationKind, number>;
+  /** the generator's own trouble and the injected faults' effects: never etcd's */
+  generator: GeneratorLedger;
+  findings: Findings;
   watchers: Record<string, number>;
   latency: { put: Percentiles; putError: Percentiles; watch: Percentiles };
   lastError?: string;
@@ -62,8 +89,10 @@ export interface LoadStatus {
 export interface LoadSummary extends LoadStatus {
   reason: string;
   endedAt: string;
-  verdict: { ordered: 'held' | 'violated'; unique: 'held' | 'violated'; reliable: 'held' | 'violated'; unexpected: 'none' | 'seen' };
+  verdict: { ordered: 'held' | 'violated'; unique: 'held' | 'violated'; reliable: 'held' | 'violated' | 'unverified'; unexpected: 'none' | 'seen' };
   averages: { putRate: number; eventRate: number };
+  /** how the end of the run was settled against etcd's record */
+  record: { replayedTo: number; events: number; error?: string };
   reportDir?: string;
 }
 
@@ -96,25 +125,43 @@ export class ReportWriter {
   }
 }
 
-const f = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(3));
+function generatorNotes(s: LoadSummary): string[] {
+  const g = s.generator;
+  const fi = s.findings;
+  const out: string[] = [];
+  const own = [
+    g.stalls && `${g.stalls} stalled stream(s) reset`,
+    g.streamBreaks && `${g.streamBreaks} stream break(s) resumed`,
+    g.garbled && `${g.garbled} garbled event(s) re-read`,
+    fi.corruptedWrites && `${fi.corruptedWrites} write(s) stored garbled by an injected fault`,
+    fi.falseSkips && `${fi.falseSkips} suspected skip(s) not in etcd's history (garbled acks)`,
+  ].filter(Boolean);
+  out.push(`  generator (not etcd's): ${own.length ? own.join(', ') : 'nothing to report'}`);
+  if (fi.late) out.push(`  latency finding: ${fi.late} event(s) arrived more than settle after their put (max ${humanMs(fi.maxLateMs)}); etcd promises no delivery time`);
+  if (fi.unchecked) out.push(`  ${fi.unchecked} (watcher, revision) pair(s) were forgotten before a far-behind watcher reached them: not checked`);
+  if (fi.behindAtEnd) out.push(`  ${fi.behindAtEnd} watcher(s) had not reached the last revision of their keys when the run ended`);
+  if (fi.unverifiedSkips) out.push(`  ${fi.unverifiedSkips} suspected skip(s) could not be checked against etcd's history (${s.record.error ?? 'compacted'}): reliable is unverified`);
+  if (g.overloadedIntervals) out.push(`  WARNING: the generator could not keep up in ${g.overloadedIntervals} interval(s); late events there are its own lag`);
+  return out;
+}
 
 /** The end-of-run table for a terminal. */
 export function formatSummaryTable(s: LoadSummary): string {
   const c = s.counts;
   const lat = (name: string, p: Percentiles) =>
-    `  ${name.padEnd(14)}${String(p.count).padStart(9)}${f(p.p50).padStart(10)}${f(p.p90).padStart(10)}${f(p.p99).padStart(10)}${f(p.p999).padStart(10)}${f(p.max).padStart(10)}`;
+    `  ${name.padEnd(14)}${String(p.count).padStart(9)}${[p.p50, p.p90, p.p99, p.p999, p.max].map((x) => (p.count ? humanMs(x) : '-').padStart(10)).join('')}`;
   const v = s.violations;
   const lines = [
     `run ${s.runId} — ${s.reason} after ${s.elapsed}s (${s.endpoints.join(', ')})`,
-    `  puts: ${c.ok} ok, ${c.indeterminate} indeterminate (${c.applied} applied, ${c.notApplied} not applied), ${c.slips} schedule slips; avg ${s.averages.putRate}/s (target ${s.profile.rate}/s)`,
+    `  puts: ${c.ok} ok, ${c.failed} failed unsent, ${c.indeterminate} indeterminate (${c.applied} applied, ${c.notApplied} not applied per etcd's record${s.record.replayedTo ? ` up to revision ${s.record.replayedTo}` : ''}), ${c.slips} schedule slips; avg ${s.averages.putRate}/s (target ${s.profile.rate}/s)`,
     `  watch: ${c.events} events checked (avg ${s.averages.eventRate}/s), ${s.profile.watchers} watchers, ${c.resumes} resumes, ${c.compacted} compacted`,
-    `  latency (ms)        count       p50       p90       p99     p99.9       max`,
+    `  latency             count       p50       p90       p99     p99.9       max`,
     lat('put ok', s.latency.put),
     lat('put failed', s.latency.putError),
     lat('watch', s.latency.watch),
-    `  guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
+    `  etcd's guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
+    ...generatorNotes(s),
   ];
-  if (c.overloadedIntervals) lines.push(`  WARNING: the generator could not keep up in ${c.overloadedIntervals} interval(s); "reliable" findings there may be its own lag`);
   if (s.reportDir) lines.push(`  report: ${s.reportDir}`);
   return lines.join('\n');
 }
@@ -129,5 +176,7 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
   const v = s.violations;
   const total = v.ordered + v.unique + v.reliable + v.unexpected;
   const w = s.watchers;
-  return `[${s.elapsed}s] puts ${puts}/s p99 ${p99p}ms | events ${events}/s watch p99 ${p99w}ms | watchers ${w.watching ?? 0} ok ${w.resuming ?? 0} resuming | violations ${total}${total ? ` (${Object.entries(v).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | indeterminate ${s.counts.indeterminate}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
+  const g = s.generator;
+  const own = g.stalls + g.garbled;
+  return `[${humanMs(s.elapsed * 1000)}] puts ${puts}/s p99 ${humanMs(p99p)} | events ${events}/s watch p99 ${humanMs(p99w)} | watchers ${w.watching ?? 0} ok ${w.resuming ?? 0} resuming | violations ${total}${total ? ` (${Object.entries(v).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | indeterminate ${s.counts.indeterminate}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
 }

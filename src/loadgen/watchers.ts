@@ -1,10 +1,13 @@
 // The watch side of the load: one WatchConnection per client connection holds that connection's
 // watchers on one watch stream, feeds their events to the checker, and resumes every watcher from its
 // last seen mod_revision + 1 when the stream breaks (never from a header revision).
+// It also watches its own stream: one that stays silent while puts on its keys are acknowledged is
+// probed with a progress request and, when that goes unanswered too, reset and resumed (a stalled
+// stream is the generator's problem, never an etcd verdict).
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/log.js';
-import type { Checker, WatcherState } from './checker.js';
-import { EtcdWireClient, WatchStream, type WatchEvent } from './wire/client.js';
+import { GARBLED, type Checker, type WatcherState } from './checker.js';
+import { EtcdWireClient, WatchStream, WireError, type WatchEvent } from './wire/client.js';
 import { prefixEnd } from './wire/proto.js';
 
 export type WatcherStatus = 'starting' | 'watching' | 'resuming' | 'stopped';
@@ -17,6 +20,9 @@ export interface Watcher {
   attached: boolean;
 }
 
+/** The generator's own trouble, counted apart from etcd's violations. */
+export type GeneratorFault = 'stall' | 'garbled' | 'streamBroken';
+
 /** What a connection needs from the runner. */
 export interface WatchHost {
   readonly checker: Checker;
@@ -28,11 +34,13 @@ export interface WatchHost {
   readonly prefixMode: boolean;
   readonly keyBytes: Buffer[];
   readonly keyIndex: Map<string, number>;
+  /** a drop/corrupt fault may have garbled bytes on the way (anomalies are retried on a fresh stream) */
+  transitSuspect(): boolean;
   eventsChecked(n: number): void;
   watchLatency(ms: number): void;
   resumed(): void;
   compacted(): void;
-  streamBroken(message: string): void;
+  generatorFault(kind: GeneratorFault, message: string): void;
   statusChanged(): void;
 }
 
@@ -42,11 +50,17 @@ export class WatchConnection {
   private readonly byWatchId = new Map<number, Watcher>();
   private backoffMs = 100;
   private resumeTimer: NodeJS.Timeout | undefined;
+  /** first acknowledged put on a watched key since the stream last said anything (0: none) */
+  private ackedSince = 0;
+  /** when a progress request was sent to a silent stream (0: none outstanding) */
+  private probeAt = 0;
+  /** (watcher id, revision) pairs seen garbled once: the same again on a fresh stream is etcd's stored value */
+  private readonly garbled = new Set<string>();
 
   constructor(
     readonly idx: number,
-    readonly endpoint: string,
-    readonly client: EtcdWireClient,
+    public endpoint: string,
+    public client: EtcdWireClient,
     private readonly host: WatchHost,
   ) {}
 
@@ -56,7 +70,9 @@ export class WatchConnection {
     const stream = this.client.watchStream();
     this.stream = stream;
     this.byWatchId.clear();
-    stream.on('events', (id: number, events: WatchEvent[]) => this.onEvents(id, events));
+    this.ackedSince = 0;
+    this.probeAt = 0;
+    stream.on('events', (id: number, events: WatchEvent[], revision: number) => this.onEvents(stream, id, events, revision));
     stream.on('canceled', (id: number, reason: string, compactRev: number) => this.onCanceled(id, reason, compactRev));
     stream.on('error', (err: Error) => this.onStreamError(stream, err));
     try {
@@ -83,24 +99,44 @@ export class WatchConnection {
     this.host.statusChanged();
   }
 
-  private onEvents(watchId: number, events: WatchEvent[]): void {
+  private onEvents(stream: WatchStream, watchId: number, events: WatchEvent[], headerRev: number): void {
     const w = this.byWatchId.get(watchId);
-    if (!w) return;
+    if (!w || stream !== this.stream) return;
     const { checker, prefixMode, keyIndex } = this.host;
     const t = performance.now();
     const wall = performance.timeOrigin + t;
+    const suspect = this.host.transitSuspect();
+    let n = 0;
     for (const ev of events) {
+      const rev = ev.kv.modRevision;
       let key = w.key;
       if (prefixMode) key = keyIndex.get(Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1')) ?? -1;
-      if (key < 0 || ev.type !== 'put') {
+      else if (suspect && !sameBytes(ev.kv.key, this.host.keyBytes[w.key])) key = -1;
+      let due: number | undefined;
+      if (suspect && (rev <= 0 || rev > headerRev)) due = GARBLED;
+      else if (key < 0 || ev.type !== 'put') {
         // a key or a delete nobody in this run wrote: the checker reports it as unexpected
-        checker.onEvent(w.state, Math.max(key, 0), ev.kv.modRevision, new Uint8Array(0), t);
-        continue;
+        due = checker.onEvent(w.state, Math.max(key, 0), rev, new Uint8Array(0), t, suspect);
+      } else due = checker.onEvent(w.state, key, rev, ev.kv.value, t, suspect);
+      if (due === GARBLED) {
+        const id = `${w.id}:${rev}`;
+        if (this.garbled.has(id)) {
+          // the same anomaly on a fresh stream: etcd stores it that way (a write garbled on its way in)
+          this.garbled.delete(id);
+          checker.acceptCorrupted(w.state, Math.max(key, 0), rev);
+          n++;
+          continue;
+        }
+        if (this.garbled.size > 10000) this.garbled.clear();
+        this.garbled.add(id);
+        this.host.eventsChecked(n);
+        this.reset('garbled', `watcher ${w.id} got an anomalous event at revision ${rev} while a drop/corrupt fault was active; re-reading it on a fresh stream`);
+        return;
       }
-      const due = checker.onEvent(w.state, key, ev.kv.modRevision, ev.kv.value, t);
+      n++;
       if (due !== undefined) this.host.watchLatency(wall - due);
     }
-    this.host.eventsChecked(events.length);
+    this.host.eventsChecked(n);
   }
 
   private onCanceled(watchId: number, reason: string, compactRev: number): void {
@@ -125,13 +161,69 @@ export class WatchConnection {
     this.stream = undefined;
     stream.close();
     if (!this.host.active) return;
-    this.host.streamBroken(`watch stream on ${this.endpoint}: ${err.message}`);
+    this.host.generatorFault('streamBroken', `watch stream on ${this.endpoint}: ${err.message}`);
     for (const w of this.watchers) w.status = 'resuming';
     this.host.statusChanged();
     this.host.logger.warn({ connection: this.idx, endpoint: this.endpoint, err: err.message, retryInMs: this.backoffMs }, 'watch stream broke; resuming from last seen revision + 1');
     clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => void this.attach(), this.backoffMs);
     this.backoffMs = Math.min(this.backoffMs * 2, 2000);
+  }
+
+  /** Drops the connection (its session too: a garbled or stalled one cannot be trusted) and resumes. */
+  reset(kind: GeneratorFault, message: string): void {
+    const stream = this.stream;
+    this.host.generatorFault(kind, message);
+    this.client.resetSession();
+    if (stream) this.onStreamError(stream, new WireError('UNAVAILABLE', message));
+  }
+
+  /** A put on one of this connection's keys was acknowledged: its event should follow. */
+  noteAck(now: number): void {
+    if (!this.ackedSince) this.ackedSince = now;
+  }
+
+  /**
+   * The stall watchdog (called periodically): silent for `stallMs` after an acknowledged put → a
+   * progress request; still silent `stallMs` later → the stream is stalled: reset and resume.
+   */
+  checkStall(now: number, stallMs: number): void {
+    const s = this.stream;
+    if (!s || !this.ackedSince || this.watchers.some((w) => w.status !== 'watching')) {
+      this.ackedSince = 0;
+      this.probeAt = 0;
+      return;
+    }
+    if (s.lastMessageAt >= this.ackedSince) {
+      this.ackedSince = 0;
+      this.probeAt = 0;
+      return;
+    }
+    if (!this.probeAt) {
+      if (now - this.ackedSince >= stallMs) {
+        s.requestProgress();
+        this.probeAt = now;
+      }
+      return;
+    }
+    if (now - this.probeAt >= stallMs) {
+      this.reset('stall', `watch stream on ${this.endpoint} silent for ${Math.round(now - this.ackedSince)} ms while puts on its keys were acknowledged, and no answer to a progress request`);
+    }
+  }
+
+  /** Moves this connection (watchers and puts) to another endpoint; watchers resume there. */
+  moveTo(endpoint: string, client: EtcdWireClient): void {
+    const old = this.client;
+    this.endpoint = endpoint;
+    this.client = client;
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.close();
+    old.close();
+    clearTimeout(this.resumeTimer);
+    for (const w of this.watchers) w.status = 'resuming';
+    this.host.statusChanged();
+    if (this.host.active) void this.attach();
   }
 
   close(): void {
@@ -141,4 +233,10 @@ export class WatchConnection {
     this.client.close();
     for (const w of this.watchers) w.status = 'stopped';
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -3,8 +3,9 @@
 // at once and the next call dials again.
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
+import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../../util/log.js';
-import { Deframer, Status, WireError, decodeGrpcMessage, frame, grpcTimeout } from './grpc.js';
+import { DEFAULT_MAX_MESSAGE, Deframer, Status, WireError, decodeGrpcMessage, frame, grpcTimeout } from './grpc.js';
 import {
   decodePutResponse,
   decodeRangeResponse,
@@ -19,13 +20,18 @@ import {
   type WatchEvent,
 } from './proto.js';
 
-export { WireError } from './grpc.js';
+export { Status, WireError } from './grpc.js';
 export type { Kv, WatchEvent } from './proto.js';
 
 export interface WireClientOptions {
   logger?: Logger;
   connectTimeoutMs?: number;
+  /** largest gRPC message accepted; a larger length prefix is a protocol error (a garbled stream) */
+  maxMessageBytes?: number;
 }
+
+/** sessions whose HTTP/2 handshake completed: a call that failed on another one was never sent */
+const handshaken = new WeakSet<http2.Http2Session>();
 
 const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = http2.constants;
 
@@ -39,16 +45,16 @@ function statusOf(h: http2.IncomingHttpHeaders): GrpcStatus | undefined {
 }
 
 /** Feeds a gRPC stream's messages to `onMessage`, reports framing errors to `onBad`, tracks the status. */
-function readGrpc(stream: http2.ClientHttp2Stream, onMessage: (m: Buffer) => void, onBad: (err: WireError) => void): () => GrpcStatus | undefined {
+function readGrpc(stream: http2.ClientHttp2Stream, maxMessage: number, onMessage: (m: Buffer) => void, onBad: (err: WireError) => void): () => GrpcStatus | undefined {
   let status: GrpcStatus | undefined;
-  const deframer = new Deframer(onMessage);
+  const deframer = new Deframer(onMessage, maxMessage);
   stream.on('response', (h) => (status = statusOf(h) ?? status));
   stream.on('trailers', (h) => (status = statusOf(h) ?? status));
   stream.on('data', (chunk: Buffer) => {
     try {
       deframer.push(chunk);
     } catch (err) {
-      onBad(err as WireError);
+      onBad(err instanceof WireError ? err : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`));
     }
   });
   return () => status;
@@ -58,6 +64,7 @@ export class EtcdWireClient {
   private session: http2.ClientHttp2Session | undefined;
   private readonly logger: Logger;
   private readonly connectTimeoutMs: number;
+  private readonly maxMessage: number;
   private closed = false;
 
   constructor(
@@ -66,6 +73,7 @@ export class EtcdWireClient {
   ) {
     this.logger = opts.logger ?? silentLogger;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
+    this.maxMessage = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   }
 
   get connected(): boolean {
@@ -85,8 +93,15 @@ export class EtcdWireClient {
     }, this.connectTimeoutMs);
     session.once('connect', () => {
       clearTimeout(timer);
-      // a large connection window: watch fan-out sends many events
-      session.setLocalWindowSize(1 << 26);
+      handshaken.add(session);
+      // a large connection window: watch fan-out sends many events. The session may already be gone
+      // (destroyed between the handshake and this callback): that must not throw out of the handler.
+      if (session.destroyed || session.closed) return;
+      try {
+        session.setLocalWindowSize(1 << 26);
+      } catch (err) {
+        this.logger.debug({ endpoint: this.endpoint, err: (err as Error).message }, 'could not widen the http2 window');
+      }
     });
     session.on('error', (err) => this.logger.debug({ endpoint: this.endpoint, err: err.message }, 'http2 session error'));
     session.once('close', () => {
@@ -122,12 +137,16 @@ export class EtcdWireClient {
       }
       let reply: Buffer | undefined;
       let done = false;
+      const session = stream.session;
       const finish = (err: WireError | undefined) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        if (err) reject(err);
-        else resolve(reply!);
+        if (err) {
+          // no handshake on this connection: the request never left this process
+          if (!session || !handshaken.has(session)) err.sent = false;
+          reject(err);
+        } else resolve(reply!);
       };
       const timer = setTimeout(() => {
         finish(new WireError('TIMEOUT', `${path} timed out after ${timeoutMs} ms`));
@@ -135,6 +154,7 @@ export class EtcdWireClient {
       }, timeoutMs);
       const statusNow = readGrpc(
         stream,
+        this.maxMessage,
         (m) => (reply = Buffer.from(m)),
         (err) => {
           finish(err);
@@ -167,7 +187,14 @@ export class EtcdWireClient {
   }
 
   watchStream(): WatchStream {
-    return new WatchStream(() => this.open('/etcdserverpb.Watch/Watch'));
+    return new WatchStream(() => this.open('/etcdserverpb.Watch/Watch'), this.maxMessage);
+  }
+
+  /** Drops the current connection (its calls and streams fail); the next call dials a fresh one. */
+  resetSession(): void {
+    const s = this.session;
+    this.session = undefined;
+    s?.destroy();
   }
 
   close(): void {
@@ -189,7 +216,13 @@ export class WatchStream extends EventEmitter {
   private nextId = 1;
   private broken = false;
 
-  constructor(private readonly opener: () => http2.ClientHttp2Stream) {
+  /** when the last message of any kind arrived (monotonic ms); 0 before the first */
+  lastMessageAt = 0;
+
+  constructor(
+    private readonly opener: () => http2.ClientHttp2Stream,
+    private readonly maxMessage = DEFAULT_MAX_MESSAGE,
+  ) {
     super();
   }
 
@@ -200,6 +233,7 @@ export class WatchStream extends EventEmitter {
     this.stream = stream;
     const statusNow = readGrpc(
       stream,
+      this.maxMessage,
       (m) => this.onMessage(m),
       (err) => this.fail(err),
     );
@@ -213,6 +247,7 @@ export class WatchStream extends EventEmitter {
   }
 
   private onMessage(m: Buffer): void {
+    this.lastMessageAt = performance.now();
     const r = decodeWatchResponse(m);
     if (r.created) {
       const p = this.pendingCreates.get(r.watchId);
@@ -237,7 +272,8 @@ export class WatchStream extends EventEmitter {
     for (const p of this.pendingCreates.values()) p.reject(err);
     this.pendingCreates.clear();
     this.stream?.close(http2.constants.NGHTTP2_CANCEL);
-    this.emit('error', err);
+    // an 'error' nobody listens to would throw out of a socket callback and end the process
+    if (this.listenerCount('error')) this.emit('error', err);
     this.emit('close');
   }
 

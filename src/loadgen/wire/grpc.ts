@@ -21,6 +21,8 @@ export type WireCode = number | 'TIMEOUT' | 'UNAVAILABLE' | 'CLOSED';
 
 export class WireError extends Error {
   override name = 'WireError';
+  /** false when the request is known never to have left this process (no connection) */
+  sent = true;
   constructor(
     readonly code: WireCode,
     message: string,
@@ -38,7 +40,12 @@ export function frame(msg: Uint8Array): Buffer {
   return b;
 }
 
-const MAX_MESSAGE = 64 * 1024 * 1024;
+/**
+ * Largest message the client accepts by default. etcd caps requests at 1.5 MiB and a watch response
+ * batches at most ~1000 revisions; a larger length prefix means the stream is garbled (e.g. by an
+ * injected corrupt fault), and waiting for that many bytes would stall the stream silently.
+ */
+export const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;
 
 /**
  * Cuts a byte stream into gRPC messages. Whole messages inside one chunk are handed out as subarrays
@@ -50,7 +57,17 @@ export class Deframer {
   /** size (header included) of the message being assembled, 0 while its header is incomplete */
   private need = 0;
 
-  constructor(private readonly onMessage: (msg: Buffer) => void) {}
+  constructor(
+    private readonly onMessage: (msg: Buffer) => void,
+    private readonly maxMessage = DEFAULT_MAX_MESSAGE,
+  ) {}
+
+  private lengthAt(b: Buffer, pos: number): number {
+    if (b[pos] !== 0) throw new WireError(Status.INTERNAL, `gRPC protocol error: compression flag ${b[pos]} (garbled stream or compressed message)`);
+    const len = b.readUInt32BE(pos + 1);
+    if (len > this.maxMessage) throw new WireError(Status.INTERNAL, `gRPC protocol error: message length ${len} above the maximum ${this.maxMessage} (garbled stream)`);
+    return len;
+  }
 
   push(chunk: Buffer): void {
     if (this.pendingLen > 0) {
@@ -60,7 +77,7 @@ export class Deframer {
         if (this.pendingLen < 5) return;
         const joined = Buffer.concat(this.pending, this.pendingLen);
         this.pending = [joined];
-        this.need = 5 + joined.readUInt32BE(1);
+        this.need = 5 + this.lengthAt(joined, 0);
       }
       if (this.pendingLen < this.need) return;
       chunk = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLen);
@@ -70,9 +87,7 @@ export class Deframer {
     }
     let pos = 0;
     while (chunk.length - pos >= 5) {
-      if (chunk[pos] !== 0) throw new WireError(Status.INTERNAL, 'compressed gRPC messages are not supported');
-      const len = chunk.readUInt32BE(pos + 1);
-      if (len > MAX_MESSAGE) throw new WireError(Status.RESOURCE_EXHAUSTED, `gRPC message of ${len} bytes`);
+      const len = this.lengthAt(chunk, pos);
       if (chunk.length - pos - 5 < len) break;
       this.onMessage(chunk.subarray(pos + 5, pos + 5 + len));
       pos += 5 + len;
@@ -81,7 +96,7 @@ export class Deframer {
       const rest = chunk.subarray(pos);
       this.pending = [rest];
       this.pendingLen = rest.length;
-      this.need = rest.length >= 5 ? 5 + rest.readUInt32BE(1) : 0;
+      this.need = rest.length >= 5 ? 5 + this.lengthAt(rest, 0) : 0;
     }
   }
 

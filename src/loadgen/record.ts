@@ -1,0 +1,124 @@
+// etcd's own record of the run, as the judge of what the watchers and the puts' outcomes say:
+// - a suspected skip is confirmed with a Range of that key at that revision (is there an event at that
+//   revision on that key?), during the run;
+// - at the end, a fresh watch replays the run's prefix from the lowest open revision: it settles every
+//   indeterminate put (applied when etcd has it, not applied otherwise) and the skips still open.
+import type { Logger } from '../util/log.js';
+import type { Checker, RecordAnswer } from './checker.js';
+import { Status, WireError, type EtcdWireClient, type WatchEvent } from './wire/client.js';
+import { prefixEnd } from './wire/proto.js';
+
+export interface ReplayResult {
+  /** every event of the prefix up to this revision was read (0: nothing could be read) */
+  replayedTo: number;
+  events: number;
+  /** the last revision of each key in etcd's record (by key index), for the end-of-run catch-up check */
+  lastOnKey: Map<number, number>;
+  error?: string;
+}
+
+export class EtcdRecord {
+  private asking = false;
+  private lastAsk = 0;
+
+  constructor(
+    private readonly clients: () => EtcdWireClient[],
+    private readonly keyBytes: Buffer[],
+    private readonly base: string,
+    private readonly keyIndex: Map<string, number>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Asks etcd about the skips that passed settle (at most one round a second, one at a time). */
+  confirmSkips(checker: Checker, now: number): void {
+    if (this.asking || now - this.lastAsk < 1000) return;
+    const questions = checker.takeQuestions(50);
+    if (!questions.length) return;
+    this.asking = true;
+    this.lastAsk = now;
+    const clients = this.clients();
+    void (async () => {
+      let i = 0;
+      for (const q of questions) {
+        const client = clients[i++ % clients.length];
+        let answer: RecordAnswer;
+        try {
+          const r = await client.range(this.keyBytes[q.key], { revision: q.rev, limit: 1, timeoutMs: 3000 });
+          answer = r.kvs.length && r.kvs[0].modRevision === q.rev ? 'on-key' : 'not-on-key';
+        } catch (err) {
+          // compacted or unreachable: the end-of-run replay (or nobody) decides
+          answer = 'unavailable';
+          if (!(err instanceof WireError) || err.code !== Status.OUT_OF_RANGE) this.logger.debug({ err: (err as Error).message, key: q.key, rev: q.rev }, 'could not ask etcd about a skip');
+        }
+        checker.recordSays(q.key, q.rev, answer);
+      }
+    })().finally(() => (this.asking = false));
+  }
+
+  /**
+   * Replays the run's prefix from `fromRev` up to the store's current revision with a fresh watch and
+   * hands each event to the checker. Tries each client in turn; gives up after `timeoutMs`.
+   */
+  async replay(checker: Checker, fromRev: number, now: () => number, timeoutMs: number): Promise<ReplayResult> {
+    const result: ReplayResult = { replayedTo: 0, events: 0, lastOnKey: new Map() };
+    const end = prefixEnd(this.base);
+    const errors: string[] = [];
+    for (const client of this.clients()) {
+      try {
+        // the last event of the prefix at the current revision: the replay is complete once it is read
+        const head = await client.range(this.base, { rangeEnd: end, timeoutMs: 5000 });
+        let target = 0;
+        for (const kv of head.kvs) if (kv.modRevision > target) target = kv.modRevision;
+        for (const kv of head.kvs) {
+          const k = this.keyIndex.get(Buffer.from(kv.key).toString('latin1'));
+          if (k !== undefined) result.lastOnKey.set(k, kv.modRevision);
+        }
+        if (fromRev <= 0 || fromRev > target) {
+          result.replayedTo = head.revision;
+          return result;
+        }
+        await this.watchUntil(client, fromRev, target, checker, now, timeoutMs, result);
+        result.replayedTo = head.revision;
+        return result;
+      } catch (err) {
+        errors.push(`${client.endpoint}: ${(err as Error).message}`);
+      }
+    }
+    result.error = errors.join('; ');
+    return result;
+  }
+
+  private watchUntil(client: EtcdWireClient, fromRev: number, target: number, checker: Checker, now: () => number, timeoutMs: number, result: ReplayResult): Promise<void> {
+    const stream = client.watchStream();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`replay did not reach revision ${target} within ${timeoutMs} ms`)), timeoutMs);
+      let done = false;
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        stream.close();
+        if (err) reject(err);
+        else resolve();
+      };
+      stream.on('events', (_id: number, events: WatchEvent[]) => {
+        const t = now();
+        for (const ev of events) {
+          const rev = ev.kv.modRevision;
+          const key = this.keyIndex.get(Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1')) ?? -1;
+          result.events++;
+          if (ev.type === 'put') checker.replayEvent(key, rev, ev.kv.value, t);
+          if (rev >= target) {
+            finish();
+            return;
+          }
+        }
+      });
+      stream.on('canceled', (_id: number, _reason: string, compactRev: number) =>
+        finish(new Error(compactRev > 0 ? `history compacted at ${compactRev}: the run's record before it is gone` : 'replay watch canceled')),
+      );
+      stream.on('error', (err: Error) => finish(err));
+      stream.watch({ key: this.base, rangeEnd: prefixEnd(this.base), startRevision: fromRev }).catch((err: Error) => finish(err));
+    });
+  }
+}
