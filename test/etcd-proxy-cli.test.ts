@@ -1,5 +1,6 @@
 // Flags, exit codes and bad input of the real `etcd-proxy` command; seed scenarios against real etcd.
 import t from 'tap';
+import fs from 'node:fs';
 import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { request } from 'undici';
@@ -44,6 +45,29 @@ t.test('-h and --help print usage on stderr and exit 0', async (t) => {
     t.match(p.stderr(), /-http-port int\n\s+\tPort to serve etcd-proxy API\. \(default 2378\)/);
     t.equal(p.stdout(), '');
   }
+});
+
+t.test('--version prints the package version and exits 0; the Go flags keep their usage lines', async (t) => {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  for (const flag of ['--version', '-version', '--version=true']) {
+    const p = run('etcd-proxy', [flag]);
+    t.equal((await p.exited).code, 0, flag);
+    t.equal(p.stdout(), `etcd-proxy (etcd-soak) ${pkg.version}\n`, flag);
+    t.equal(p.stderr(), '');
+  }
+  const bad = run('etcd-proxy', ['--version=maybe']);
+  t.equal((await bad.exited).code, 2);
+  t.match(bad.stderr(), /^invalid boolean value "maybe" for -version: parse error\n/);
+  const h = run('etcd-proxy', ['-h']);
+  await h.exited;
+  // flag.PrintDefaults of the Go tool's four flags, byte for byte, then the additive flag
+  const goDefaults =
+    '  -from string\n    \tAddress URL to proxy from. (default "localhost:23790")\n' +
+    '  -http-port int\n    \tPort to serve etcd-proxy API. (default 2378)\n' +
+    '  -to string\n    \tAddress URL to forward. (default "localhost:2379")\n' +
+    "  -verbose\n    \t'true' to run proxy in verbose mode.\n";
+  t.ok(h.stderr().includes(goDefaults), 'the Go flags are listed exactly as Go prints them');
+  t.ok(h.stderr().endsWith(goDefaults + '  -version\n    \tprint the etcd-soak version and exit (not in the Go tool)\n'), 'then -version');
 });
 
 t.test('an unknown flag exits 2 with Go\'s message and usage', async (t) => {

@@ -1,7 +1,10 @@
 // `etcd-proxy`: a drop-in for etcd v3.4's functional/cmd/etcd-proxy (same flags, texts, routes), on
 // this project's Link. Deliberate differences are listed in the README.
 import { createAdaptorServer } from '@hono/node-server';
+import fs from 'node:fs';
 import type { Server } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compatApp } from '../api/compat.js';
 import { Metrics } from '../metrics.js';
 import { Link } from '../proxy/link.js';
@@ -14,7 +17,20 @@ const FLAGS: FlagDef[] = [
   { name: 'to', type: 'string', default: 'localhost:2379', usage: 'Address URL to forward.' },
   { name: 'http-port', type: 'int', default: 2378, usage: 'Port to serve etcd-proxy API.' },
   { name: 'verbose', type: 'bool', default: false, usage: "'true' to run proxy in verbose mode." },
+  // additive (the Go tool has no such flag). Listed in the usage: flag.PrintDefaults prints each flag on
+  // its own lines, sorted, so the four Go flags above keep their exact lines and -version comes last.
+  { name: 'version', type: 'bool', default: false, usage: 'print the etcd-soak version and exit (not in the Go tool)' },
 ];
+
+/** The package's version (package.json at the package root: above dist/src/cli or src/cli). */
+function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++, dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
 
 function usage(): string {
   return (
@@ -46,6 +62,10 @@ export async function main(argv: string[]): Promise<void> {
       fail(`${err.message}\n${usage()}`, 2);
     }
     throw err;
+  }
+  if (values.version) {
+    process.stdout.write(`etcd-proxy (etcd-soak) ${packageVersion()}\n`);
+    process.exit(0);
   }
   const from = values.from as string;
   const to = values.to as string;
