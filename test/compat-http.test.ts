@@ -1,5 +1,6 @@
 // Drives the real `etcd-proxy` command over HTTP and checks every row of the compat contract.
 import t from 'tap';
+import fs from 'node:fs';
 import { request } from 'undici';
 import { freePorts } from '../src/util/net.js';
 import { run, stop } from './helpers/proc.js';
@@ -125,6 +126,91 @@ t.test('additive routes', async (t) => {
   const m = await call('GET', '/metrics');
   t.match(m.text, /etcd_soak_proxy_connections_total/);
   t.match(m.text, /process_resident_memory_bytes/);
+});
+
+t.test('every latency Go accepts: Go texts, never a 5xx (up to Go\'s largest duration)', async (t) => {
+  const max = '2562047h47m16.854775807s';
+  const rows: [string, string, string, string][] = [
+    ['PUT', '/delay-tx', 'latency=200h&random-variable=1s', 'added send latency 200h0m0s±1s (current latency 200h0m0s)'],
+    ['GET', '/delay-tx', '', 'current send latency 200h0m0s'],
+    ['PUT', '/delay-tx', 'latency=199h&random-variable=1s', 'added send latency 199h0m0s±1s (current latency 199h0m0s)'],
+    ['DELETE', '/delay-tx', '', 'removed latency 199h0m0s'],
+    // beyond Node's timer limit (2^31-1 ms, about 596h)
+    ['POST', '/delay-rx', 'latency=1000h0m0.000000001s&random-variable=0s', 'added receive latency 1000h0m0.000000001s±0s (current latency 1000h0m0.000000001s)'],
+    ['GET', '/delay-rx', '', 'current receive latency 1000h0m0.000000001s'],
+    ['PUT', '/delay-rx', `latency=${max}&random-variable=${max}`, `added receive latency ${max}±${max} (current latency ${max})`],
+    ['PUT', '/delay-rx', `latency=9223372036854775807ns&random-variable=-${max}`, `added receive latency ${max}±-${max} (current latency ${max})`],
+    ['DELETE', '/delay-rx', '', `removed latency ${max}`],
+    ['PUT', '/delay-tx', 'latency=9223372036854775808ns&random-variable=0s', 'wrong latency form "time: invalid duration \\"9223372036854775808ns\\""'],
+    ['PUT', '/accept-delay', 'latency=200h&random-variable=1h', 'added accept latency 200h0m0s±1h0m0s (current latency 200h0m0s)'],
+    ['DELETE', '/accept-delay', '', 'removed accept latency 200h0m0s'],
+  ];
+  for (const [method, path, body, want] of rows) {
+    const r = await call(method, path, method === 'PUT' || method === 'POST' ? body : undefined);
+    t.equal(r.status, 200, `${method} ${path} ${body} status`);
+    t.equal(r.text, want + '\n', `${method} ${path} ${body}`);
+  }
+  t.notMatch(proc.stderr(), /TimeoutOverflowWarning|"level":50/, 'no timer overflow warning, no handler error');
+});
+
+t.test('additive routes: out-of-range values answer a wrong ... form text naming the bound', async (t) => {
+  const rows: [string, string, string][] = [
+    ['/bandwidth-tx', 'rate=20000000000', 'wrong rate form "expected at most 10737418240 bytes/s (10 GiB/s), got \\"20000000000\\""'],
+    ['/bandwidth-rx', 'rate=0', 'wrong rate form "expected at least 1 byte/s, got \\"0\\""'],
+    ['/bandwidth-rx', 'rate=1.5', 'wrong rate form "expected a whole number of bytes per second, got \\"1.5\\""'],
+    ['/bandwidth-tx', 'rate=abc', 'wrong rate form "expected a number, got \\"abc\\""'],
+    ['/bandwidth-tx', '', 'wrong rate form "expected a number, got \\"\\""'],
+    ['/bandwidth-tx', 'rate=1e400', 'wrong rate form "expected a whole number of bytes per second, got \\"1e400\\""'],
+    ['/drop-tx', 'probability=1.5', 'wrong probability form "expected a number in (0, 1], got \\"1.5\\""'],
+    ['/drop-rx', 'probability=0', 'wrong probability form "expected a number in (0, 1], got \\"0\\""'],
+    ['/corrupt-tx', 'probability=-1e-9', 'wrong probability form "expected a number in (0, 1], got \\"-1e-9\\""'],
+    ['/corrupt-rx', 'probability=%zz', 'wrong form "invalid URL escape \\"%zz\\""'],
+  ];
+  for (const [path, body, want] of rows) {
+    const r = await call('PUT', path, body);
+    t.equal(r.status, 200, `${path} ${body} status`);
+    t.equal(r.text, want + '\n', `${path} ${body}`);
+  }
+  t.equal((await call('PUT', '/bandwidth-tx', 'rate=10737418240')).text, `limited bandwidth to 10737418240 bytes/s [${FROM} -> ${TO}]\n`, 'the bound itself is accepted');
+  t.equal((await call('GET', '/bandwidth-tx')).text, `current bandwidth limit 10737418240 bytes/s [${FROM} -> ${TO}]\n`);
+  await call('DELETE', '/bandwidth-tx');
+  t.equal((await call('GET', '/drop-rx')).text, `current drop probability 0 [${FROM} <- ${TO}]\n`, 'nothing was set by a rejected value');
+});
+
+/** peak resident set of a process (VmHWM), bytes */
+function peakRss(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+async function* chunks(total: number, size = 65536, fill = 'a') {
+  const block = Buffer.alloc(size, fill);
+  for (let sent = 0; sent < total; sent += size) yield block;
+}
+
+t.test("Go's 10 MiB form limit, without reading unbounded bodies", async (t) => {
+  const limit = 10 << 20;
+  const exact = 'latency=7s&random-variable=0s&pad=';
+  let r = await call('PUT', '/delay-tx', exact + 'x'.repeat(limit - exact.length));
+  t.equal(r.text, 'added send latency 7s±0s (current latency 7s)\n', 'exactly 10 MiB is parsed');
+  r = await call('PUT', '/delay-tx', exact + 'x'.repeat(limit - exact.length + 1));
+  t.equal(r.text, 'wrong form "http: POST too large"\n', '10 MiB + 1 byte is too large');
+  r = await call('PUT', '/delay-tx', 'x'.repeat(limit + 1), 'text/plain');
+  t.equal(r.text, 'wrong latency form "time: invalid duration \\"\\""\n', 'a body that is not a form is not read at all');
+  await call('DELETE', '/delay-tx');
+
+  const pid = proc.child.pid!;
+  const before = peakRss(pid);
+  const res = await request(`http://127.0.0.1:${httpPort}/delay-tx`, {
+    method: 'PUT',
+    body: chunks(50 * 1024 * 1024, 65536, '='),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  t.equal(res.statusCode, 200);
+  t.equal(await res.body.text(), 'wrong form "http: POST too large"\n', 'a 50 MB chunked form');
+  const growth = peakRss(pid) - before;
+  t.ok(growth < 40 * 1024 * 1024, `peak RSS of the proxy grew ${(growth / 1048576).toFixed(1)} MiB for a 50 MB body`);
+  t.equal((await call('GET', '/delay-tx')).text, 'current send latency 0s\n', 'still serving');
 });
 
 t.test('SIGINT prints the Go shutdown texts and exits 0', async (t) => {

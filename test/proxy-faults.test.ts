@@ -3,6 +3,8 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { freePorts } from '../src/util/net.js';
 import { describeError } from '../src/util/errors.js';
+import { parseFaultSpec as fault } from '../src/proxy/types.js';
+import { LongTimer, MAX_TIMER_MS } from '../src/proxy/timer.js';
 import { close, closeKind, connect, echoServer, listen, pattern, readAll, sha, sinkServer, sleep, startLink } from './helpers/net.js';
 
 async function echoLink(t: Tap.Test) {
@@ -41,8 +43,8 @@ t.test('delay applies to an open connection, in both directions, and is removed 
   const sock = await connect(link.address().port);
   t.teardown(() => sock.destroy());
   const before = await rtt(sock);
-  const f1 = link.addFault({ type: 'delay', direction: 'tx', latency: '50ms' });
-  const f2 = link.addFault({ type: 'delay', direction: 'rx', latency: 30 });
+  const f1 = link.addFault(fault({ type: 'delay', direction: 'tx', latency: '50ms' }));
+  const f2 = link.addFault(fault({ type: 'delay', direction: 'rx', latency: 30 }));
   const during = await rtt(sock);
   t.ok(during >= 78, `round trip with 50ms+30ms delay took ${during.toFixed(1)} ms`);
   t.ok(before < during, 'slower than without delay');
@@ -56,8 +58,8 @@ t.test('delay applies to an open connection, in both directions, and is removed 
 
 t.test('jittered delay keeps byte order', async (t) => {
   const { link } = await echoLink(t);
-  link.addFault({ type: 'delay', direction: 'tx', latency: '5ms', jitter: '5ms' });
-  link.addFault({ type: 'delay', direction: 'rx', latency: '5ms', jitter: '5ms', distribution: 'pareto' });
+  link.addFault(fault({ type: 'delay', direction: 'tx', latency: '5ms', jitter: '5ms' }));
+  link.addFault(fault({ type: 'delay', direction: 'rx', latency: '5ms', jitter: '5ms', distribution: 'pareto' }));
   const sock = await connect(link.address().port, { allowHalfOpen: true });
   const got = readAll(sock);
   const data = pattern(512 * 1024, 3);
@@ -73,10 +75,10 @@ t.test('a fault with a duration removes itself; same type on same direction repl
   const { link } = await echoLink(t);
   const removed: string[] = [];
   link.on('fault-removed', (info, reason) => removed.push(`${info.id}:${reason}`));
-  const a = link.addFault({ type: 'pause', direction: 'tx', duration: '100ms' });
+  const a = link.addFault(fault({ type: 'pause', direction: 'tx', duration: '100ms' }));
   t.ok(a.expiresAt, 'expiry reported');
-  const b = link.addFault({ type: 'delay', direction: 'tx', latency: '10ms' });
-  const c = link.addFault({ type: 'delay', direction: 'tx', latency: '20ms' });
+  const b = link.addFault(fault({ type: 'delay', direction: 'tx', latency: '10ms' }));
+  const c = link.addFault(fault({ type: 'delay', direction: 'tx', latency: '20ms' }));
   t.same(removed, [`${b.id}:replaced`]);
   t.equal(link.findFault('delay', 'tx')?.id, c.id);
   t.equal(link.findFault('delay', 'tx')?.spec.type === 'delay' && (link.findFault('delay', 'tx')!.spec as { latency: number }).latency, 20);
@@ -97,17 +99,113 @@ t.test('bad fault specs are rejected with the field named', async (t) => {
     [{ type: 'nope' }, /^type: .*'delay'/],
     [{ type: 'pause', direction: 'tx', bogus: 1 }, /'bogus'/],
     [{ type: 'pause', direction: 'tx', duration: '-1s' }, /^duration: .*>= 0/],
+    [{ type: 'pause', direction: 'tx', duration: 0 }, /^duration: expected a duration of at least 1ms \(omit it for no expiry\)/],
+    [{ type: 'blackhole', direction: 'rx', duration: '1ns' }, /^duration: expected a duration of at least 1ms/],
+    [{ type: 'refuse', duration: 0.5 }, /^duration: expected a duration of at least 1ms/],
+    [{ type: 'pause', direction: 'tx', duration: '169h' }, /^duration: expected a duration of at most 168h/],
+    [{ type: 'delay', direction: 'tx', latency: '-1ms' }, /^latency: .*>= 0/],
+    [{ type: 'delay', direction: 'tx', latency: 1e300 }, /^latency: expected a duration of at most 2562047h47m16\.854775807s/],
+    [{ type: 'bandwidth', direction: 'tx', rate: 2e10 }, /^rate: expected at most 10737418240 bytes\/s/],
   ];
   for (const [spec, re] of cases) {
     let msg = '';
     try {
-      link.addFault(spec as never);
+      link.addFault(fault(spec as never));
     } catch (err) {
       msg = describeError(err);
     }
     t.match(msg, re, JSON.stringify(spec));
   }
   t.same(link.listFaults(), []);
+});
+
+t.test('the longest durations: latency up to Go\'s maximum, fault duration 1ms to 168h', async (t) => {
+  t.equal(fault({ type: 'delay', direction: 'tx', latency: '200h' }).type === 'delay' && fault({ type: 'delay', direction: 'tx', latency: '200h' }).latency, 720_000_000);
+  const max = fault({ type: 'accept-delay', latency: '2562047h47m16.854775807s', jitter: '2562047h47m16.854775807s' });
+  t.ok(max.type === 'accept-delay' && max.latency > 9.2e12 && max.jitter === max.latency, 'Go\'s largest duration is a valid latency and jitter');
+  t.equal(fault({ type: 'pause', direction: 'tx', duration: '1ms' }).duration, 1);
+  t.equal(fault({ type: 'pause', direction: 'tx', duration: '168h' }).duration, 168 * 3600e3);
+});
+
+/** resolves once cond() holds, polling every 5 ms; rejects after ms */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+function watchWarnings(t: Tap.Test): string[] {
+  const seen: string[] = [];
+  const on = (w: Error) => seen.push(`${w.name}: ${w.message}`);
+  process.on('warning', on);
+  t.teardown(() => process.off('warning', on));
+  return seen;
+}
+
+t.test("delays beyond Node's timer limit: no overflow; removing or replacing the delay re-times queued data", async (t) => {
+  const warnings = watchWarnings(t);
+  const { link } = await echoLink(t);
+  const sock = await connect(link.address().port);
+  t.teardown(() => sock.destroy());
+  let got = 0;
+  sock.on('data', (b: Buffer) => (got += b.length));
+  const f = link.addFault(fault({ type: 'delay', direction: 'tx', latency: '1000h' }));
+  sock.write(Buffer.alloc(64, 1));
+  await sleep(150);
+  t.equal(got, 0, 'held by a 1000h delay');
+  t.same(warnings, [], 'no TimeoutOverflowWarning');
+  let t0 = performance.now();
+  link.removeFault(f.id);
+  await until(() => got >= 64, 2000, 'release after removal');
+  t.ok(performance.now() - t0 < 100, `released ${(performance.now() - t0).toFixed(1)} ms after the delay was removed`);
+
+  link.addFault(fault({ type: 'delay', direction: 'tx', latency: '2562047h47m16.854775807s', jitter: '1h' }));
+  sock.write(Buffer.alloc(64, 2));
+  await sleep(100);
+  t.equal(got, 64, 'held by the largest Go duration');
+  // the queued chunk passed the gate ~100 ms ago: under a replacing 300ms delay it is due ~200 ms from now
+  t0 = performance.now();
+  link.addFault(fault({ type: 'delay', direction: 'tx', latency: '300ms' }));
+  await until(() => got >= 128, 2000, 'release after replacement');
+  const took = performance.now() - t0;
+  t.ok(took >= 150 && took < 290, `a replacing 300ms delay re-timed the queued chunk from its arrival (${took.toFixed(1)} ms after the change)`);
+  t.same(warnings, [], 'still no warning');
+  link.clearFaults();
+});
+
+t.test("accept-delay beyond Node's timer limit holds connections; removing it dials them at once", async (t) => {
+  const warnings = watchWarnings(t);
+  const { echo, link } = await echoLink(t);
+  const f = link.addFault(fault({ type: 'accept-delay', latency: '1000h' }));
+  const s = await connect(link.address().port);
+  t.teardown(() => s.destroy());
+  await sleep(150);
+  t.equal(echo.sockets.size, 0, 'not dialled');
+  t.same(warnings, [], 'no TimeoutOverflowWarning');
+  link.removeFault(f.id);
+  t.ok((await rtt(s)) >= 0, 'dialled once the accept delay is gone');
+  t.equal(echo.sockets.size, 1);
+});
+
+t.test('LongTimer re-arms in steps no longer than the limit and fires once, on time', async (t) => {
+  t.equal(MAX_TIMER_MS, 2 ** 31 - 1);
+  const t0 = performance.now();
+  let fired = 0;
+  let at = 0;
+  const timer = new LongTimer(70, () => {
+    fired++;
+    at = performance.now() - t0;
+  }, { maxStep: 20 });
+  await sleep(200);
+  t.equal(fired, 1);
+  t.ok(at >= 69 && at < 150, `fired after ${at.toFixed(1)} ms`);
+  t.ok(timer.steps >= 4, `re-armed ${timer.steps} times`);
+  const never = new LongTimer(30, () => fired++, { maxStep: 10 });
+  never.cancel();
+  await sleep(60);
+  t.equal(fired, 1, 'a cancelled timer does not fire');
 });
 
 t.test('pause is lossless and memory stays bounded while a sender pushes', async (t) => {
@@ -117,7 +215,7 @@ t.test('pause is lossless and memory stays bounded while a sender pushes', async
     await link.close();
     await close(sink.server);
   });
-  link.addFault({ type: 'pause', direction: 'tx' });
+  link.addFault(fault({ type: 'pause', direction: 'tx' }));
   const sock = await connect(link.address().port);
   const arrived = sink.next();
   global.gc?.();
@@ -158,7 +256,7 @@ t.test('reset sends RST to live connections; the link keeps accepting', async (t
   await rtt(a);
   await rtt(b);
   const kinds = Promise.all([closeKind(a), closeKind(b)]);
-  link.addFault({ type: 'reset' });
+  link.addFault(fault({ type: 'reset' }));
   t.same(await kinds, ['reset', 'reset']);
   t.same(link.listFaults(), [], 'reset is one-shot');
   const c = await connect(link.address().port);
@@ -170,7 +268,7 @@ t.test('refuse: rst mode resets new connections, close mode closes the listener;
   const { link } = await echoLink(t);
   const port = link.address().port;
   const live = await connect(port);
-  const f = link.addFault({ type: 'refuse', mode: 'rst' });
+  const f = link.addFault(fault({ type: 'refuse', mode: 'rst' }));
   const s = await connect(port).catch(() => undefined);
   if (s) t.equal(await closeKind(s), 'reset', 'accepted then reset');
   else t.pass('connection refused');
@@ -179,7 +277,7 @@ t.test('refuse: rst mode resets new connections, close mode closes the listener;
   const ok = await connect(port);
   t.ok((await rtt(ok)) >= 0);
   ok.destroy();
-  const g = link.addFault({ type: 'refuse', mode: 'close' });
+  const g = link.addFault(fault({ type: 'refuse', mode: 'close' }));
   await sleep(50);
   await t.rejects(connect(port), { code: 'ECONNREFUSED' });
   link.removeFault(g.id);
@@ -193,7 +291,7 @@ t.test('refuse: rst mode resets new connections, close mode closes the listener;
 t.test('reset-listener re-opens the listener and leaves connections alone', async (t) => {
   const { link } = await echoLink(t);
   const live = await connect(link.address().port);
-  link.addFault({ type: 'reset-listener' });
+  link.addFault(fault({ type: 'reset-listener' }));
   await sleep(50);
   t.ok((await rtt(live)) >= 0, 'existing connection still works');
   const fresh = await connect(link.address().port);
@@ -204,7 +302,7 @@ t.test('reset-listener re-opens the listener and leaves connections alone', asyn
 
 t.test('accept-delay and accept-pause hold new connections before dialling', async (t) => {
   const { echo, link } = await echoLink(t);
-  link.addFault({ type: 'accept-delay', latency: '150ms' });
+  link.addFault(fault({ type: 'accept-delay', latency: '150ms' }));
   const start = performance.now();
   const s = await connect(link.address().port);
   const first = await rtt(s);
@@ -212,7 +310,7 @@ t.test('accept-delay and accept-pause hold new connections before dialling', asy
   t.ok(first >= 100);
   s.destroy();
   link.clearFaults();
-  const p = link.addFault({ type: 'accept-pause' });
+  const p = link.addFault(fault({ type: 'accept-pause' }));
   const held = await connect(link.address().port);
   await sleep(100);
   t.equal(echo.sockets.size, 0, 'no upstream connection while accept is paused');

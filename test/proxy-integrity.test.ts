@@ -1,5 +1,6 @@
 import t from 'tap';
 import { Metrics } from '../src/metrics.js';
+import { parseFaultSpec as fault } from '../src/proxy/types.js';
 import { connect, echoServer, pattern, readAll, sha, sinkServer, sleep, startLink, writeAll, close } from './helpers/net.js';
 
 t.test('bytes arrive complete and in order, both directions, while delay/pause/bandwidth toggle', async (t) => {
@@ -16,12 +17,12 @@ t.test('bytes arrive complete and in order, both directions, while delay/pause/b
   let stop = false;
   const toggler = (async () => {
     const faults = [
-      () => link.addFault({ type: 'delay', direction: 'tx', latency: '3ms', jitter: '2ms' }),
-      () => link.addFault({ type: 'pause', direction: 'rx' }),
-      () => link.addFault({ type: 'bandwidth', direction: 'tx', rate: 20 * 1024 * 1024 }),
-      () => link.addFault({ type: 'delay', direction: 'rx', latency: '2ms', jitter: '2ms', distribution: 'normal' }),
-      () => link.addFault({ type: 'pause', direction: 'tx' }),
-      () => link.addFault({ type: 'bandwidth', direction: 'rx', rate: 10 * 1024 * 1024 }),
+      () => link.addFault(fault({ type: 'delay', direction: 'tx', latency: '3ms', jitter: '2ms' })),
+      () => link.addFault(fault({ type: 'pause', direction: 'rx' })),
+      () => link.addFault(fault({ type: 'bandwidth', direction: 'tx', rate: 20 * 1024 * 1024 })),
+      () => link.addFault(fault({ type: 'delay', direction: 'rx', latency: '2ms', jitter: '2ms', distribution: 'normal' })),
+      () => link.addFault(fault({ type: 'pause', direction: 'tx' })),
+      () => link.addFault(fault({ type: 'bandwidth', direction: 'rx', rate: 10 * 1024 * 1024 })),
     ];
     let i = 0;
     let toggles = 0;
@@ -95,7 +96,7 @@ for (const kind of ['drop', 'blackhole'] as const) {
     let stop = false;
     const toggler = (async () => {
       while (!stop) {
-        const f = link.addFault(kind === 'drop' ? { type: 'drop', direction: 'tx', probability: 0.3 } : { type: 'blackhole', direction: 'tx' });
+        const f = link.addFault(fault(kind === 'drop' ? { type: 'drop', direction: 'tx', probability: 0.3 } : { type: 'blackhole', direction: 'tx' }));
         await sleep(3);
         link.removeFault(f.id);
         await sleep(3);

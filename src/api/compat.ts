@@ -1,13 +1,16 @@
 // etcd-proxy's admin API with its exact texts (shared/etcd-proxy-compat.md): every answer is 200
 // text/plain ending in "\n", errors included. One function answers for a link, so the standalone
-// `etcd-proxy` command and the daemon's /links/<name>/... routes stay identical.
+// `etcd-proxy` command, the daemon's per-link admin servers and its /links/<name>/... routes stay
+// identical. Parameters become a fault spec validated by the same schema as the JSON API; a schema
+// error becomes the route's `wrong <param> form "..."` text.
 import { Hono, type Context } from 'hono';
 import type { Metrics } from '../metrics.js';
 import type { Link } from '../proxy/link.js';
-import type { FaultScope, FaultType } from '../proxy/types.js';
-import { formatGoDuration, parseGoDuration } from '../util/duration.js';
+import { faultSpecSchema, type FaultScope, type FaultSpec, type FaultType } from '../proxy/types.js';
+import { formatGoDuration, MAX_GO_DURATION_NS, parseGoDuration } from '../util/duration.js';
 import { goQuote } from '../util/goquote.js';
-import { parseGoForm, type GoForm } from './goform.js';
+import type { Logger } from '../util/log.js';
+import { readGoForm as readRequestForm, type GoForm } from './goform.js';
 
 export interface CompatTarget {
   link: Link;
@@ -21,21 +24,42 @@ export function textResponse(c: Context, body: string): Response {
   return c.body(body + '\n', 200, { 'Content-Type': 'text/plain; charset=utf-8' });
 }
 
-/** Reads what ParseForm would see from a hono request. */
-export async function readGoForm(c: Context): Promise<GoForm> {
-  const method = c.req.method;
-  const body = method === 'POST' || method === 'PUT' || method === 'PATCH' ? await c.req.text() : '';
-  const url = c.req.url;
-  const q = url.indexOf('?');
-  return parseGoForm(method, c.req.header('content-type'), body, q < 0 ? '' : url.slice(q + 1));
+/** Reads what ParseForm would see from a hono request (bounded by Go's 10 MiB form limit). */
+export function readGoForm(c: Context): Promise<GoForm> {
+  return readRequestForm(c.req.raw);
 }
 
-function currentMs(link: Link, type: FaultType, scope: FaultScope): number {
+/**
+ * The latency as set through a compat route, in exact nanoseconds: a spec keeps milliseconds (a float),
+ * which cannot echo "1000h0m0.000000001s" back byte for byte.
+ */
+const exactLatency = new WeakMap<FaultSpec, bigint>();
+
+/** The latency in force, in ns (0 when none). */
+function currentLatency(link: Link, type: FaultType, scope: FaultScope): bigint {
   const f = link.findFault(type, scope);
-  return f && 'latency' in f.spec ? f.spec.latency : 0;
+  if (!f || !('latency' in f.spec)) return 0n;
+  const exact = exactLatency.get(f.spec);
+  if (exact !== undefined) return exact;
+  const ns = BigInt(Math.round(f.spec.latency * 1e6));
+  return ns > MAX_GO_DURATION_NS ? MAX_GO_DURATION_NS : ns;
 }
 
-const fmtMs = (ms: number) => formatGoDuration(BigInt(Math.round(ms * 1e6)));
+/** Spec fields as the compat routes name them in their error texts. */
+const FORM_NAMES: Record<string, string> = { latency: 'latency', jitter: 'random-variable', probability: 'probability', rate: 'rate' };
+
+/**
+ * Validates a spec built from a form with the fault schema. Returns the spec, or the answer text for the
+ * first issue: `wrong <param> form "<message>, got \"<raw value>\""`.
+ */
+function validated(input: Record<string, unknown>, raw: Record<string, string> = {}): FaultSpec | string {
+  const r = faultSpecSchema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const field = String(issue.path[0] ?? '');
+  const got = Object.hasOwn(raw, field) ? `, got ${JSON.stringify(raw[field])}` : '';
+  return `wrong ${FORM_NAMES[field] ?? 'form'} form ${goQuote(issue.message + got)}`;
+}
 
 /** Parses latency and random-variable like the Go handlers (same error texts, same order). */
 function parseLatencyForm(form: GoForm): { lat: bigint; rv: bigint } | string {
@@ -74,25 +98,29 @@ function delayRoute(scope: 'tx' | 'rx' | 'accept', word: string) {
     const { link } = t;
     switch (c.req.method) {
       case 'GET':
-        return `current ${word} latency ${fmtMs(currentMs(link, type, scope))}`;
+        return `current ${word} latency ${formatGoDuration(currentLatency(link, type, scope))}`;
       case 'PUT':
       case 'POST': {
-        const parsed = parseLatencyForm(await readGoForm(c));
+        const form = await readGoForm(c);
+        const parsed = parseLatencyForm(form);
         if (typeof parsed === 'string') return parsed;
         const { lat, rv } = parsed;
         if (lat > 0n) {
           const jitter = effectiveJitter(lat, rv);
           if (typeof jitter === 'string') return jitter;
-          if (scope === 'accept') link.addFault({ type: 'accept-delay', latency: nsToMs(lat), jitter: nsToMs(jitter) });
-          else link.addFault({ type: 'delay', direction: scope, latency: nsToMs(lat), jitter: nsToMs(jitter) });
+          const fields = { latency: nsToMs(lat), jitter: nsToMs(jitter) };
+          const spec = validated(scope === 'accept' ? { type: 'accept-delay', ...fields } : { type: 'delay', direction: scope, ...fields }, { latency: form.get('latency'), jitter: form.get('random-variable') });
+          if (typeof spec === 'string') return spec;
+          exactLatency.set(spec, lat);
+          link.addFault(spec);
         }
-        return `added ${word} latency ${formatGoDuration(lat)}±${formatGoDuration(rv)} (current latency ${fmtMs(currentMs(link, type, scope))})`;
+        return `added ${word} latency ${formatGoDuration(lat)}±${formatGoDuration(rv)} (current latency ${formatGoDuration(currentLatency(link, type, scope))})`;
       }
       case 'DELETE': {
-        const prev = currentMs(link, type, scope);
+        const prev = currentLatency(link, type, scope);
         const f = link.findFault(type, scope);
         if (f) link.removeFault(f.id);
-        return `removed ${scope === 'accept' ? 'accept ' : ''}latency ${fmtMs(prev)}`;
+        return `removed ${scope === 'accept' ? 'accept ' : ''}latency ${formatGoDuration(prev)}`;
       }
       default:
         return unsupported(c);
@@ -113,11 +141,12 @@ function toggleRoute(type: 'pause' | 'blackhole' | 'accept-pause' | 'refuse', sc
     const { link } = t;
     switch (c.req.method) {
       case 'PUT':
-      case 'POST':
-        if (type === 'pause' || type === 'blackhole') link.addFault({ type, direction: scope as 'tx' | 'rx' });
-        else if (type === 'refuse') link.addFault({ type, mode: 'rst' });
-        else link.addFault({ type });
+      case 'POST': {
+        const spec = validated(type === 'pause' || type === 'blackhole' ? { type, direction: scope } : type === 'refuse' ? { type, mode: 'rst' } : { type });
+        if (typeof spec === 'string') return spec;
+        link.addFault(spec);
         return `${on} ${arrow(t, scope)}`;
+      }
       case 'DELETE': {
         const f = link.findFault(type, scope);
         if (f) link.removeFault(f.id);
@@ -146,13 +175,11 @@ function valueRoute(type: 'drop' | 'corrupt' | 'bandwidth', scope: 'tx' | 'rx', 
         if (form.error !== undefined) return `wrong form ${goQuote(form.error)}`;
         const raw = form.get(param);
         const v = Number(raw);
-        const ok = raw.trim() !== '' && Number.isFinite(v) && (param === 'rate' ? Number.isInteger(v) && v > 0 : v > 0 && v <= 1);
-        if (!ok) {
-          const expected = param === 'rate' ? 'a whole number of bytes per second > 0' : 'a number in (0, 1]';
-          return `wrong ${param} form ${goQuote(`expected ${expected}, got ${JSON.stringify(raw)}`)}`;
-        }
-        if (type === 'bandwidth') link.addFault({ type, direction: scope, rate: v });
-        else link.addFault({ type, direction: scope, probability: v });
+        // the form gives text: only "is it a number" is decided here, the range by the fault schema
+        if (raw.trim() === '' || Number.isNaN(v)) return `wrong ${param} form ${goQuote(`expected a number, got ${JSON.stringify(raw)}`)}`;
+        const spec = validated({ type, direction: scope, [param]: v }, { [param]: raw });
+        if (typeof spec === 'string') return spec;
+        link.addFault(spec);
         return `${texts.on(v)} ${arrow(t, scope)}`;
       }
       case 'DELETE': {
@@ -209,22 +236,43 @@ export const compatRoutes: Record<string, Route> = {
   '/refuse': toggleRoute('refuse', 'link', 'refusing connections', 'accepting connections'),
   '/reset': oneShotRoute((link) => `reset ${link.resetConnections()} connections`),
   '/reset-listener': oneShotRoute((link) => {
-    link.addFault({ type: 'reset-listener' });
+    const spec = validated({ type: 'reset-listener' });
+    if (typeof spec === 'string') return spec;
+    link.addFault(spec);
     return 'reset listener';
   }),
 };
 
-/** Answers one compat route for a link, or undefined when `path` is not one. */
+/**
+ * The last resort of every compat answer: whatever failed is logged and answered as 200 text, as the
+ * Go tool answers everything (a client never sees a 5xx from an etcd-proxy admin API).
+ */
+function lastResort(c: Context, err: unknown, logger: Logger): Response {
+  const message = err instanceof Error ? err.message : String(err);
+  logger.error({ err, method: c.req.method, path: c.req.path }, 'etcd-proxy admin handler failed');
+  return textResponse(c, `internal error ${goQuote(message)}`);
+}
+
+/** Answers one compat route for a link (always 200 text), or undefined when `path` is not one. */
 export async function answerCompat(c: Context, path: string, target: CompatTarget): Promise<Response | undefined> {
   const route = Object.hasOwn(compatRoutes, path) ? compatRoutes[path] : undefined;
   if (!route) return undefined;
-  return textResponse(c, await route(c, target));
+  try {
+    return textResponse(c, await route(c, target));
+  } catch (err) {
+    return lastResort(c, err, target.link.logger);
+  }
 }
 
-/** The standalone etcd-proxy admin app: exact paths, anything else answers "proxying [...]". */
-export function compatApp(link: Link, opts: { from: string; to: string; metrics?: Metrics }): Hono {
+/**
+ * An etcd-proxy admin app (the standalone command and each link's admin server): exact paths, anything
+ * else answers "proxying [...]"; errors are logged (to `logger`, else the link's) and answered 200 text.
+ */
+export function compatApp(link: Link, opts: { from: string; to: string; metrics?: Metrics; logger?: Logger }): Hono {
   const target: CompatTarget = { link, from: `tcp://${opts.from}`, to: `tcp://${opts.to}` };
+  const logger = opts.logger ?? link.logger;
   const app = new Hono();
+  app.onError((err, c) => lastResort(c, err, logger));
   app.all('*', async (c) => {
     const path = c.req.path;
     if (path === '/metrics' && c.req.method === 'GET' && opts.metrics) {

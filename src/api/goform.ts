@@ -1,10 +1,11 @@
 // Go's net/http form parsing as etcd-proxy sees it (Request.ParseForm + PostForm.Get): only an
-// application/x-www-form-urlencoded body of PUT/POST/PATCH fills PostForm; a malformed URL query still
-// makes ParseForm fail. Error texts are Go's.
+// application/x-www-form-urlencoded body of PUT/POST/PATCH fills PostForm, read up to Go's 10 MiB limit
+// and no further; a malformed URL query still makes ParseForm fail. Error texts are Go's.
 
 import { goQuote } from '../util/goquote.js';
 
-const MAX_FORM_BYTES = 10 << 20;
+/** Go's maxFormSize: a url-encoded body over this is `http: POST too large` */
+export const MAX_FORM_BYTES = 10 << 20;
 
 export interface GoForm {
   /** first value of a key in the body form, '' when absent (PostForm.Get) */
@@ -65,20 +66,66 @@ export function parseQuery(query: string, into: Map<string, string[]>): string |
   return err;
 }
 
-/** ParseForm for one request: method, Content-Type header, raw body and raw URL query. */
-export function parseGoForm(method: string, contentType: string | undefined, body: string, rawQuery: string): GoForm {
+/** The media type ParseForm reads a body for, or why it fails; undefined = not a form (body not read). */
+function formMedia(contentType: string | undefined): 'form' | { error: string } | undefined {
+  const ct = contentType === undefined ? 'application/octet-stream' : contentType;
+  const media = ct.split(';')[0].trim().toLowerCase();
+  if (media === '') return { error: 'mime: no media type' };
+  return media === 'application/x-www-form-urlencoded' ? 'form' : undefined;
+}
+
+/**
+ * ParseForm for one request: method, Content-Type header, the raw body (or `TOO_LARGE` when it exceeded
+ * Go's 10 MiB form limit) and the raw URL query.
+ */
+export function parseGoForm(method: string, contentType: string | undefined, body: string | typeof TOO_LARGE, rawQuery: string): GoForm {
   const post = new Map<string, string[]>();
   let error: string | undefined;
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-    const ct = contentType === undefined ? 'application/octet-stream' : contentType;
-    const media = ct.split(';')[0].trim().toLowerCase();
-    if (media === '') error = 'mime: no media type';
-    else if (media === 'application/x-www-form-urlencoded') {
-      if (Buffer.byteLength(body) > MAX_FORM_BYTES) error = 'http: POST too large';
-      else error = parseQuery(body, post);
-    }
+    const media = formMedia(contentType);
+    if (typeof media === 'object') error = media.error;
+    else if (media === 'form') error = body === TOO_LARGE || Buffer.byteLength(body) > MAX_FORM_BYTES ? 'http: POST too large' : parseQuery(body, post);
   }
   const queryError = parseQuery(rawQuery, new Map());
   error ??= queryError;
   return { get: (k) => post.get(k)?.[0] ?? '', error };
+}
+
+/** Marks a body longer than the limit it was read with. */
+export const TOO_LARGE: unique symbol = Symbol('too large');
+
+/**
+ * Reads a request body up to `limit` bytes. Past the limit it stops reading (a declared Content-Length
+ * over the limit is not read at all) and returns TOO_LARGE: at most `limit` bytes are ever held.
+ */
+export async function readBodyUpTo(req: Request, limit: number): Promise<Buffer | typeof TOO_LARGE> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null && !req.headers.has('transfer-encoding') && Number(declared) > limit) return TOO_LARGE;
+  if (!req.body) return Buffer.alloc(0);
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > limit) {
+      // stop here; the HTTP server discards or closes what the client still sends
+      reader.cancel().catch(() => undefined);
+      return TOO_LARGE;
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts, n);
+}
+
+/** What etcd-proxy's handlers see after r.ParseForm(): the body is read only for a form Content-Type, at most 10 MiB + 1 bytes (Go's LimitReader). */
+export async function readGoForm(req: Request): Promise<GoForm> {
+  const method = req.method;
+  const contentType = req.headers.get('content-type') ?? undefined;
+  const hasBody = method === 'POST' || method === 'PUT' || method === 'PATCH';
+  const body = hasBody && formMedia(contentType) === 'form' ? await readBodyUpTo(req, MAX_FORM_BYTES) : Buffer.alloc(0);
+  const url = req.url;
+  const q = url.indexOf('?');
+  return parseGoForm(method, contentType, body === TOO_LARGE ? TOO_LARGE : body.toString('utf8'), q < 0 ? '' : url.slice(q + 1));
 }

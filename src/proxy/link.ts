@@ -3,6 +3,7 @@
 // open and new connections. Any fault may carry a duration after which it removes itself.
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Counter, Histogram } from 'prom-client';
 import type { Metrics } from '../metrics.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -11,16 +12,8 @@ import { Rng, randomSeed } from '../util/rng.js';
 import { Connection, resetSocket, type ConnectionHost } from './connection.js';
 import { AcceptFaults, BandwidthFault, CorruptFault, DelayFault, DirectionFaults, DropFault } from './faults/index.js';
 import type { PipeContext, PipeMetrics } from './pipe.js';
-import {
-  faultSpecSchema,
-  type DirectionStats,
-  type FaultInfo,
-  type FaultScope,
-  type FaultSpec,
-  type FaultSpecInput,
-  type FaultType,
-  type LinkStats,
-} from './types.js';
+import { LongTimer } from './timer.js';
+import type { DirectionStats, FaultInfo, FaultScope, FaultSpec, FaultType, LinkStats } from './types.js';
 
 export interface LinkOptions {
   name: string;
@@ -38,7 +31,7 @@ export interface LinkOptions {
 
 interface ActiveFault {
   info: FaultInfo;
-  timer: NodeJS.Timeout | undefined;
+  timer: LongTimer | undefined;
 }
 
 const emptyStats = (): DirectionStats => ({ read: 0, forwarded: 0, dropped: 0, corrupted: 0, blackholed: 0 });
@@ -57,7 +50,7 @@ export class Link extends EventEmitter implements ConnectionHost {
   readonly faults = { tx: new DirectionFaults(), rx: new DirectionFaults() };
   private readonly accept = new AcceptFaults();
   private readonly rng: Rng;
-  private readonly logger: Logger;
+  readonly logger: Logger;
   private readonly metrics: Metrics | undefined;
   private readonly listenHost: string;
   private listenPort: number;
@@ -66,7 +59,8 @@ export class Link extends EventEmitter implements ConnectionHost {
   private closing = false;
   private readonly conns = new Set<Connection>();
   private readonly held = new Set<Connection>(); // accepted while accept-pause is active
-  private readonly acceptTimers = new Set<NodeJS.Timeout>();
+  /** connections waiting out an accept delay */
+  private readonly acceptWaiting = new Map<Connection, { timer: LongTimer; acceptedAt: number }>();
   private readonly active = new Map<string, ActiveFault>();
   private nextConnId = 0;
   private nextFaultId = 0;
@@ -166,11 +160,7 @@ export class Link extends EventEmitter implements ConnectionHost {
       this.held.add(conn);
     } else if (this.accept.delay) {
       const wait = this.accept.delay.deliverAt(this.rng, 0, 0);
-      const t = setTimeout(() => {
-        this.acceptTimers.delete(t);
-        conn.dial();
-      }, wait);
-      this.acceptTimers.add(t);
+      this.waitAccept(conn, performance.now(), wait);
     } else {
       conn.dial();
     }
@@ -205,13 +195,17 @@ export class Link extends EventEmitter implements ConnectionHost {
   onClosed(conn: Connection): void {
     if (this.conns.delete(conn)) this.metrics?.proxyConnections.dec({ link: this.name });
     this.held.delete(conn);
+    this.acceptWaiting.get(conn)?.timer.cancel();
+    this.acceptWaiting.delete(conn);
   }
 
   // faults
 
-  /** Validates and applies a fault; a fault of the same type on the same scope is replaced. */
-  addFault(input: FaultSpecInput): FaultInfo {
-    const spec = faultSpecSchema.parse(input);
+  /**
+   * Applies a fault validated by faultSpecSchema (parseFaultSpec); a fault of the same type on the same
+   * scope is replaced.
+   */
+  addFault(spec: FaultSpec): FaultInfo {
     const scope = faultScope(spec);
     const now = Date.now();
     const info: FaultInfo = {
@@ -232,11 +226,10 @@ export class Link extends EventEmitter implements ConnectionHost {
     }
     const old = this.findFault(spec.type, scope);
     if (old) this.removeActive(old.id, 'replaced');
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimer | undefined;
     if (spec.duration !== undefined) {
       info.expiresAt = new Date(now + spec.duration).toISOString();
-      timer = setTimeout(() => this.removeActive(info.id, 'expired'), spec.duration);
-      timer.unref();
+      timer = new LongTimer(spec.duration, () => this.removeActive(info.id, 'expired'), { unref: true });
     }
     this.active.set(info.id, { info, timer });
     this.apply(spec, true);
@@ -267,16 +260,20 @@ export class Link extends EventEmitter implements ConnectionHost {
     const a = this.active.get(id);
     if (!a) return false;
     this.active.delete(id);
-    if (a.timer) clearTimeout(a.timer);
-    this.apply(a.info.spec, false);
+    a.timer?.cancel();
+    this.apply(a.info.spec, false, reason !== 'replaced');
     this.metrics?.faultActive.set({ link: this.name, direction: a.info.scope, type: a.info.type }, 0);
     this.logger.info({ link: this.name, fault: a.info.id, type: a.info.type, reason }, 'fault removed');
     this.emit('fault-removed', a.info, reason);
     return true;
   }
 
-  /** Sets or clears the live fault state for a spec, then lets every connection re-evaluate. */
-  private apply(spec: FaultSpec, on: boolean): void {
+  /**
+   * Sets or clears the live fault state for a spec, then lets every connection re-evaluate. A replaced
+   * fault is cleared without `refresh`: the new one is applied right after, and connections (queued
+   * chunks, waiting accepts) re-evaluate once, under it.
+   */
+  private apply(spec: FaultSpec, on: boolean, refresh = true): void {
     switch (spec.type) {
       case 'delay':
         this.faults[spec.direction].delay = on ? new DelayFault(spec.latency, spec.jitter, spec.distribution) : undefined;
@@ -298,6 +295,7 @@ export class Link extends EventEmitter implements ConnectionHost {
         break;
       case 'accept-delay':
         this.accept.delay = on ? new DelayFault(spec.latency, spec.jitter, 'uniform') : undefined;
+        if (refresh) this.retimeAccepts();
         break;
       case 'accept-pause':
         this.accept.pause = on;
@@ -315,7 +313,33 @@ export class Link extends EventEmitter implements ConnectionHost {
       case 'reset-listener':
         break;
     }
-    for (const c of this.conns) c.refresh();
+    if (refresh) for (const c of this.conns) c.refresh();
+  }
+
+  /** Holds an accepted connection until `delay` ms after `acceptedAt` (performance.now()), then dials. */
+  private waitAccept(conn: Connection, acceptedAt: number, delay: number): void {
+    const left = acceptedAt + delay - performance.now();
+    if (left <= 0) {
+      conn.dial();
+      return;
+    }
+    const timer = new LongTimer(left, () => {
+      this.acceptWaiting.delete(conn);
+      conn.dial();
+    });
+    this.acceptWaiting.set(conn, { timer, acceptedAt });
+  }
+
+  /** The accept delay changed: connections waiting out the old one are re-timed (or dialled now). */
+  private retimeAccepts(): void {
+    const waiting = [...this.acceptWaiting];
+    this.acceptWaiting.clear();
+    for (const [conn, w] of waiting) {
+      w.timer.cancel();
+      const d = this.accept.delay;
+      if (d) this.waitAccept(conn, w.acceptedAt, d.deliverAt(this.rng, 0, 0));
+      else conn.dial();
+    }
   }
 
   private async setListening(on: boolean): Promise<void> {
@@ -372,10 +396,10 @@ export class Link extends EventEmitter implements ConnectionHost {
   /** Stops listening, destroys every connection and removes every fault. */
   async close(): Promise<void> {
     this.closing = true;
-    for (const t of this.acceptTimers) clearTimeout(t);
-    this.acceptTimers.clear();
+    for (const w of this.acceptWaiting.values()) w.timer.cancel();
+    this.acceptWaiting.clear();
     for (const a of this.active.values()) {
-      if (a.timer) clearTimeout(a.timer);
+      a.timer?.cancel();
       this.metrics?.faultActive.set({ link: this.name, direction: a.info.scope, type: a.info.type }, 0);
     }
     this.active.clear();

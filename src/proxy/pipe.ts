@@ -8,7 +8,8 @@ import { performance } from 'node:perf_hooks';
 import type { Counter, Histogram } from 'prom-client';
 import type { Logger } from '../util/log.js';
 import type { Rng } from '../util/rng.js';
-import { TokenBucket, type DirectionFaults } from './faults/index.js';
+import { TokenBucket, type DelayFault, type DirectionFaults } from './faults/index.js';
+import { MAX_TIMER_MS } from './timer.js';
 import type { DirectionStats } from './types.js';
 
 const HIGH_WATER = 512 * 1024;
@@ -48,6 +49,8 @@ export class Pipe {
   private head = 0;
   private queuedBytes = 0;
   private lastDeliver = 0;
+  /** the delay fault the queued chunks were timed with; when the link's changes, they are re-timed */
+  private timedWith: DelayFault | undefined;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private waitingDrain = false;
@@ -56,6 +59,14 @@ export class Pipe {
   private finished = false;
   private bucket: TokenBucket | undefined;
   private readonly debug: boolean;
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.pump();
+  };
+  private readonly onImmediate = (): void => {
+    this.immediate = undefined;
+    this.pump();
+  };
 
   constructor(
     private readonly src: Socket,
@@ -120,6 +131,7 @@ export class Pipe {
   private passGate(chunk: Chunk, now: number): void {
     chunk.gate = now;
     const d = this.faults.delay;
+    this.timedWith = d;
     if (d) {
       chunk.deliverAt = d.deliverAt(this.ctx.rng, now, this.lastDeliver);
       chunk.delayed = true;
@@ -134,6 +146,7 @@ export class Pipe {
     if (this.finished) return;
     this.clearTimer();
     const f = this.faults;
+    if (f.delay !== this.timedWith) this.retime();
     while (this.head < this.queue.length) {
       const c = this.queue[this.head];
       if (c.gate === undefined) {
@@ -185,6 +198,25 @@ export class Pipe {
     }
   }
 
+  /**
+   * The delay fault changed (removed, replaced): chunks already past the gate get their delivery instant
+   * from the current one, so a removed 200h delay releases them at once and a replacing delay applies
+   * to queued data too. Order is kept: instants stay monotonic along the queue.
+   */
+  private retime(): void {
+    const d = this.faults.delay;
+    this.timedWith = d;
+    let prev = 0;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const c = this.queue[i];
+      if (c.gate === undefined) break; // held by a pause: timed when it passes the gate
+      c.deliverAt = d ? d.deliverAt(this.ctx.rng, c.gate, prev) : c.gate > prev ? c.gate : prev;
+      c.delayed = d !== undefined;
+      prev = c.deliverAt;
+    }
+    this.lastDeliver = prev;
+  }
+
   private write(buf: Buffer): void {
     const { stats, metrics } = this.ctx;
     stats.forwarded += buf.length;
@@ -221,8 +253,9 @@ export class Pipe {
   }
 
   private arm(ms: number): void {
-    if (ms > SPIN_MS) this.timer = setTimeout(() => this.pump(), ms - 1);
-    else this.immediate = setImmediate(() => this.pump());
+    // never more than Node's timer limit (a larger value would fire after 1 ms): pump re-arms
+    if (ms > SPIN_MS) this.timer = setTimeout(this.onTimer, ms - 1 < MAX_TIMER_MS ? ms - 1 : MAX_TIMER_MS);
+    else this.immediate = setImmediate(this.onImmediate);
   }
 
   private clearTimer(): void {

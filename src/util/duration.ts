@@ -9,6 +9,11 @@ export class GoDurationError extends Error {
 const MAX_U = 1n << 63n; // Go keeps the magnitude in a uint64 and allows 1<<63 only when negative
 const MAX_I64 = MAX_U - 1n;
 
+/** Go's largest time.Duration (math.MaxInt64 ns, "2562047h47m16.854775807s"). */
+export const MAX_GO_DURATION_NS = MAX_I64;
+/** The same in milliseconds, as `durationToMs` returns it for that duration. */
+export const MAX_GO_DURATION_MS = Number(MAX_I64) / 1e6;
+
 const UNITS: Record<string, bigint> = {
   ns: 1n,
   us: 1000n,
