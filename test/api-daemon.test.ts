@@ -127,7 +127,16 @@ t.test('bad input: 4xx naming the field, and the daemon keeps serving', async (t
     ['POST', '/links', { name: 'ok', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' }, 409, /already exists/],
     ['POST', '/links/ok/faults', { type: 'delay', direction: 'tx', latency: '5' }, 400, /"path":"latency","message":"time: missing unit in duration \\"5\\"/],
     ['POST', '/links/ok/faults', { type: 'delay', direction: 'tx', latency: 'abc' }, 400, /invalid duration/],
-    ['POST', '/links/ok/faults', { type: 'delay', direction: 'tx', latency: 1e300 }, 400, /at most 168h/],
+    ['POST', '/links/ok/faults', { type: 'delay', direction: 'tx', latency: 1e300 }, 400, /"path":"latency","message":"expected a duration of at most 2562047h47m16.854775807s/],
+    ['POST', '/links/ok/faults', { type: 'pause', direction: 'tx', duration: 0 }, 400, /"path":"duration","message":"expected a duration of at least 1ms \(omit it for no expiry\)/],
+    ['POST', '/links/ok/faults', { type: 'delay', direction: 'rx', latency: '1s', duration: '1ns' }, 400, /"path":"duration","message":"expected a duration of at least 1ms/],
+    ['POST', '/links/ok/faults', { type: 'accept-pause', duration: '999us' }, 400, /"path":"duration"/],
+    ['POST', '/links/ok/faults', { type: 'bandwidth', direction: 'tx', rate: 2e10 }, 400, /"path":"rate","message":"expected at most 10737418240 bytes\/s/],
+    ['POST', '/links/ok/faults', { type: 'drop', direction: 'tx', probability: 0 }, 400, /"path":"probability","message":"expected a number in \(0, 1\]"/],
+    ['POST', '/links/ok/faults', null, 400, /"error":"invalid fault"/],
+    ['POST', '/links/ok/faults', '"pause"', 400, /"error":"invalid fault"/],
+    ['PUT', '/load', { replace: 'yes' }, 400, /"path":"replace"/],
+    ['PUT', '/load', { replace: true, profile: { rate: 10 } }, 422, /no client endpoints/],
     ['POST', '/links/ok/faults', { type: 'drop', direction: 'tx', probability: '0.5' }, 400, /"path":"probability","message":"Expected number, received string"/],
     ['POST', '/links/ok/faults', { type: 'bandwidth', direction: 'rx', rate: 1e30 }, 400, /"path":"rate"/],
     ['POST', '/links/ok/faults', { type: 'teleport' }, 400, /"path":"type"/],
@@ -157,6 +166,52 @@ t.test('bad input: 4xx naming the field, and the daemon keeps serving', async (t
   }
   t.equal((await call('GET', '/healthz')).status, 200, 'still serving');
   t.equal((await call('GET', '/links')).json.length, 1);
+  t.same((await call('GET', '/links/ok/faults')).json, [], 'no rejected fault was applied');
+  const long = await call('POST', '/links/ok/faults', { type: 'delay', direction: 'tx', latency: '200h', jitter: '1s', duration: '1ms' });
+  t.equal(long.status, 201, 'a 200h latency is accepted (Go accepts it too)');
+  t.equal(long.json.spec.latency, 720_000_000);
+  t.equal(long.json.spec.duration, 1);
+});
+
+t.test('request bodies are limited to 1 MiB (413, nothing applied); compat routes keep Go\'s 10 MiB form limit', async (t) => {
+  const [port] = await freePorts(1);
+  t.equal((await call('POST', '/links', { name: 'lim', listen: `127.0.0.1:${port}`, upstream: `127.0.0.1:${echo.port}` })).status, 201);
+  t.teardown(() => call('DELETE', '/links/lim'));
+  const spec = JSON.stringify({ type: 'pause', direction: 'tx' });
+  const exact = spec + ' '.repeat((1 << 20) - spec.length);
+  let r = await call('POST', '/links/lim/faults', exact);
+  t.equal(r.status, 201, 'exactly 1 MiB is read');
+  await call('DELETE', '/links/lim/faults');
+  r = await call('POST', '/links/lim/faults', exact + ' ');
+  t.equal(r.status, 413, '1 MiB + 1 byte');
+  t.same(r.json, { error: 'request body too large: limit 1 MiB', details: [{ path: 'body', message: 'expected at most 1048576 bytes' }] });
+  t.same((await call('GET', '/links/lim/faults')).json, [], 'nothing applied');
+  r = await call('PUT', '/load', '{"profile":' + ' '.repeat(2 << 20) + '{}}');
+  t.equal(r.status, 413, 'PUT /load too');
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  r = await call('PUT', '/links/lim/delay-tx', 'latency=3s&random-variable=0s&pad=' + 'x'.repeat(2 << 20), form);
+  t.equal(r.text, 'added send latency 3s±0s (current latency 3s)\n', 'a 2 MiB form on a compat route is read like Go does');
+  r = await call('PUT', '/links/lim/delay-tx', 'x'.repeat((10 << 20) + 1), form);
+  t.equal(r.text, 'wrong form "http: POST too large"\n');
+  t.equal(r.status, 200);
+  r = await call('POST', '/links/lim/reset', ' '.repeat((1 << 20) + 1));
+  t.equal(r.status, 413, 'POST /links/:name/reset is a JSON route');
+});
+
+t.test('PUT /load passes replace to the daemon', async (t) => {
+  const seen: unknown[] = [];
+  const orig = daemon.startLoad;
+  daemon.startLoad = function (this: Daemon, ...args: Parameters<Daemon['startLoad']>) {
+    seen.push(args[2]);
+    return orig.apply(this, args);
+  };
+  t.teardown(() => {
+    daemon.startLoad = orig;
+  });
+  t.equal((await call('PUT', '/load', { replace: true, profile: { rate: 10 } })).status, 422);
+  t.equal((await call('PUT', '/load', { replace: false })).status, 422);
+  t.equal((await call('PUT', '/load', {})).status, 422);
+  t.same(seen, [{ replace: true }, { replace: false }, { replace: undefined }]);
 });
 
 t.test('bearer token: required everywhere but /healthz', async (t) => {

@@ -1,11 +1,15 @@
 // The daemon's HTTP API (hono): JSON routes for links, faults and the load, each link's etcd-proxy
 // compat routes, /metrics and /healthz. Client mistakes are 4xx with the field named, never a 5xx.
-import { Hono, type Context } from 'hono';
+// Request bodies are parsed here, at the edge, with the schemas the engine's types come from.
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
 import { z, ZodError } from 'zod';
 import { ApiError, type Daemon } from '../daemon.js';
 import { loadProfileSchema } from '../loadgen/profile.js';
 import { memberStatuses } from '../etcd/control.js';
 import { zodDetails } from '../util/errors.js';
+import { faultSpecSchema } from '../proxy/types.js';
 import { hostPortSchema } from '../util/schemas.js';
 import { answerCompat, compatRoutes } from './compat.js';
 import { openapiDocument } from './openapi.js';
@@ -23,7 +27,17 @@ export const linkCreateSchema = z
   })
   .strict();
 
-export const loadStartSchema = z.object({ profile: z.record(z.unknown()).optional(), endpoints: z.array(hostPort).min(1).optional() }).strict();
+export const loadStartSchema = z
+  .object({
+    profile: z.record(z.unknown()).optional(),
+    endpoints: z.array(hostPort).min(1).optional(),
+    /** start even while a load runs, stopping it first (without it the daemon answers 409) */
+    replace: z.boolean().optional(),
+  })
+  .strict();
+
+/** Largest JSON request body, bytes. */
+export const MAX_BODY_BYTES = 1 << 20;
 const rateSchema = z.object({ rate: z.number().finite().min(0).max(1_000_000) }).strict();
 
 async function jsonBody(c: Context): Promise<unknown> {
@@ -36,11 +50,35 @@ async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
-function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, prefix = ''): z.output<T> {
+function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, prefix = '', error = 'invalid request body'): z.output<T> {
   const r = schema.safeParse(body);
-  if (!r.success) throw new ApiError(400, 'invalid request body', zodDetails(r.error, prefix));
+  if (!r.success) throw new ApiError(400, error, zodDetails(r.error, prefix));
   return r.data;
 }
+
+/**
+ * 1 MiB per request body: a larger Content-Length is refused without reading, a chunked body is counted
+ * as it streams and refused once past the limit (hono's bodyLimit; at most the limit is ever held, the
+ * HTTP server then discards or closes the rest).
+ */
+const limitBody = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: (c) =>
+    c.json({ error: 'request body too large: limit 1 MiB', details: [{ path: 'body', message: `expected at most ${MAX_BODY_BYTES} bytes` }] }, 413),
+});
+
+/**
+ * The etcd-proxy compat routes under /links/<name>/ answer Go texts and read their form with Go's own
+ * 10 MiB limit (readGoForm), so the JSON limit is not theirs. POST /links/<name>/reset is the JSON route.
+ */
+function isCompatRoute(c: Context): boolean {
+  const parts = c.req.path.split('/');
+  if (parts.length !== 4 || parts[1] !== 'links') return false;
+  const op = `/${parts[3]}`;
+  return Object.hasOwn(compatRoutes, op) && !(op === '/reset' && c.req.method === 'POST');
+}
+
+const limitJsonBodies: MiddlewareHandler = (c, next) => (isCompatRoute(c) ? next() : limitBody(c, next));
 
 export interface AppOptions {
   token?: string;
@@ -52,11 +90,13 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json({ error: err.message, details: err.details }, err.status);
     if (err instanceof ZodError) return c.json({ error: 'invalid request', details: zodDetails(err) }, 400);
+    if (err instanceof HTTPException && err.status < 500) return c.json({ error: err.message, details: [] }, err.status);
     daemon.logger.error({ err, path: c.req.path }, 'API handler failed');
     return c.json({ error: `internal error: ${err.message}`, details: [] }, 500);
   });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}`, details: [] }, 404));
 
+  app.use('*', limitJsonBodies);
   app.get('/healthz', (c) => c.json({ ok: true }));
   if (opts.token) {
     const expected = `Bearer ${opts.token}`;
@@ -86,13 +126,8 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
   app.get('/links/:name/faults', (c) => c.json(daemon.getLink(c.req.param('name')).listFaults()));
   app.post('/links/:name/faults', async (c) => {
     const link = daemon.getLink(c.req.param('name'));
-    const body = await jsonBody(c);
-    try {
-      return c.json(link.addFault(body as never), 201);
-    } catch (err) {
-      if (err instanceof ZodError) throw new ApiError(400, 'invalid fault', zodDetails(err));
-      throw err;
-    }
+    const spec = parse(faultSpecSchema, await jsonBody(c), '', 'invalid fault');
+    return c.json(link.addFault(spec), 201);
   });
   app.delete('/links/:name/faults', (c) => {
     const link = daemon.getLink(c.req.param('name'));
@@ -123,7 +158,7 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
   app.put('/load', async (c) => {
     const body = parse(loadStartSchema, await jsonBody(c));
     parse(loadProfileSchema, body.profile ?? {}, 'profile');
-    return c.json(await daemon.startLoad(body.profile ?? {}, body.endpoints), 201);
+    return c.json(await daemon.startLoad(body.profile ?? {}, body.endpoints, { replace: body.replace }), 201);
   });
   app.patch('/load', async (c) => c.json(daemon.setRate(parse(rateSchema, await jsonBody(c)).rate)));
   app.delete('/load', async (c) => c.json(await daemon.stopLoad()));
