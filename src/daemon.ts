@@ -3,6 +3,7 @@
 import { createAdaptorServer } from '@hono/node-server';
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { compatApp } from './api/compat.js';
 import { Metrics } from './metrics.js';
 import { Link, type LinkOptions } from './proxy/link.js';
@@ -12,6 +13,7 @@ import type { LoadProfileInput } from './loadgen/profile.js';
 import { silentLogger, type Logger } from './util/log.js';
 import { splitHostPort } from './util/net.js';
 import type { Cluster } from './lab/cluster.js';
+import { memberStatuses, type MemberStatus } from './etcd/control.js';
 
 export class ApiError extends Error {
   constructor(
@@ -33,6 +35,17 @@ export interface LinkSpec {
   compatAdmin?: string;
 }
 
+/** A member as the daemon knows it (launched members have a pid). */
+export interface MemberInfo {
+  name: string;
+  /** the member's own client URL host:port (not the link) */
+  client?: string;
+  clientLink?: string;
+  peerLink?: string;
+  pid?: number;
+  running?: boolean;
+}
+
 interface LinkEntry {
   link: Link;
   spec: LinkSpec;
@@ -44,9 +57,14 @@ export interface DaemonOptions {
   logger?: Logger;
   seed?: number;
   reportDir?: string | null;
-  /** client endpoints the load uses when a profile names none */
+  /** client endpoints the load uses when a start names none (default: the members' client links) */
   defaultEndpoints?: () => string[];
+  /** the profile a load start builds on: the config's `load` section (fields a start omits come from it) */
+  defaultProfile?: LoadProfileInput;
 }
+
+/** drop and corrupt garble bytes on the way: watch anomalies near them are re-read before judged */
+const LOSSY_FAULTS = new Set(['drop', 'corrupt']);
 
 /** Emits 'load-interval'(TimelineLine) for every report interval of the current load. */
 export class Daemon extends EventEmitter {
@@ -55,8 +73,13 @@ export class Daemon extends EventEmitter {
   private readonly links = new Map<string, LinkEntry>();
   private load: LoadRunner | undefined;
   private lastSummary: LoadSummary | undefined;
+  /** load start / replace / stop run one at a time, in arrival order */
+  private loadOps: Promise<unknown> = Promise.resolve();
   cluster: Cluster | undefined;
   private linkSeq = 0;
+  /** drop/corrupt faults active now, and when the last one ended (monotonic ms) */
+  private lossyActive = 0;
+  private lossyEndedAt = -Infinity;
 
   constructor(private readonly opts: DaemonOptions = {}) {
     super();
@@ -80,6 +103,14 @@ export class Daemon extends EventEmitter {
       logger: this.logger,
     };
     const link = new Link(opts);
+    link.on('fault-added', (info: { type: string }) => {
+      if (LOSSY_FAULTS.has(info.type)) this.lossyActive++;
+    });
+    link.on('fault-removed', (info: { type: string }) => {
+      if (!LOSSY_FAULTS.has(info.type)) return;
+      this.lossyActive = Math.max(0, this.lossyActive - 1);
+      this.lossyEndedAt = performance.now();
+    });
     try {
       await link.start();
     } catch (err) {
@@ -124,6 +155,18 @@ export class Daemon extends EventEmitter {
   async removeLink(name: string): Promise<void> {
     const e = this.links.get(name);
     if (!e) throw new ApiError(404, `no link named ${JSON.stringify(name)}`);
+    // the load's connections through this link move to its other endpoints first
+    const r = this.load;
+    const ep = linkEndpoint(e.link);
+    if (r && r.status().state !== 'stopped' && r.endpointList.includes(ep)) {
+      try {
+        r.removeEndpoint(ep);
+      } catch {
+        throw new ApiError(409, `link ${name} (${ep}) is the only endpoint of the running load (run ${r.runId}): stop the load first`, [{ path: 'name', message: 'in use by the load' }]);
+      }
+    }
+    if (e.link.listFaults().some((f) => LOSSY_FAULTS.has(f.type))) this.lossyEndedAt = performance.now();
+    for (const f of e.link.listFaults()) if (LOSSY_FAULTS.has(f.type)) this.lossyActive = Math.max(0, this.lossyActive - 1);
     this.links.delete(name);
     await closeServer(e.admin);
     await e.link.close();
@@ -145,27 +188,96 @@ export class Daemon extends EventEmitter {
     return out;
   }
 
+  // ----- members
+
+  /**
+   * The members the daemon knows: from a launched cluster (with process state), else from links that
+   * name a member (an existing cluster: its client link's upstream is the member's client URL).
+   */
+  members(): MemberInfo[] {
+    const byName = new Map<string, MemberInfo>();
+    const get = (name: string) => {
+      let m = byName.get(name);
+      if (!m) byName.set(name, (m = { name }));
+      return m;
+    };
+    for (const m of this.cluster?.members ?? []) Object.assign(get(m.name), { client: `127.0.0.1:${m.clientPort}`, pid: m.pid, running: m.running });
+    for (const { spec } of this.links.values()) {
+      if (!spec.member) continue;
+      const m = get(spec.member);
+      if (spec.kind === 'client') {
+        m.clientLink = spec.name;
+        m.client ??= spec.upstream;
+      } else if (spec.kind === 'peer') m.peerLink = spec.name;
+    }
+    return [...byName.values()];
+  }
+
+  /** Each member's own view (id, leader, revision, health) through its client URL, beside what the daemon knows. */
+  async clusterStatus(deadlineMs = 2000): Promise<(MemberInfo & Partial<MemberStatus>)[]> {
+    const members = this.members();
+    if (!members.length) throw new ApiError(404, 'this daemon knows no members: launch a cluster or configure cluster.existing');
+    const withClient = members.filter((m) => m.client);
+    const st = await memberStatuses(withClient.map((m) => m.client!), deadlineMs);
+    return members.map((m) => {
+      const i = withClient.indexOf(m);
+      return { ...m, ...(i >= 0 ? st[i] : { ok: false, error: 'no client endpoint known' }) };
+    });
+  }
+
   // ----- load
 
+  /**
+   * The endpoints a load uses when its start names none: the members' client links (links of kind
+   * client that belong to a member), else the daemon's default. A link a user adds joins a load only
+   * when a start names it.
+   */
   clientEndpoints(): string[] {
-    const own = [...this.links.values()].filter((e) => e.spec.kind === 'client').map((e) => {
-      const a = e.link.address();
-      return `${a.host && a.host !== '0.0.0.0' && a.host !== '::' ? a.host : '127.0.0.1'}:${a.port}`;
-    });
+    const own = [...this.links.values()].filter((e) => e.spec.kind === 'client' && e.spec.member).map((e) => linkEndpoint(e.link));
     return own.length ? own : (this.opts.defaultEndpoints?.() ?? []);
   }
 
-  /** Starts a load run (stopping the current one first). Returns once its watchers are set up. */
-  async startLoad(profile: LoadProfileInput, endpoints?: string[], _opts: { replace?: boolean } = {}): Promise<LoadStatus> {
-    const eps = endpoints?.length ? endpoints : this.clientEndpoints();
-    if (!eps.length) throw new ApiError(422, 'no client endpoints: create client links or give "endpoints"', [{ path: 'endpoints', message: 'required when no client link exists' }]);
-    const runner = new LoadRunner({ profile, endpoints: eps, metrics: this.metrics, logger: this.logger, reportDir: this.opts.reportDir, faultsProvider: () => this.activeFaults() });
-    if (this.load) await this.stopLoad('replaced');
-    this.load = runner;
-    runner.once('done', (s: LoadSummary) => (this.lastSummary = s));
-    runner.on('interval', (line) => this.emit('load-interval', line));
-    void runner.start().catch((err) => this.logger.error({ err }, 'load failed to start'));
-    return runner.status();
+  /** Whether a drop/corrupt fault was active on any link within the last `ms`. */
+  integrityFaultsWithin(ms: number): boolean {
+    return this.lossyActive > 0 || performance.now() - this.lossyEndedAt <= ms;
+  }
+
+  /** Runs load operations one at a time, in arrival order. */
+  private serialized<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.loadOps.then(op, op);
+    this.loadOps = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Starts a load run. While one runs, answers 409 naming it, unless `replace` (then the running one
+   * is stopped and its summary kept first). Returns once the run is created; its watchers attach in
+   * the background (GET /load shows the state).
+   */
+  startLoad(profile: LoadProfileInput, endpoints?: string[], opts: { replace?: boolean } = {}): Promise<LoadStatus> {
+    return this.serialized(async () => {
+      const running = this.load;
+      if (running && !opts.replace) {
+        throw new ApiError(409, `a load is running (run ${running.runId}, ${running.status().state}): stop it first (DELETE /load) or send "replace": true`, [{ path: 'replace', message: 'expected true to replace the running load' }]);
+      }
+      const eps = endpoints?.length ? endpoints : this.clientEndpoints();
+      if (!eps.length) throw new ApiError(422, 'no client endpoints: give "endpoints" (or run a cluster whose members have client links)', [{ path: 'endpoints', message: 'required when no member client link exists' }]);
+      const runner = new LoadRunner({
+        profile: { ...this.opts.defaultProfile, ...profile },
+        endpoints: eps,
+        metrics: this.metrics,
+        logger: this.logger,
+        reportDir: this.opts.reportDir,
+        faultsProvider: () => this.activeFaults(),
+        integrityFaultsWithin: (ms) => this.integrityFaultsWithin(ms),
+      });
+      if (running) await this.stopCurrent('replaced');
+      this.load = runner;
+      runner.once('done', (s: LoadSummary) => (this.lastSummary = s));
+      runner.on('interval', (line) => this.emit('load-interval', line));
+      runner.start().catch((err) => this.logger.error({ err }, 'load failed to start'));
+      return runner.status();
+    });
   }
 
   get loadRunner(): LoadRunner | undefined {
@@ -182,9 +294,16 @@ export class Daemon extends EventEmitter {
     return this.load.status();
   }
 
-  async stopLoad(reason = 'stopped by API'): Promise<LoadSummary> {
-    const r = this.load;
-    if (!r) throw new ApiError(404, 'no load is running');
+  /** Stops the running load → its summary (404 when none runs). */
+  stopLoad(reason = 'stopped by API'): Promise<LoadSummary> {
+    return this.serialized(async () => {
+      if (!this.load) throw new ApiError(404, 'no load is running');
+      return this.stopCurrent(reason);
+    });
+  }
+
+  private async stopCurrent(reason: string): Promise<LoadSummary> {
+    const r = this.load!;
     this.load = undefined;
     const s = await r.stop(reason);
     this.lastSummary = s;
@@ -193,9 +312,15 @@ export class Daemon extends EventEmitter {
 
   /** Stops the load and every link (the cluster is the caller's). */
   async close(): Promise<void> {
-    if (this.load) await this.stopLoad('daemon stopping').catch(() => undefined);
+    await this.stopLoad('daemon stopping').catch(() => undefined);
     for (const name of [...this.links.keys()]) await this.removeLink(name);
   }
+}
+
+/** "host:port" a client dials to reach a link (a wildcard listen address is dialled on loopback) */
+function linkEndpoint(link: Link): string {
+  const a = link.address();
+  return `${a.host && a.host !== '0.0.0.0' && a.host !== '::' ? a.host : '127.0.0.1'}:${a.port}`;
 }
 
 async function serveCompatAdmin(link: Link, listen: string, metrics: Metrics): Promise<Server> {

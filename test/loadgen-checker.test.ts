@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Checker, GARBLED, type Violation } from '../src/loadgen/checker.js';
+import { Checker, GAP, GARBLED, type Violation } from '../src/loadgen/checker.js';
 import { encodeValue, decodeValue, newRunId } from '../src/loadgen/value.js';
 import { OpenLoopSchedule } from '../src/loadgen/schedule.js';
 
@@ -64,7 +64,7 @@ t.test('a missing last event (nothing after it) is lateness, not a violation: th
   s.ev(0, 11);
   s.finish();
   t.same(s.violations, [], 'etcd promises no delivery time');
-  t.equal(s.c.behind((k) => s.c.lastKnownOnKey(k)), 1, 'reported as behind at the end');
+  t.equal(s.c.behind((k) => s.c.lastKnownOnKey(k)).length, 1, 'reported as behind at the end');
 });
 
 t.test('a late event is counted as late, never as a loss', async (t) => {
@@ -78,7 +78,7 @@ t.test('a late event is counted as late, never as a loss', async (t) => {
   t.same(s.violations, []);
   t.equal(s.c.findings.late, 2);
   t.equal(s.c.findings.maxLateMs, SETTLE * 4);
-  t.equal(s.c.behind((k) => s.c.lastKnownOnKey(k)), 0);
+  t.equal(s.c.behind((k) => s.c.lastKnownOnKey(k)).length, 0);
 });
 
 t.test("a skip etcd's record does not have is the ack's fault (a garbled revision), not etcd's", async (t) => {
@@ -114,6 +114,8 @@ t.test('while a drop/corrupt fault may garble bytes, anomalies are handed back a
   t.equal(s.c.onEvent(w, 0, 11, Buffer.from('garbled value '.repeat(5)), 0, true), GARBLED, 'undecodable value');
   t.equal(s.c.onEvent(w, 0, 10, s.value(1), 0, true), GARBLED, 'a repeat');
   t.equal(s.c.onEvent(w, 0, 11, s.value(3), 0, true), GARBLED, "another put's value at a known revision");
+  t.equal(w.lastRev, 10, 'the watcher did not move');
+  t.equal(s.c.onEvent(w, 0, 12, s.value(3), 0, true), GAP, 'a gap (11 known, not seen) may be lost bytes');
   t.equal(w.lastRev, 10, 'the watcher did not move');
   t.equal(s.c.onEvent(w, 0, 11, s.value(2), 0, true), 1002, 'the true event passes');
   s.c.acceptCorrupted(w, 0, 12);

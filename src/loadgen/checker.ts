@@ -39,7 +39,7 @@ export interface CheckerFindings {
   falseSkips: number;
   /** suspected skips that could not be checked against etcd's history (compacted or unreachable) */
   unverifiedSkips: number;
-  /** events whose value etcd stores garbled: a write corrupted by an injected fault on its way in */
+  /** revisions whose value etcd stores garbled: writes corrupted by an injected fault on their way in */
   corruptedWrites: number;
   /** (watcher, revision) pairs forgotten before a far-behind watcher reached them: not checked */
   unchecked: number;
@@ -106,8 +106,14 @@ export interface CheckerOptions {
   onSettled?: (put: PutRecord, applied: boolean) => void;
 }
 
-/** onEvent's answer when an anomaly may be the transport's: nothing was recorded, reset the stream. */
+/** onEvent's answer when an anomalous event may be the transport's: nothing was recorded, reset the stream. */
 export const GARBLED = -1;
+/**
+ * onEvent's answer when an event skips known revisions while the transport may have lost or misrouted
+ * bytes: nothing was recorded; a fresh stream from the watcher's last revision + 1 may fill the gap
+ * (then it was not etcd's). The same gap again on a fresh stream is checked as usual.
+ */
+export const GAP = -2;
 
 export class Checker {
   readonly puts = new Map<number, PutRecord>();
@@ -119,6 +125,7 @@ export class Checker {
   private readonly keyWatchers: WatcherState[][];
   readonly watchers: WatcherState[] = [];
   private readonly unexpectedRevs = new Set<number>();
+  private readonly corruptedRevs = new Set<number>();
   /** per key: the highest revision any watcher has seen (to spot watchers that skipped a late-learned put) */
   private readonly keyMaxSeen: Float64Array;
   private readonly runIdBytes: Uint8Array;
@@ -262,17 +269,21 @@ export class Checker {
       else this.report('unique', w, key, rev, `revision ${rev} delivered again (last ${w.lastRev})`);
       return undefined;
     }
-    w.events++;
     // in order: every known put on this key (any key of a prefix watch) between the last event seen
     // and this one was skipped
     const last = w.prefix ? w.lastRev : w.lastOnKey[slot];
     const list = w.prefix ? this.all : this.byKey[key];
     if (list.length && list[list.length - 1] > last) {
-      for (let i = firstAbove(list, last); i < list.length && list[i] < rev; i++) {
+      const from = firstAbove(list, last);
+      if (transitSuspect) {
+        for (let i = from; i < list.length && list[i] < rev; i++) if (list[i] >= w.startRev && !w.missing.has(list[i])) return GAP;
+      }
+      for (let i = from; i < list.length && list[i] < rev; i++) {
         const r = list[i];
         if (r >= w.startRev && !w.missing.has(r)) w.suspects.set(r, { key: w.prefix ? this.revs.get(r)!.key : key, since: now });
       }
     }
+    w.events++;
     w.lastRev = rev;
     w.lastOnKey[slot] = rev;
     if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
@@ -298,7 +309,10 @@ export class Checker {
    * injected fault corrupted on its way in. The watcher moves past it; counted, not a violation.
    */
   acceptCorrupted(w: WatcherState, key: number, rev: number): void {
-    this.findings.corruptedWrites++;
+    if (!this.corruptedRevs.has(rev)) {
+      this.corruptedRevs.add(rev);
+      this.findings.corruptedWrites++;
+    }
     w.events++;
     if (rev > w.lastRev) {
       w.lastRev = rev;
@@ -437,18 +451,19 @@ export class Checker {
   }
 
   /** Watchers behind the last revision of their keys (as etcd's record or the acks know it). */
-  behind(lastOnKey: (key: number) => number): number {
-    let n = 0;
+  behind(lastOnKey: (key: number) => number): { watcher: number; connection: number; key: string; seen: number; last: number }[] {
+    const out = [];
     for (const w of this.watchers) {
       for (const k of w.keys) {
         const last = lastOnKey(k);
-        if (last >= w.startRev && w.lastOnKey[w.prefix ? k : 0] < last) {
-          n++;
+        const seen = w.lastOnKey[w.prefix ? k : 0];
+        if (last >= w.startRev && seen < last) {
+          out.push({ watcher: w.id, connection: w.connection, key: this.opts.keys[k], seen, last });
           break;
         }
       }
     }
-    return n;
+    return out;
   }
 
   /** highest known revision of a key's puts (0 when none) */

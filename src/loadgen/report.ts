@@ -40,6 +40,8 @@ export interface GeneratorLedger {
 export type Findings = CheckerFindings & {
   /** watchers that had not reached the last revision of their keys when the run ended */
   behindAtEnd: number;
+  /** the first of them: watcher, connection, key, last revision seen, last revision in etcd's record */
+  behind: { watcher: number; connection: number; key: string; seen: number; last: number }[];
 };
 
 export interface TimelineLine {

@@ -39,6 +39,10 @@ const epoch = (t: number) => performance.timeOrigin + t;
 /** the scheduler never sleeps longer than this, so a rate change takes effect within one tick */
 const MAX_TICK_MS = 250;
 
+/**
+ * Events: 'interval'(TimelineLine), 'violation'(Violation), 'outcome'(seq, 'ok' | 'failed' | 'applied' |
+ * 'not_applied') for every put's final state, 'done'(LoadSummary).
+ */
 export class LoadRunner extends EventEmitter implements WatchHost {
   readonly runId: string;
   readonly profile: LoadProfile;
@@ -56,6 +60,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private readonly watchers: Watcher[] = [];
   checker!: Checker;
   private readonly record: EtcdRecord;
+  readonly storedGarbled = new Set<string>();
   private schedule: OpenLoopSchedule | undefined;
   private state: LoadStatus['state'] = 'created';
   private tickTimer: NodeJS.Timeout | undefined;
@@ -75,6 +80,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private startedIso = '';
   private startRev = 0;
   private behindAtEnd = 0;
+  private behindList: { watcher: number; connection: number; key: string; seen: number; last: number }[] = [];
   private replayResult: ReplayResult | undefined;
   private lastError: string | undefined;
   private readonly report: ReportWriter | undefined;
@@ -188,6 +194,10 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     return this.state !== 'stopping' && this.state !== 'stopped';
   }
 
+  get stallMs(): number {
+    return this.profile.stallTimeout;
+  }
+
   transitSuspect(): boolean {
     return this.opts.integrityFaultsWithin?.(this.profile.settle) ?? false;
   }
@@ -260,6 +270,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
         this.counts.ok++;
         this.metrics?.puts.inc({ outcome: 'ok' });
         this.checker.ack(seq, r.revision, t);
+        this.emit('outcome', seq, 'ok');
         for (const c of this.keyConns[key]) c.noteAck(t);
       },
       (err: WireError) => {
@@ -272,6 +283,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
           this.counts.failed++;
           this.metrics?.puts.inc({ outcome: 'failed' });
           this.checker.notSent(seq);
+          this.emit('outcome', seq, 'failed');
           return;
         }
         this.counts.indeterminate++;
@@ -284,7 +296,8 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     );
   }
 
-  private onSettled(_p: PutRecord, applied: boolean): void {
+  private onSettled(p: PutRecord, applied: boolean): void {
+    this.emit('outcome', p.seq, applied ? 'applied' : 'not_applied');
     if (applied) this.counts.applied++;
     else this.counts.notApplied++;
     this.metrics?.puts.inc({ outcome: applied ? 'applied' : 'not_applied' });
@@ -403,7 +416,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       counts: this.countsSnapshot(),
       violations: c ? { ...c.violations } : { ordered: 0, unique: 0, reliable: 0, unexpected: 0 },
       generator: { ...this.ledger },
-      findings: { ...(c ? c.findings : { late: 0, maxLateMs: 0, falseSkips: 0, unverifiedSkips: 0, corruptedWrites: 0, unchecked: 0 }), behindAtEnd: this.behindAtEnd },
+      findings: { ...(c ? c.findings : { late: 0, maxLateMs: 0, falseSkips: 0, unverifiedSkips: 0, corruptedWrites: 0, unchecked: 0 }), behindAtEnd: this.behindAtEnd, behind: this.behindList },
       watchers: this.watcherCounts(),
       latency: { put: this.putStats.summary(), putError: this.putErrStats.summary(), watch: this.watchStats.summary() },
       lastError: this.lastError,
@@ -473,7 +486,15 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.replayResult = r;
     if (r.error) this.logger.warn({ err: r.error, from }, "could not read etcd's record of the run; open questions stay unverified");
     c.finish(now(), r.replayedTo);
-    this.behindAtEnd = c.behind((k) => Math.max(r.lastOnKey.get(k) ?? 0, c.lastKnownOnKey(k)));
+    // etcd's record says where each key ended; without it, the last revision the run knows
+    const behind = c.behind((k) => (r.replayedTo ? (r.lastOnKey.get(k) ?? 0) : c.lastKnownOnKey(k)));
+    this.behindAtEnd = behind.length;
+    if (behind.length) {
+      const t = now();
+      const conns = [...new Set(behind.map((b) => b.connection))].map((i) => this.conns[i].diagnostics(t));
+      this.logger.warn({ behind: behind.slice(0, 10), count: behind.length, connections: conns }, 'watchers had not reached the last revision of their keys at the end of the run');
+    }
+    this.behindList = behind.slice(0, 20);
   }
 
   get violationCount(): number {

@@ -6,7 +6,7 @@
 // stream is the generator's problem, never an etcd verdict).
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/log.js';
-import { GARBLED, type Checker, type WatcherState } from './checker.js';
+import { GAP, GARBLED, type Checker, type WatcherState } from './checker.js';
 import { EtcdWireClient, WatchStream, WireError, type WatchEvent } from './wire/client.js';
 import { prefixEnd } from './wire/proto.js';
 
@@ -36,6 +36,10 @@ export interface WatchHost {
   readonly keyIndex: Map<string, number>;
   /** a drop/corrupt fault may have garbled bytes on the way (anomalies are retried on a fresh stream) */
   transitSuspect(): boolean;
+  /** `key:rev` of events etcd stores garbled (the same anomaly came back on a fresh stream) */
+  readonly storedGarbled: Set<string>;
+  /** how long a silent stream or unanswered watch creates are waited for */
+  readonly stallMs: number;
   eventsChecked(n: number): void;
   watchLatency(ms: number): void;
   resumed(): void;
@@ -54,8 +58,9 @@ export class WatchConnection {
   private ackedSince = 0;
   /** when a progress request was sent to a silent stream (0: none outstanding) */
   private probeAt = 0;
-  /** (watcher id, revision) pairs seen garbled once: the same again on a fresh stream is etcd's stored value */
-  private readonly garbled = new Set<string>();
+  /** `key:rev` → the stream on which that event first came garbled; the same again on a later stream is etcd's stored value */
+  private readonly garbled = new Map<string, WatchStream>();
+  private attachTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly idx: number,
@@ -75,6 +80,11 @@ export class WatchConnection {
     stream.on('events', (id: number, events: WatchEvent[], revision: number) => this.onEvents(stream, id, events, revision));
     stream.on('canceled', (id: number, reason: string, compactRev: number) => this.onCanceled(id, reason, compactRev));
     stream.on('error', (err: Error) => this.onStreamError(stream, err));
+    // creates that etcd never confirms (lost on a garbled connection) would leave watchers resuming forever
+    clearTimeout(this.attachTimer);
+    this.attachTimer = setTimeout(() => {
+      if (stream === this.stream && this.watchers.some((w) => w.status !== 'watching')) this.reset('stall', `watch creates on ${this.endpoint} unanswered for ${this.host.stallMs} ms`);
+    }, this.host.stallMs);
     try {
       await Promise.all(this.watchers.map((w) => this.createWatch(stream, w)));
       this.backoffMs = 100;
@@ -118,17 +128,33 @@ export class WatchConnection {
         // a key or a delete nobody in this run wrote: the checker reports it as unexpected
         due = checker.onEvent(w.state, Math.max(key, 0), rev, new Uint8Array(0), t, suspect);
       } else due = checker.onEvent(w.state, key, rev, ev.kv.value, t, suspect);
-      if (due === GARBLED) {
-        const id = `${w.id}:${rev}`;
-        if (this.garbled.has(id)) {
-          // the same anomaly on a fresh stream: etcd stores it that way (a write garbled on its way in)
+      if (due === GAP) {
+        const id = `gap:${w.id}:${rev}`;
+        const first = this.garbled.get(id);
+        if (first && first !== stream) {
+          // the same gap on a fresh stream: that is what etcd delivers; judge it as usual
           this.garbled.delete(id);
+          due = checker.onEvent(w.state, Math.max(key, 0), rev, ev.kv.value, t, false);
+        } else {
+          if (this.garbled.size > 10000) this.garbled.clear();
+          this.garbled.set(id, stream);
+          this.host.eventsChecked(n);
+          this.reset('garbled', `watcher ${w.id} skipped known revisions before ${rev} while a drop/corrupt fault was active; re-reading from ${w.state.lastRev + 1} on a fresh stream`);
+          return;
+        }
+      }
+      if (due === GARBLED) {
+        const id = `${key}:${rev}`;
+        const first = this.garbled.get(id);
+        if (this.host.storedGarbled.has(id) || (first && first !== stream)) {
+          // the same anomaly on a fresh stream: etcd stores it that way (a write garbled on its way in)
+          this.host.storedGarbled.add(id);
           checker.acceptCorrupted(w.state, Math.max(key, 0), rev);
           n++;
           continue;
         }
         if (this.garbled.size > 10000) this.garbled.clear();
-        this.garbled.add(id);
+        this.garbled.set(id, stream);
         this.host.eventsChecked(n);
         this.reset('garbled', `watcher ${w.id} got an anomalous event at revision ${rev} while a drop/corrupt fault was active; re-reading it on a fresh stream`);
         return;
@@ -174,6 +200,8 @@ export class WatchConnection {
   reset(kind: GeneratorFault, message: string): void {
     const stream = this.stream;
     this.host.generatorFault(kind, message);
+    // our own reset: resume at once, not after a growing backoff
+    this.backoffMs = 100;
     this.client.resetSession();
     if (stream) this.onStreamError(stream, new WireError('UNAVAILABLE', message));
   }
@@ -211,6 +239,21 @@ export class WatchConnection {
     }
   }
 
+  /** What the stall watchdog sees (for the end-of-run report of a connection that fell behind). */
+  diagnostics(now: number): Record<string, unknown> {
+    const s = this.stream;
+    return {
+      connection: this.idx,
+      endpoint: this.endpoint,
+      stream: s ? (s.closed ? 'closed' : 'open') : 'none',
+      silentMs: s && s.lastMessageAt ? Math.round(now - s.lastMessageAt) : undefined,
+      ackedSinceMs: this.ackedSince ? Math.round(now - this.ackedSince) : 0,
+      probing: !!this.probeAt,
+      watchers: this.watchers.length,
+      watchIds: this.byWatchId.size,
+    };
+  }
+
   /** Moves this connection (watchers and puts) to another endpoint; watchers resume there. */
   moveTo(endpoint: string, client: EtcdWireClient): void {
     const old = this.client;
@@ -228,6 +271,7 @@ export class WatchConnection {
 
   close(): void {
     clearTimeout(this.resumeTimer);
+    clearTimeout(this.attachTimer);
     this.stream?.close();
     this.stream = undefined;
     this.client.close();
