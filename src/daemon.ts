@@ -42,6 +42,9 @@ export interface MemberInfo {
   client?: string;
   clientLink?: string;
   peerLink?: string;
+  /** launched members: the member's own ports */
+  clientPort?: number;
+  peerPort?: number;
   pid?: number;
   running?: boolean;
 }
@@ -201,7 +204,9 @@ export class Daemon extends EventEmitter {
       if (!m) byName.set(name, (m = { name }));
       return m;
     };
-    for (const m of this.cluster?.members ?? []) Object.assign(get(m.name), { client: `127.0.0.1:${m.clientPort}`, pid: m.pid, running: m.running });
+    for (const m of this.cluster?.members ?? []) {
+      Object.assign(get(m.name), { client: `127.0.0.1:${m.clientPort}`, clientPort: m.clientPort, peerPort: m.peerPort, pid: m.pid, running: m.running });
+    }
     for (const { spec } of this.links.values()) {
       if (!spec.member) continue;
       const m = get(spec.member);

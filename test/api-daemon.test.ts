@@ -155,7 +155,7 @@ t.test('bad input: 4xx naming the field, and the daemon keeps serving', async (t
     ['PUT', '/load', { endpoints: ['x'] }, 400, /"path":"endpoints\[0\]"/],
     ['PUT', '/load', { profile: { rate: 10 } }, 422, /no client endpoints/],
     ['DELETE', '/load', undefined, 404, /no load is running/],
-    ['GET', '/cluster', undefined, 404, /launched no cluster/],
+    ['GET', '/cluster', undefined, 404, /knows no members/],
     ['GET', '/no/such/route', undefined, 404, /no route GET/],
   ];
   for (const [method, path, body, status, re] of cases) {

@@ -7,7 +7,6 @@ import { HTTPException } from 'hono/http-exception';
 import { z, ZodError } from 'zod';
 import { ApiError, type Daemon } from '../daemon.js';
 import { loadProfileSchema } from '../loadgen/profile.js';
-import { memberStatuses } from '../etcd/control.js';
 import { zodDetails } from '../util/errors.js';
 import { faultSpecSchema } from '../proxy/types.js';
 import { hostPortSchema } from '../util/schemas.js';
@@ -163,13 +162,8 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
   app.patch('/load', async (c) => c.json(daemon.setRate(parse(rateSchema, await jsonBody(c)).rate)));
   app.delete('/load', async (c) => c.json(await daemon.stopLoad()));
 
-  // cluster: each member's own view (leader, revision) through its client endpoint
-  app.get('/cluster', async (c) => {
-    const cl = daemon.cluster;
-    if (!cl) throw new ApiError(404, 'this daemon launched no cluster');
-    const st = await memberStatuses(cl.clientEndpoints(), 2000);
-    return c.json(cl.members.map((m, i) => ({ name: m.name, pid: m.pid, running: m.running, clientPort: m.clientPort, peerPort: m.peerPort, ...st[i] })));
-  });
+  // members (launched, or an existing cluster's from its links): each member's own view through its client URL
+  app.get('/cluster', async (c) => c.json(await daemon.clusterStatus()));
 
   return app;
 }

@@ -49,7 +49,7 @@ export function openapiDocument(): object {
         patch: { summary: 'Change the put rate live', requestBody: { required: true, ...json({ type: 'object', required: ['rate'], additionalProperties: false, properties: { rate: { type: 'number', minimum: 0 } } }) }, responses: { 200: { description: 'status', ...json({ $ref: '#/components/schemas/LoadStatus' }) }, ...errors(400, 401, 404, 413) } },
         delete: { summary: 'Stop the load (waits up to putTimeout + settle) and return the summary', responses: { 200: { description: 'summary', ...json({ $ref: '#/components/schemas/LoadStatus' }) }, ...errors(401, 404) } },
       },
-      '/cluster': { get: { summary: "Members of a launched cluster with each member's status (leader, revision)", responses: { 200: { description: 'members', ...json({ type: 'array', items: { type: 'object' } }) }, ...errors(401, 404) } } },
+      '/cluster': { get: { summary: "The members the daemon knows (launched, or an existing cluster's from its links) with each member's own status: id, leader, isLeader, revision, ok", responses: { 200: { description: 'members', ...json({ type: 'array', items: { type: 'object' } }) }, ...errors(401, 404) } } },
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },

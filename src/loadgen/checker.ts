@@ -504,9 +504,10 @@ export class Checker {
   outstanding(): boolean {
     for (const rec of this.puts.values()) if (rec.state === 'inflight') return true;
     for (const w of this.watchers) if (w.suspects.size) return true;
-    for (const e of this.revs.values()) {
-      if (e.checked) continue;
-      for (const w of this.keyWatchers[e.key]) if (e.rev >= w.startRev && w.lastOnKey[w.prefix ? e.key : 0] < e.rev) return true;
+    // a watcher behind the last known revision of one of its keys may still catch up
+    for (let k = 0; k < this.byKey.length; k++) {
+      const last = this.lastKnownOnKey(k);
+      for (const w of this.keyWatchers[k]) if (last >= w.startRev && w.lastOnKey[w.prefix ? k : 0] < last) return true;
     }
     return false;
   }

@@ -66,6 +66,9 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private tickTimer: NodeJS.Timeout | undefined;
   private tickImmediate: NodeJS.Immediate | undefined;
   private timers: NodeJS.Timeout[] = [];
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  /** stopping, but still waiting for outstanding events: broken or stalled streams are still resumed */
+  private draining = false;
   private seq = 0;
   private inFlight = 0;
   private readonly putStats: LatencyStats;
@@ -157,7 +160,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.monitor.start(t);
     this.schedule = new OpenLoopSchedule(this.profile.rate, t);
     this.tick();
-    this.timers.push(setInterval(() => this.watchdog(), 250));
+    this.watchdogTimer = setInterval(() => this.watchdog(), 250);
     this.timers.push(setInterval(() => this.interval(), this.profile.interval));
     if (this.profile.duration !== undefined) this.timers.push(setTimeout(() => void this.stop('duration reached'), this.profile.duration));
   }
@@ -191,7 +194,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   // WatchHost: what the watch connections report back
 
   get active(): boolean {
-    return this.state !== 'stopping' && this.state !== 'stopped';
+    return this.draining || (this.state !== 'stopping' && this.state !== 'stopped');
   }
 
   get stallMs(): number {
@@ -441,13 +444,17 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
     if (this.checker) {
+      // the watchdog keeps running while outstanding events drain: a stream that stalls now is still reset
+      this.draining = wasRunning;
       const deadline = now() + this.profile.putTimeout + this.profile.settle;
       while (now() < deadline && (this.inFlight > 0 || this.checker.outstanding())) {
         await new Promise((r) => setTimeout(r, 50));
-        this.checker.sweep(now());
       }
+      this.draining = false;
+      clearInterval(this.watchdogTimer);
       await this.settleWithRecord();
     }
+    clearInterval(this.watchdogTimer);
     if (wasRunning) this.interval();
     for (const c of this.conns) c.close();
     this.monitor.stop();

@@ -61,6 +61,10 @@ export class WatchConnection {
   /** `key:rev` → the stream on which that event first came garbled; the same again on a later stream is etcd's stored value */
   private readonly garbled = new Map<string, WatchStream>();
   private attachTimer: NodeJS.Timeout | undefined;
+  /** watchers behind a known revision: since when, and which revision they wait for */
+  private readonly lagging = new Map<number, { target: number; since: number }>();
+  /** the highest revision this connection's current stream delivered to any of its watchers */
+  private maxDelivered = 0;
 
   constructor(
     readonly idx: number,
@@ -77,6 +81,8 @@ export class WatchConnection {
     this.byWatchId.clear();
     this.ackedSince = 0;
     this.probeAt = 0;
+    this.maxDelivered = 0;
+    this.lagging.clear();
     stream.on('events', (id: number, events: WatchEvent[], revision: number) => this.onEvents(stream, id, events, revision));
     stream.on('canceled', (id: number, reason: string, compactRev: number) => this.onCanceled(id, reason, compactRev));
     stream.on('error', (err: Error) => this.onStreamError(stream, err));
@@ -160,6 +166,7 @@ export class WatchConnection {
         return;
       }
       n++;
+      if (rev > this.maxDelivered) this.maxDelivered = rev;
       if (due !== undefined) this.host.watchLatency(wall - due);
     }
     this.host.eventsChecked(n);
@@ -217,11 +224,14 @@ export class WatchConnection {
    */
   checkStall(now: number, stallMs: number): void {
     const s = this.stream;
-    if (!s || !this.ackedSince || this.watchers.some((w) => w.status !== 'watching')) {
+    if (!s || this.watchers.some((w) => w.status !== 'watching')) {
       this.ackedSince = 0;
       this.probeAt = 0;
+      this.lagging.clear();
       return;
     }
+    if (this.deadWatch(now, 2 * stallMs)) return;
+    if (!this.ackedSince) return;
     if (s.lastMessageAt >= this.ackedSince) {
       this.ackedSince = 0;
       this.probeAt = 0;
@@ -237,6 +247,34 @@ export class WatchConnection {
     if (now - this.probeAt >= stallMs) {
       this.reset('stall', `watch stream on ${this.endpoint} silent for ${Math.round(now - this.ackedSince)} ms while puts on its keys were acknowledged, and no answer to a progress request`);
     }
+  }
+
+  /**
+   * A watch that is dead while its stream lives (its create garbled on the way, say): the stream has
+   * delivered revisions above one this watcher still waits for, for longer than `ms`. Resets and
+   * answers true when it finds one.
+   */
+  private deadWatch(now: number, ms: number): boolean {
+    const { checker } = this.host;
+    for (const w of this.watchers) {
+      const st = w.state;
+      const target = st.prefix ? checker.maxKnownRev : checker.lastKnownOnKey(w.key);
+      const seen = st.prefix ? st.lastRev : st.lastOnKey[0];
+      const lag = this.lagging.get(w.id);
+      if (seen >= target || target < st.startRev) {
+        if (lag) this.lagging.delete(w.id);
+        continue;
+      }
+      if (!lag || seen >= lag.target) {
+        this.lagging.set(w.id, { target, since: now });
+        continue;
+      }
+      if (now - lag.since >= ms && this.maxDelivered > lag.target) {
+        this.reset('stall', `watcher ${w.id} on ${this.endpoint} has not reached revision ${lag.target} in ${Math.round(now - lag.since)} ms while its stream delivered up to ${this.maxDelivered}`);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** What the stall watchdog sees (for the end-of-run report of a connection that fell behind). */
