@@ -58,8 +58,6 @@ export interface PutRecord {
   revision: number;
   /** when the put was known to be applied or became indeterminate (monotonic ms) */
   since: number;
-  /** the highest revision known when the put was issued: etcd's record has it above this one */
-  revBefore: number;
 }
 
 interface RevEntry {
@@ -154,7 +152,7 @@ export class Checker {
   }
 
   registerPut(seq: number, key: number, due: number): PutRecord {
-    const rec: PutRecord = { seq, key, due, state: 'inflight', revision: 0, since: 0, revBefore: this.maxKnownRev };
+    const rec: PutRecord = { seq, key, due, state: 'inflight', revision: 0, since: 0 };
     this.puts.set(seq, rec);
     return rec;
   }
@@ -434,6 +432,8 @@ export class Checker {
         this.findings.unverifiedSkips += p.watchers.size;
       }
     }
+    // without etcd's record nothing says they were not applied: they stay indeterminate (unsettled)
+    if (!replayedTo) return;
     for (const rec of this.puts.values()) {
       if (rec.state === 'indeterminate') {
         rec.state = 'not_applied';
@@ -442,12 +442,11 @@ export class Checker {
     }
   }
 
-  /** Lowest revision the end-of-run replay must start from to settle what is open; 0 when nothing is. */
-  replayFrom(): number {
-    let from = Infinity;
-    for (const rec of this.puts.values()) if (rec.state === 'indeterminate' && rec.revBefore + 1 < from) from = rec.revBefore + 1;
-    for (const p of this.pending.values()) if (p.rev < from) from = p.rev;
-    return from === Infinity ? 0 : from;
+  /** Whether the end of the run needs etcd's record: an indeterminate put or a skip is still open. */
+  hasOpenQuestions(): boolean {
+    if (this.pending.size) return true;
+    for (const rec of this.puts.values()) if (rec.state === 'indeterminate') return true;
+    return false;
   }
 
   /** Watchers behind the last revision of their keys (as etcd's record or the acks know it). */

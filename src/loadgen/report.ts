@@ -140,6 +140,8 @@ function generatorNotes(s: LoadSummary): string[] {
   ].filter(Boolean);
   out.push(`  generator (not etcd's): ${own.length ? own.join(', ') : 'nothing to report'}`);
   if (fi.late) out.push(`  latency finding: ${fi.late} event(s) arrived more than settle after their put (max ${humanMs(fi.maxLateMs)}); etcd promises no delivery time`);
+  const unsettled = s.counts.indeterminate - s.counts.applied - s.counts.notApplied;
+  if (unsettled > 0 && s.state === 'stopped') out.push(`  ${unsettled} indeterminate put(s) unsettled: etcd's record of the run could not be read (${s.record.error ?? 'unknown'}); nothing says they were not applied`);
   if (fi.unchecked) out.push(`  ${fi.unchecked} (watcher, revision) pair(s) were forgotten before a far-behind watcher reached them: not checked`);
   if (fi.behindAtEnd) out.push(`  ${fi.behindAtEnd} watcher(s) had not reached the last revision of their keys when the run ended`);
   if (fi.unverifiedSkips) out.push(`  ${fi.unverifiedSkips} suspected skip(s) could not be checked against etcd's history (${s.record.error ?? 'compacted'}): reliable is unverified`);

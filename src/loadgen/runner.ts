@@ -488,8 +488,9 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private async settleWithRecord(): Promise<void> {
     const c = this.checker;
     c.sweep(now(), true);
-    const from = c.replayFrom();
-    const r = await this.record.replay(c, from, now, Math.max(10_000, this.profile.settle * 2));
+    // from the run's start: a revision learned on a garbled connection cannot bound where to begin
+    const from = c.hasOpenQuestions() ? this.startRev + 1 : 0;
+    const r = await this.record.replay(c, from, now, Math.max(30_000, this.profile.settle * 4));
     this.replayResult = r;
     if (r.error) this.logger.warn({ err: r.error, from }, "could not read etcd's record of the run; open questions stay unverified");
     c.finish(now(), r.replayedTo);
