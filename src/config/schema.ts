@@ -40,6 +40,8 @@ export const existingSchema = z
             client: hostPort,
             /** where the client link listens (default: a free port on 127.0.0.1) */
             clientProxy: hostPort.optional(),
+            /** serve the client link's etcd-proxy admin API here (unauthenticated, like etcd-proxy's) */
+            compatAdmin: hostPort.optional(),
           })
           .strict(),
       )

@@ -1,5 +1,5 @@
 // The load profile: one schema for the CLI, config files and the API, so every entry point rejects the
-// same things with the field named.
+// same things with the field named, and the one source of its defaults (the lab's config names none).
 import { z } from 'zod';
 import { durationInput } from '../proxy/types.js';
 import { VALUE_HEADER } from './value.js';
@@ -8,10 +8,10 @@ const count = (max: number) => z.number().int().min(0).max(max);
 
 export const loadProfileSchema = z
   .object({
-    connections: count(1024).min(1).default(4),
+    connections: count(1024).min(1).default(3),
     watchers: count(100000).default(60),
     keys: count(100000).min(1).default(12),
-    rate: z.number().finite().min(0).max(1_000_000).default(300),
+    rate: z.number().finite().min(0).max(1_000_000).default(200),
     valueSize: z.number().int().min(VALUE_HEADER).max(1536 * 1024).default(256),
     duration: durationInput.optional(),
     putTimeout: durationInput.default('5s'),
