@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Metrics } from '../src/metrics.js';
-import { parseFaultSpec as fault } from '../src/proxy/types.js';
+import { parseFaultSpec as fault } from '../src/schema/fault.js';
 import { connect, echoServer, pattern, readAll, sha, sinkServer, sleep, startLink, writeAll, close } from './helpers/net.js';
 
 t.test('bytes arrive complete and in order, both directions, while delay/pause/bandwidth toggle', async (t) => {

@@ -6,25 +6,16 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { z, ZodError } from 'zod';
 import { ApiError, type Daemon } from '../daemon.js';
-import { loadProfileSchema } from '../loadgen/profile.js';
+import { faultSpecSchema } from '../schema/fault.js';
+import { linkCreateSchema } from '../schema/link.js';
+import { loadProfileSchema } from '../schema/load.js';
+import { hostPortSchema } from '../schema/net.js';
 import { zodDetails } from '../util/errors.js';
-import { faultSpecSchema } from '../proxy/types.js';
-import { hostPortSchema } from '../util/schemas.js';
 import { answerCompat, compatRoutes } from './compat.js';
 import { openapiDocument } from './openapi.js';
 
 const hostPort = hostPortSchema;
 
-export const linkCreateSchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected 1-64 characters [A-Za-z0-9_.-]'),
-    listen: hostPort,
-    upstream: hostPort,
-    kind: z.enum(['client', 'peer', 'custom']).default('custom'),
-    member: z.string().max(64).optional(),
-    compatAdmin: hostPort.optional(),
-  })
-  .strict();
 
 export const loadStartSchema = z
   .object({

@@ -6,7 +6,7 @@
 import { Hono, type Context } from 'hono';
 import type { Metrics } from '../metrics.js';
 import type { Link } from '../proxy/link.js';
-import { faultSpecSchema, type FaultScope, type FaultSpec, type FaultType } from '../proxy/types.js';
+import { faultSpecSchema, type FaultScope, type FaultSpec, type FaultType } from '../schema/fault.js';
 import { formatGoDuration, MAX_GO_DURATION_NS, parseGoDuration } from '../util/duration.js';
 import { goQuote } from '../util/goquote.js';
 import type { Logger } from '../util/log.js';

@@ -3,11 +3,11 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { linkCreateSchema } from '../api/app.js';
-import { loadProfileSchema } from '../loadgen/profile.js';
-import { durationInput } from '../proxy/types.js';
+import { durationInput } from '../schema/duration.js';
+import { linkCreateSchema } from '../schema/link.js';
+import { loadProfileSchema } from '../schema/load.js';
+import { hostPortSchema } from '../schema/net.js';
 import { zodDetails, type ErrorDetail } from '../util/errors.js';
-import { hostPortSchema } from '../util/schemas.js';
 
 const hostPort = hostPortSchema;
 

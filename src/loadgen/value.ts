@@ -1,7 +1,9 @@
 // Unique, self-describing put values with fixed-width ASCII fields, so a watcher can read them back
 // without parsing text:  "es1 <run:8> <writer:4> <seq:12> <due ms:17> " then '.' padding.
 //   offset 0 "es1 ", 4 run id, 13 writer, 18 sequence, 31 due time (ms since epoch, 3 decimals)
-export const VALUE_HEADER = 49;
+import { VALUE_HEADER } from '../schema/load.js';
+
+export { VALUE_HEADER };
 
 export interface ValueInfo {
   writer: number;

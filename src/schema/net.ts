@@ -1,6 +1,6 @@
-// zod pieces shared by the API and config files.
+// Network addresses in schemas.
 import { z } from 'zod';
-import { splitHostPort } from './net.js';
+import { splitHostPort } from '../util/net.js';
 
 /** "host:port" with a port in range; the message says what is wrong. */
 export const hostPortSchema = z.string().superRefine((s, ctx) => {
