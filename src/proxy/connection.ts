@@ -102,8 +102,17 @@ export class Connection {
   }
 }
 
+/**
+ * RST a socket. After end() (a forwarded FIN) in the same tick, libuv refuses the reset while the
+ * shutdown is pending, yet Node marks the handle closing: it never closes, leaks its fd, and the process
+ * spins at exit waiting for it. Such a socket is destroyed instead (the peer already has our FIN).
+ */
 export function resetSocket(s: net.Socket): void {
   if (s.destroyed) return;
+  if (s.writableEnded) {
+    s.destroy();
+    return;
+  }
   try {
     s.resetAndDestroy();
   } catch {
