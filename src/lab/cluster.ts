@@ -1,12 +1,18 @@
 // Starts and stops a local etcd cluster from the etcd binary: members on 127.0.0.1, temporary data dirs,
 // stopped by PID (SIGTERM, then SIGKILL: the last member of a cluster can hang on shutdown).
+// Members never outlive the daemon (tie.ts), run in their own process groups (a terminal's Ctrl-C
+// reaches only the daemon, which stops them in order), and the cluster keeps a record of its owner in
+// its data dir (owner.ts) so a later lab can clean up after a daemon that died.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { EnvironmentError } from '../util/exit.js';
 import { freePorts } from '../util/net.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { CLUSTER_DIR_PREFIX, selfOwner, writeOwnerRecord, type OwnerRecord } from './owner.js';
+import { MemberTie, type TieMode } from './tie.js';
 
 export interface MemberSpec {
   name?: string;
@@ -34,6 +40,10 @@ export interface ClusterOptions {
   extraArgs?: string[];
   /** Wait for every member to be healthy before resolving (default true). */
   wait?: boolean;
+  /** How members are tied to this process (default auto: setpriv's PDEATHSIG when on PATH, else a watchdog). */
+  tie?: TieMode;
+  /** Aborts the start (stops what was started and rejects). */
+  signal?: AbortSignal;
 }
 
 export interface Member {
@@ -48,9 +58,12 @@ export interface Member {
   logFile: string;
   pid: number | undefined;
   running: boolean;
+  /** the last lines of the member's log when it last exited unexpectedly */
+  lastLog?: string[];
 }
 
 const STOP_GRACE_MS = 5000;
+const LOG_TAIL_LINES = 20;
 
 /** Finds the etcd binary: explicit path, ETCD_BIN, then PATH. Returns undefined when there is none. */
 export function findEtcd(explicit?: string): string | undefined {
@@ -73,12 +86,39 @@ function isExecutable(p: string): boolean {
   }
 }
 
+/** The last `n` lines of a file (reads at most its last 64 KiB); [] when it cannot be read. */
+export function tailLines(file: string, n = LOG_TAIL_LINES): string[] {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    const len = Math.min(size, 65536);
+    const buf = Buffer.alloc(len);
+    fs.readSync(fd, buf, 0, len, size - len);
+    const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    if (len < size) lines.shift(); // the first line may be cut
+    return lines.slice(-n);
+  } catch {
+    return [];
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function indent(lines: string[]): string {
+  return lines.map((l) => `    ${l.length > 400 ? l.slice(0, 399) + '…' : l}`).join('\n');
+}
+
 export class Cluster extends EventEmitter {
   readonly members: Member[];
   readonly baseDir: string;
+  readonly tie: MemberTie;
   private readonly children = new Map<string, ChildProcess>();
   private readonly stopping = new Set<string>();
+  private readonly exitWatchers = new Set<(m: Member, code: number | null, signal: string | null) => void>();
   private stopped = false;
+  private stopPromise: Promise<void> | undefined;
+  private readonly record: OwnerRecord;
 
   constructor(
     members: Member[],
@@ -90,6 +130,10 @@ export class Cluster extends EventEmitter {
     super();
     this.members = members;
     this.baseDir = baseDir;
+    this.tie = new MemberTie(opts.tie ?? 'auto', baseDir);
+    const now = new Date().toISOString();
+    this.record = { version: 1, daemon: selfOwner(), baseDir, keep: !!opts.keep, createdAt: now, updatedAt: now, members: [] };
+    this.writeRecord();
   }
 
   clientEndpoints(): string[] {
@@ -100,6 +144,28 @@ export class Cluster extends EventEmitter {
     const m = this.members.find((x) => x.name === name);
     if (!m) throw new Error(`no member named ${JSON.stringify(name)}`);
     return m;
+  }
+
+  /** Keeps `owner.json` and the watchdog's pid list current. */
+  private writeRecord(): void {
+    const pids = this.members.filter((m) => m.running && m.pid).map((m) => m.pid!);
+    this.tie?.track(pids);
+    if (this.stopped && !this.opts.keep) return; // the dir is going away
+    this.record.updatedAt = new Date().toISOString();
+    this.record.members = this.members.map((m) => ({
+      name: m.name,
+      pid: m.running ? (m.pid ?? null) : null,
+      dataDir: m.dataDir,
+      clientPort: m.clientPort,
+      peerPort: m.peerPort,
+      advertiseClientPort: m.advertiseClientPort,
+      advertisePeerPort: m.advertisePeerPort,
+    }));
+    try {
+      writeOwnerRecord(this.baseDir, this.record);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, dir: this.baseDir }, 'could not write the cluster owner record');
+    }
   }
 
   private args(m: Member): string[] {
@@ -126,26 +192,44 @@ export class Cluster extends EventEmitter {
   startMember(name: string): void {
     const m = this.member(name);
     if (this.children.has(name)) throw new Error(`member ${name} is already running`);
+    if (this.stopped) throw new Error('the cluster is stopped');
     fs.mkdirSync(m.dataDir, { recursive: true });
     const out = fs.openSync(m.logFile, 'a');
-    const child = spawn(this.etcdBin, this.args(m), { stdio: ['ignore', out, out] });
+    const { cmd, args } = this.tie.command(this.etcdBin, this.args(m));
+    // detached: its own process group, so a terminal's Ctrl-C (SIGINT to the foreground group) reaches
+    // only the daemon, which stops the members itself. The exit is still tracked (never unref'd).
+    const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: true });
     fs.closeSync(out);
     this.children.set(name, child);
     m.pid = child.pid;
-    m.running = true;
+    m.running = child.pid !== undefined;
     this.stopping.delete(name);
     child.once('exit', (code, signal) => {
       this.children.delete(name);
       m.running = false;
-      m.pid = undefined;
       const expected = this.stopping.has(name) || this.stopped;
       this.stopping.delete(name);
+      this.writeRecord();
       if (!expected) {
-        this.logger.warn({ member: name, code, signal, log: m.logFile }, 'etcd member exited unexpectedly');
+        m.lastLog = tailLines(m.logFile);
+        // its data dir may be gone by the time someone reads this: the last lines travel with it
+        this.logger.warn({ member: name, memberPid: m.pid, code, signal, lastLog: m.lastLog.slice(-5), log: this.opts.keep ? m.logFile : undefined }, 'etcd member exited unexpectedly');
+        for (const w of [...this.exitWatchers]) w(m, code, signal);
         this.emit('member-exit', name, code, signal);
       }
+      m.pid = undefined;
     });
-    child.once('error', (err) => this.logger.error({ member: name, err }, 'etcd member failed to start'));
+    child.once('error', (err) => {
+      // spawn itself failed (no 'exit' follows when there was no process)
+      this.logger.error({ member: name, err }, 'etcd member failed to start');
+      if (child.pid === undefined) {
+        this.children.delete(name);
+        m.running = false;
+        m.lastLog = [`could not start ${cmd}: ${err.message}`];
+        for (const w of [...this.exitWatchers]) w(m, null, null);
+      }
+    });
+    this.writeRecord();
   }
 
   /**
@@ -161,6 +245,7 @@ export class Cluster extends EventEmitter {
     }
     this.stopping.add(name);
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    if (signal === 'SIGTERM') child.kill('SIGCONT'); // a stopped process would not act on SIGTERM
     child.kill(signal);
     if (signal !== 'SIGKILL') {
       const timer = setTimeout(() => {
@@ -175,26 +260,89 @@ export class Cluster extends EventEmitter {
     }
   }
 
-  /** Resolves when every running member answers /health with health=true (or rejects at the timeout). */
-  async waitHealthy(timeoutMs = 30000): Promise<void> {
+  /**
+   * Resolves when every running member answers /health with health=true. Rejects at the timeout (with
+   * the unhealthy members' last log lines), at once when a member exits unexpectedly meanwhile (with
+   * the last lines of its log: the data dir may be removed afterwards), or when `signal` aborts.
+   */
+  async waitHealthy(timeoutMs = 30000, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let last = '';
-    while (Date.now() < deadline) {
-      const results = await Promise.all(
-        this.members.filter((m) => m.running).map((m) => memberHealthy(m.clientPort).then((ok) => [m.name, ok] as const)),
-      );
-      if (results.length && results.every(([, ok]) => ok)) return;
-      last = results.filter(([, ok]) => !ok).map(([n]) => n).join(', ');
-      await new Promise((r) => setTimeout(r, 200));
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const onExit = (m: Member, code: number | null, sig: string | null) => {
+      const lines = m.lastLog?.length ? m.lastLog : ['(its log is empty)'];
+      failure = new EnvironmentError(`etcd member ${m.name} exited before the cluster was healthy (${sig ? `signal ${sig}` : `exit code ${code}`}); last lines of its log:\n${indent(lines)}`);
+      wake?.();
+    };
+    const onAbort = () => {
+      failure = new Error('start aborted');
+      failure.name = 'AbortError';
+      wake?.();
+    };
+    this.exitWatchers.add(onExit);
+    signal?.addEventListener('abort', onAbort);
+    try {
+      if (signal?.aborted) onAbort();
+      let unhealthy: Member[] = [];
+      while (!failure && Date.now() < deadline) {
+        const running = this.members.filter((m) => m.running);
+        const results = await Promise.all(running.map((m) => memberHealthy(m.clientPort)));
+        if (failure) break;
+        if (running.length && results.every((ok) => ok)) return;
+        unhealthy = running.filter((_, i) => !results[i]);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
+        wake = undefined;
+      }
+      if (failure) throw failure;
+      const detail = unhealthy.length
+        ? unhealthy.map((m) => `  ${m.name} (pid ${m.pid}), last lines of its log:\n${indent(tailLines(m.logFile, 8))}`).join('\n')
+        : '  no member is running';
+      throw new EnvironmentError(`etcd cluster not healthy after ${timeoutMs} ms:\n${detail}${this.opts.keep ? `\n  logs in ${this.baseDir}` : ''}`);
+    } finally {
+      this.exitWatchers.delete(onExit);
+      signal?.removeEventListener('abort', onAbort);
     }
-    throw new Error(`etcd cluster not healthy after ${timeoutMs} ms (unhealthy: ${last || 'none running'}); logs in ${this.baseDir}`);
   }
 
-  /** Stops every member (in parallel), then removes the data unless `keep`. Safe to call twice. */
-  async stop(): Promise<void> {
+  /** The running member that leads, asked through each member's own client port (undefined if unknown). */
+  async leader(timeoutMs = 1000): Promise<Member | undefined> {
+    const running = this.members.filter((m) => m.running);
+    const st = await Promise.all(running.map((m) => memberStatus(m.clientPort, timeoutMs)));
+    const i = st.findIndex((s) => s && s.leader !== '0' && s.leader === s.memberId);
+    return i >= 0 ? running[i] : undefined;
+  }
+
+  /**
+   * Stops every member, the leader last: a leader stopped while its followers run first hands its
+   * leadership over (and waits for that, up to seconds, when the followers are stopping too); once the
+   * followers are gone it stops at once. Then removes the data unless `keep`. Safe to call twice.
+   */
+  stop(): Promise<void> {
+    this.stopPromise ??= this.doStop();
+    return this.stopPromise;
+  }
+
+  private async doStop(): Promise<void> {
+    const leader = this.members.some((m) => m.running) ? await this.leader().catch(() => undefined) : undefined;
     this.stopped = true;
-    await Promise.all(this.members.map((m) => this.stopMember(m.name)));
+    await Promise.all(this.members.filter((m) => m !== leader).map((m) => this.stopMember(m.name)));
+    if (leader) await this.stopMember(leader.name);
+    this.tie.close();
     if (!this.opts.keep) fs.rmSync(this.baseDir, { recursive: true, force: true });
+    else this.writeRecordFinal();
+  }
+
+  private writeRecordFinal(): void {
+    this.record.members.forEach((m) => (m.pid = null));
+    this.record.updatedAt = new Date().toISOString();
+    try {
+      writeOwnerRecord(this.baseDir, this.record);
+    } catch {
+      // best effort: the members are stopped
+    }
   }
 }
 
@@ -208,20 +356,38 @@ async function memberHealthy(port: number): Promise<boolean> {
   }
 }
 
+/** A member's own view through etcd's JSON gateway (ids as decimal strings). */
+async function memberStatus(port: number, timeoutMs: number): Promise<{ memberId: string; leader: string } | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+    if (!body.header?.member_id || !body.leader) return undefined;
+    return { memberId: String(body.header.member_id), leader: String(body.leader) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts a cluster and waits until it is healthy. On failure everything started is stopped again. */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const logger = opts.logger ?? silentLogger;
   const etcdBin = findEtcd(opts.etcdBin);
   if (!etcdBin) {
-    throw new Error(
+    throw new EnvironmentError(
       'etcd binary not found (looked at --etcd-bin, ETCD_BIN and PATH); install it with: apt-get install -y etcd-server',
     );
   }
   const specs: MemberSpec[] = opts.members ?? Array.from({ length: opts.size ?? 3 }, () => ({}));
   const need = specs.reduce((n: number, s) => n + (s.clientPort ? 0 : 1) + (s.peerPort ? 0 : 1), 0);
   const ports = await freePorts(need);
-  fs.mkdirSync(opts.baseDir ?? os.tmpdir(), { recursive: true });
-  const baseDir = fs.mkdtempSync(path.join(opts.baseDir ?? os.tmpdir(), 'etcd-soak-cluster-'));
+  const parent = opts.baseDir ?? os.tmpdir();
+  let baseDir: string;
+  try {
+    fs.mkdirSync(parent, { recursive: true });
+    baseDir = fs.mkdtempSync(path.join(parent, CLUSTER_DIR_PREFIX));
+  } catch (err) {
+    throw new EnvironmentError(`cannot create the members' data dir under ${parent}: ${(err as Error).message}`);
+  }
   const scheme = opts.peerTls ? 'https' : 'http';
   const members: Member[] = specs.map((s, i) => {
     const name = s.name ?? `s${i + 1}`;
@@ -243,11 +409,17 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       running: false,
     };
   });
-  const cluster = new Cluster(members, baseDir, etcdBin, opts, logger);
+  let cluster: Cluster;
+  try {
+    cluster = new Cluster(members, baseDir, etcdBin, opts, logger);
+  } catch (err) {
+    fs.rmSync(baseDir, { recursive: true, force: true });
+    throw new EnvironmentError((err as Error).message);
+  }
   try {
     for (const m of members) cluster.startMember(m.name);
-    logger.info({ members: members.map((m) => ({ name: m.name, pid: m.pid, client: m.clientPort, peer: m.peerPort })) }, 'etcd cluster starting');
-    if (opts.wait !== false) await cluster.waitHealthy(60000);
+    logger.info({ members: members.map((m) => ({ name: m.name, pid: m.pid, client: m.clientPort, peer: m.peerPort })), tie: cluster.tie.mode }, 'etcd cluster starting');
+    if (opts.wait !== false) await cluster.waitHealthy(60000, opts.signal);
   } catch (err) {
     await cluster.stop();
     throw err;
