@@ -1,5 +1,7 @@
 // Runs the daemon from a config: links (and, for `launch`, a local etcd cluster behind them in the
 // Procfile-proxy layout), the HTTP API, the load; a banner, then a status line per interval.
+// Before anything starts: clean up after labs whose daemon died (owner.ts), and check every port of the
+// layout (a taken port fails at once, naming its role and its holder).
 import { createAdaptorServer } from '@hono/node-server';
 import { spawnSync } from 'node:child_process';
 import type { Server } from 'node:http';
@@ -9,15 +11,20 @@ import type { Config } from '../config/schema.js';
 import { ApiError, closeServer, Daemon, type LinkSpec } from '../daemon.js';
 import { formatStatusLine, formatSummaryTable, type LoadSummary, type TimelineLine } from '../loadgen/report.js';
 import { Metrics } from '../metrics.js';
+import { EnvironmentError, InputError } from '../util/exit.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import { freePorts, splitHostPort } from '../util/net.js';
-import { findEtcd, startCluster, type Cluster, type MemberSpec } from './cluster.js';
+import { freePorts, joinHostPort, splitHostPort } from '../util/net.js';
+import { assertPortsFree, type PortClaim } from '../util/ports.js';
+import { findEtcd, startCluster, tailLines, type Cluster, type MemberSpec } from './cluster.js';
+import { clusterParents, reapStaleClusters } from './owner.js';
 
 export interface LabOptions {
   logger?: Logger;
-  /** where the banner, status lines and summary go (default stderr); null = nowhere */
+  /** where the banner, status lines, warnings and summary go (default stderr); null = nowhere */
   out?: ((line: string) => void) | null;
   metrics?: Metrics;
+  /** aborts a start in progress (what was started is stopped again, and startLab rejects) */
+  signal?: AbortSignal;
 }
 
 export interface Lab {
@@ -65,7 +72,7 @@ async function ephemeralPorts(members: number): Promise<MemberPorts[]> {
 export function ensureEtcd(explicit: string | undefined, out: (line: string) => void): string {
   const found = findEtcd(explicit);
   if (found) return found;
-  if (explicit || process.env.ETCD_BIN) throw new Error(`etcd binary not found at ${explicit ?? process.env.ETCD_BIN}`);
+  if (explicit || process.env.ETCD_BIN) throw new EnvironmentError(`etcd binary not found at ${explicit ?? process.env.ETCD_BIN}`);
   const cmd = 'apt-get update && apt-get install -y etcd-server';
   const haveApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (process.getuid?.() === 0 && haveApt) {
@@ -74,53 +81,154 @@ export function ensureEtcd(explicit: string | undefined, out: (line: string) => 
     const again = findEtcd();
     if (r.status === 0 && again) return again;
   }
-  throw new Error(`etcd is not installed and could not be installed here; install it with: sudo ${cmd.replace('&& apt-get', '&& sudo apt-get')} (or pass --etcd-bin / ETCD_BIN)`);
+  throw new EnvironmentError(`etcd is not installed and could not be installed here; install it with: sudo ${cmd.replace('&& apt-get', '&& sudo apt-get')} (or pass --etcd-bin / ETCD_BIN)`);
+}
+
+/** Whether a listen host is reachable only from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || /^::ffff:127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+export interface Listener {
+  /** "API", "link s1-client", "etcd-proxy admin of s1-client" */
+  role: string;
+  listen: string;
+  kind: 'api' | 'link' | 'admin';
+}
+
+/**
+ * One line per listener reachable from other machines while no token is set, and (token set) one line
+ * saying the etcd-proxy admin ports are not covered by it.
+ */
+export function exposureWarnings(listeners: Listener[], tokenSet: boolean): string[] {
+  const lines: string[] = [];
+  if (!tokenSet) {
+    for (const l of listeners) {
+      const { host } = splitHostPort(l.listen);
+      if (isLoopbackHost(host)) continue;
+      const what = l.kind === 'api' ? 'anyone who reaches it controls every link, fault and the load' : l.kind === 'link' ? 'anyone who reaches it talks to etcd through it' : 'anyone who reaches it sets faults on its link';
+      lines.push(`warning: the ${l.role} listens on ${host ? l.listen : `every interface (${l.listen})`} and no --token is set: ${what}`);
+    }
+  } else if (listeners.some((l) => l.kind === 'admin')) {
+    const exposed = listeners.filter((l) => l.kind === 'admin' && !isLoopbackHost(splitHostPort(l.listen).host));
+    lines.push(
+      `note: the token covers the JSON API only; the etcd-proxy admin ports (N378/N381) are unauthenticated by design (drop-in compatibility) and loopback-only by default${exposed.length ? ` (here ${exposed.map((l) => l.listen).join(', ')} are not loopback)` : ''}; --no-compat-admin turns them off`,
+    );
+  }
+  return lines;
+}
+
+function abortError(): Error {
+  const e = new Error('start aborted');
+  e.name = 'AbortError';
+  return e;
 }
 
 export async function startLab(config: Config, opts: LabOptions = {}): Promise<Lab> {
   const logger = opts.logger ?? silentLogger;
-  const out = opts.out === null ? () => {} : (opts.out ?? ((l: string) => process.stderr.write(l + '\n')));
+  const out = opts.out === null ? () => {} : (opts.out ?? ((l: string) => void process.stderr.write(l + '\n')));
+  const signal = opts.signal;
   let cluster: Cluster | undefined;
   const daemon = new Daemon({ metrics: opts.metrics ?? new Metrics(), logger, seed: config.seed, reportDir: config.reportDir });
   let api: Server | undefined;
-  let statusTimer: NodeJS.Timeout | undefined;
+  // the links first (their connections closed by us, not reset under us by members going away), then
+  // the members (followers first: a leader cut off from its peers stops without a hand-over), the API
   const cleanup = async () => {
-    clearInterval(statusTimer);
-    await closeServer(api);
     await daemon.close();
     await cluster?.stop();
+    await closeServer(api);
+  };
+  const checkAbort = () => {
+    if (signal?.aborted) throw abortError();
   };
   try {
     const launch = config.cluster?.launch;
     const existing = config.cluster?.existing;
+    const apiAddr = splitHostPort(config.api.listen);
+    const claims: PortClaim[] = [];
+    const listeners: Listener[] = [{ role: 'API', listen: config.api.listen, kind: 'api' }];
+    const claim = (listen: string, role: string) => {
+      const { host, port } = splitHostPort(listen);
+      if (port) claims.push({ host, port, role });
+    };
+    claim(config.api.listen, 'API');
+    const linkSpecs: LinkSpec[] = [];
+    let memberSpecs: MemberSpec[] = [];
+    let etcdBin: string | undefined;
     if (launch) {
-      const etcdBin = ensureEtcd(launch.etcdBin, out);
+      // a lab whose daemon died left members and data behind: its own record says which
+      await reapStaleClusters(clusterParents([launch.dataDir]), { log: out });
+      etcdBin = ensureEtcd(launch.etcdBin, out);
       const ports = launch.ports === 'ephemeral' ? await ephemeralPorts(launch.members) : procfilePorts(launch.members, launch.portOffset);
       for (const m of ports) {
-        await daemon.addLink({ name: `${m.name}-client`, listen: `127.0.0.1:${m.clientProxy}`, upstream: `127.0.0.1:${m.client}`, kind: 'client', member: m.name, compatAdmin: launch.compatAdmin ? `127.0.0.1:${m.clientAdmin}` : undefined });
-        await daemon.addLink({ name: `${m.name}-peer`, listen: `127.0.0.1:${m.peerProxy}`, upstream: `127.0.0.1:${m.peer}`, kind: 'peer', member: m.name, compatAdmin: launch.compatAdmin ? `127.0.0.1:${m.peerAdmin}` : undefined });
+        const admin = (p: number) => (launch.compatAdmin ? `127.0.0.1:${p}` : undefined);
+        linkSpecs.push({ name: `${m.name}-client`, listen: `127.0.0.1:${m.clientProxy}`, upstream: `127.0.0.1:${m.client}`, kind: 'client', member: m.name, compatAdmin: admin(m.clientAdmin) });
+        linkSpecs.push({ name: `${m.name}-peer`, listen: `127.0.0.1:${m.peerProxy}`, upstream: `127.0.0.1:${m.peer}`, kind: 'peer', member: m.name, compatAdmin: admin(m.peerAdmin) });
+        claims.push({ host: '127.0.0.1', port: m.client, role: `${m.name} client` }, { host: '127.0.0.1', port: m.peer, role: `${m.name} peer` });
       }
-      const members: MemberSpec[] = ports.map((m) => ({ name: m.name, clientPort: m.client, peerPort: m.peer, advertisePeerPort: m.peerProxy, advertiseClientPort: m.clientProxy }));
-      out(`starting ${members.length} etcd members (${etcdBin}, peers over ${launch.peerTls ? 'TLS' : 'plain HTTP'})...`);
-      cluster = await startCluster({ members, etcdBin, baseDir: launch.dataDir, keep: launch.keep, peerTls: launch.peerTls, logger });
-      daemon.cluster = cluster;
-      cluster.on('member-exit', (name: string, code: number | null, signal: string | null) => out(`!! etcd member ${name} exited unexpectedly (code ${code}, signal ${signal}); see ${cluster!.member(name).logFile}`));
+      memberSpecs = ports.map((m) => ({ name: m.name, clientPort: m.client, peerPort: m.peer, advertisePeerPort: m.peerProxy, advertiseClientPort: m.clientProxy }));
     } else if (existing) {
-      for (const m of existing.members) {
-        await daemon.addLink({ name: `${m.name}-client`, listen: m.clientProxy ?? '127.0.0.1:0', upstream: m.client, kind: 'client', member: m.name });
+      for (const m of existing.members) linkSpecs.push({ name: `${m.name}-client`, listen: m.clientProxy ?? '127.0.0.1:0', upstream: m.client, kind: 'client', member: m.name });
+    }
+    const extra = config.links as LinkSpec[];
+    for (const l of [...linkSpecs, ...extra]) {
+      const role = l.member ? `${l.member} ${l.kind} link` : `link ${l.name}`;
+      claim(l.listen, role);
+      listeners.push({ role: `link ${l.name}`, listen: l.listen, kind: 'link' });
+      if (l.compatAdmin) {
+        claim(l.compatAdmin, `${role} admin`);
+        listeners.push({ role: `etcd-proxy admin of ${l.name}`, listen: l.compatAdmin, kind: 'admin' });
       }
     }
-    for (const l of config.links) await daemon.addLink(l as LinkSpec);
+    // every port of the layout, before anything listens or starts: a taken port fails now, by name
+    await assertPortsFree(claims);
+    for (const line of exposureWarnings(listeners, !!config.api.token)) out(line);
+    checkAbort();
+
+    try {
+      for (const l of linkSpecs) {
+        await daemon.addLink(l);
+        // members dial each other's links while they start: count those failures, do not log them
+        if (launch) daemon.getLink(l.name).quiet = true;
+      }
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) throw new EnvironmentError(err.message);
+      throw err;
+    }
+    if (launch) {
+      out(`starting ${memberSpecs.length} etcd members (${etcdBin}, peers over ${launch.peerTls ? 'TLS' : 'plain HTTP'})...`);
+      cluster = await startCluster({ members: memberSpecs, etcdBin, baseDir: launch.dataDir, keep: launch.keep, peerTls: launch.peerTls, logger, signal });
+      daemon.cluster = cluster;
+      for (const l of linkSpecs) daemon.getLink(l.name).quiet = false;
+      const c = cluster;
+      c.on('member-exit', (name: string, code: number | null, sig: string | null) => {
+        const m = c.member(name);
+        const tail = (m.lastLog ?? tailLines(m.logFile, 5)).slice(-5);
+        out(`!! etcd member ${name} exited unexpectedly (${sig ? `signal ${sig}` : `exit code ${code}`}); last lines of its log:\n${tail.map((l) => `     ${l.slice(0, 300)}`).join('\n')}`);
+      });
+    }
+    checkAbort();
+    for (const l of extra) {
+      try {
+        await daemon.addLink(l);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 409) throw new EnvironmentError(err.message);
+        if (err instanceof ApiError) throw new InputError(`links: ${err.message}`);
+        throw err;
+      }
+    }
 
     const app = buildApp(daemon, { token: config.api.token });
     api = createAdaptorServer({ fetch: app.fetch }) as Server;
-    const { host, port } = splitHostPort(config.api.listen);
     await new Promise<void>((resolve, reject) => {
-      api!.once('error', (err: NodeJS.ErrnoException) => reject(new ApiError(409, `cannot serve the API on ${config.api.listen}: ${err.code ?? err.message}`)));
-      api!.listen(port, host || undefined, () => resolve());
+      api!.once('error', (err: NodeJS.ErrnoException) => reject(new EnvironmentError(`cannot serve the API on ${config.api.listen}: ${err.code ?? err.message}`)));
+      api!.listen(apiAddr.port, apiAddr.host || undefined, () => resolve());
     });
     const apiPort = (api.address() as AddressInfo).port;
-    const apiUrl = `http://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${apiPort}`;
+    const apiHost = apiAddr.host && apiAddr.host !== '0.0.0.0' && apiAddr.host !== '::' ? apiAddr.host : '127.0.0.1';
+    const apiUrl = `http://${joinHostPort(apiHost, apiPort)}`;
+    checkAbort();
 
     if (config.load) await daemon.startLoad(config.load);
     printBanner(out, daemon, cluster, apiUrl, !!config.api.token);
@@ -145,7 +253,7 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
       },
     };
   } catch (err) {
-    await cleanup();
+    await cleanup().catch((e) => logger.error({ err: e }, 'cleanup after a failed start'));
     throw err;
   }
 }
@@ -164,10 +272,12 @@ function printBanner(out: (l: string) => void, daemon: Daemon, cluster: Cluster 
   lines.push(`  API: ${apiUrl}   metrics: ${apiUrl}/metrics   OpenAPI: ${apiUrl}/openapi.json${token ? '   (bearer token required)' : ''}`);
   const admin = links.find((l) => l.kind === 'client' && l.compatAdmin);
   const peerLink = links.find((l) => l.kind === 'peer');
-  lines.push('', '  try:');
+  // the token itself is never printed: the lines read it from the shell
+  const auth = token ? ' -H "Authorization: Bearer $ETCD_SOAK_TOKEN"' : '';
+  lines.push('', token ? '  try (with ETCD_SOAK_TOKEN set to the token in your shell):' : '  try:');
   lines.push(`    ETCDCTL_API=3 etcdctl --endpoints ${eps[0] ?? '127.0.0.1:23790'} put foo bar`);
   if (admin?.compatAdmin) lines.push(`    curl -L http://localhost:${admin.compatAdmin.split(':').pop()}/delay-tx -X PUT -d "latency=5s&random-variable=100ms"`);
-  if (peerLink) lines.push(`    curl -X POST ${apiUrl}/links/${peerLink.name}/faults -d '{"type":"blackhole","direction":"tx","duration":"10s"}'`);
-  lines.push(`    curl ${apiUrl}/load`, '');
+  if (peerLink) lines.push(`    curl${auth} -X POST ${apiUrl}/links/${peerLink.name}/faults -d '{"type":"blackhole","direction":"tx","duration":"10s"}'`);
+  lines.push(`    curl${auth} ${apiUrl}/load`, '');
   out(lines.join('\n'));
 }
