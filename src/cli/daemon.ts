@@ -1,19 +1,14 @@
 // `etcd-soak lab` and `etcd-soak run --config FILE`: the long-running daemon.
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from '../config/schema.js';
-import { startLab } from '../lab/lab.js';
+import { startLab, type Lab } from '../lab/lab.js';
 import { durationToMs } from '../util/duration.js';
+import { EXIT, EXIT_HELP, exitCodeOf } from '../util/exit.js';
+import { installCrashGuard } from '../util/guard.js';
 import { createLogger } from '../util/log.js';
+import { packageRoot, packageVersion } from '../util/pkg.js';
 
-/** the package root (dist/src/cli when built, src/cli under tsx) */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
 const LAB_CONFIG = path.join(packageRoot(), 'config/lab.yaml');
 
 export const LAB_HELP = `Usage: etcd-soak lab [options]
@@ -22,15 +17,16 @@ Starts a local 3-member etcd cluster with a fault link in front of every member'
 (Procfile-proxy layout: member N client N379 <- N3790, peer N380 <- N3800), the etcd-proxy admin API on
 N378/N381, the default load, and the HTTP API; prints a status line every few seconds. Ctrl-C stops the
 load, writes the report, stops the members and removes their data (a second Ctrl-C quits at once).
+Members never outlive the daemon, even when it is killed; a lab cleans up what a crashed one left.
 
 Options:
   --config FILE         base config (default config/lab.yaml)
   --api HOST:PORT       API listen address (default 127.0.0.1:8379; port 0 = any free port)
-  --token TOKEN         require "Authorization: Bearer TOKEN" (or ETCD_SOAK_TOKEN)
+  --token TOKEN         require "Authorization: Bearer TOKEN" on the API (or ETCD_SOAK_TOKEN); at least 8 characters
   --ephemeral           free ports for everything instead of the Procfile layout
   --port-offset N       add N to every Procfile port (two labs side by side; --port-base is the same)
   --plain-peers         peers over plain HTTP instead of TLS
-  --no-compat-admin     do not serve the etcd-proxy admin API on N378/N381
+  --no-compat-admin     do not serve the etcd-proxy admin API on N378/N381 (it has no authentication)
   --etcd-bin PATH       etcd binary (default: ETCD_BIN, then PATH; installed with apt-get if missing)
   --data-dir DIR        parent of the members' data dirs (default: a temp dir)
   --keep                keep the members' data on exit
@@ -40,22 +36,51 @@ Options:
   --no-load             start no load
   --report-dir DIR      where reports/<run-id>/ goes (default ./reports)
   --seed N              seed of the links' random draws (jitter, drop, corrupt)
-  --pretty              human-readable logs
+  --pretty              human-readable logs (the default when stderr is a terminal)
+  --json-logs           JSON log lines (the default when stderr is not a terminal)
+  --version             print the version and exit
   -h, --help            this text
 
-Exit status: 0 clean, 1 watch violations found, 2 bad flags or config.`;
+${EXIT_HELP}`;
 
-export const RUN_HELP = `Usage: etcd-soak run --config FILE [--duration D] [--api HOST:PORT] [--token T] [--pretty]
+export const RUN_HELP = `Usage: etcd-soak run --config FILE [options]
 
 Runs the daemon from a YAML/JSON config: links, an existing cluster or one it launches, the load.
-See config/lab.yaml and config/existing-cluster.example.yaml.`;
+See config/lab.yaml and config/existing-cluster.example.yaml. Every option of "etcd-soak lab" applies
+(cluster options only to a config that launches a cluster).
 
-function fail(msg: string): number {
+Options:
+  --config FILE         the config (required)
+  --api HOST:PORT       API listen address (overrides api.listen)
+  --token TOKEN         require "Authorization: Bearer TOKEN" on the API (or ETCD_SOAK_TOKEN)
+  --duration D          stop by itself after D (Go duration)
+  --pretty / --json-logs, --version, -h/--help as for "etcd-soak lab"
+
+${EXIT_HELP}`;
+
+function fail(msg: string, code: number = EXIT.usage): number {
   process.stderr.write(`etcd-soak: ${msg}\n`);
-  return 2;
+  return code;
+}
+
+/** config path → the flag (or variable) that set it, so an error names what the user typed */
+type FlagPaths = Map<string, string>;
+
+function describeConfigError(err: ConfigError, flags: FlagPaths): string {
+  const byFlag: string[] = [];
+  const byFile: typeof err.details = [];
+  for (const d of err.details) {
+    const flag = flags.get(d.path);
+    if (flag) byFlag.push(`${flag}: ${d.message}`);
+    else byFile.push(d);
+  }
+  const parts = [...byFlag];
+  if (byFile.length) parts.push(`invalid config: ${err.file}: ${byFile.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ')}`);
+  return parts.join('\n');
 }
 
 export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promise<number> {
+  const help = kind === 'lab' ? LAB_HELP : RUN_HELP;
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
@@ -79,56 +104,69 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
         'report-dir': { type: 'string' },
         seed: { type: 'string' },
         pretty: { type: 'boolean' },
+        'json-logs': { type: 'boolean' },
+        version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
       allowPositionals: false,
     }).values;
   } catch (err) {
-    return fail(`${(err as Error).message}\n\n${kind === 'lab' ? LAB_HELP : RUN_HELP}`);
+    return fail(`${(err as Error).message}\n\n${help}`);
   }
   if (values.help) {
-    process.stdout.write((kind === 'lab' ? LAB_HELP : RUN_HELP) + '\n');
-    return 0;
+    process.stdout.write(help + '\n');
+    return EXIT.ok;
   }
-  if (kind === 'run' && !values.config) return fail('run: --config FILE is required');
+  if (values.version) {
+    process.stdout.write(`etcd-soak ${packageVersion()}\n`);
+    return EXIT.ok;
+  }
+  if (values.pretty && values['json-logs']) return fail('--pretty and --json-logs: choose one');
+  if (kind === 'run' && !values.config) return fail('--config: required (etcd-soak run --config FILE)');
   let config: Config;
   let durationMs: number | undefined;
+  const flags: FlagPaths = new Map();
+  const file = (values.config as string | undefined) ?? LAB_CONFIG;
   try {
-    const file = (values.config as string | undefined) ?? LAB_CONFIG;
     const raw = loadConfigFile(file);
-    // flags override the file; re-validated as a whole so errors still name the field
+    // flags override the file; re-validated as a whole, and an error in a value a flag set names the flag
     const c = structuredClone(raw) as Record<string, any>;
     const num = (flag: string) => {
       const n = Number(values[flag]);
       if (String(values[flag]).trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${flag}`, [{ path: '', message: `expected a number, got ${JSON.stringify(values[flag])}` }]);
       return n;
     };
-    if (values.api) c.api.listen = values.api;
-    const token = (values.token as string | undefined) ?? process.env.ETCD_SOAK_TOKEN;
-    if (token) c.api.token = token;
-    values['port-offset'] ??= values['port-base'];
+    const set = (obj: Record<string, any>, key: string, value: unknown, cfgPath: string, flag: string) => {
+      obj[key] = value;
+      flags.set(cfgPath, flag);
+    };
+    c.api ??= {};
+    if (values.api) set(c.api, 'listen', values.api, 'api.listen', '--api');
+    if (values.token !== undefined) set(c.api, 'token', values.token, 'api.token', '--token');
+    else if (process.env.ETCD_SOAK_TOKEN) set(c.api, 'token', process.env.ETCD_SOAK_TOKEN, 'api.token', 'ETCD_SOAK_TOKEN');
+    const offsetFlag = values['port-offset'] !== undefined ? 'port-offset' : 'port-base';
     const launch = c.cluster?.launch;
-    if (values.ephemeral || values['port-offset'] || values['plain-peers'] || values['no-compat-admin'] || values['etcd-bin'] || values['data-dir'] || values.keep) {
-      if (!launch) throw new ConfigError(values.config as string, [{ path: 'cluster.launch', message: 'cluster flags need a config that launches a cluster' }]);
+    if (values.ephemeral || values[offsetFlag] !== undefined || values['plain-peers'] || values['no-compat-admin'] || values['etcd-bin'] || values['data-dir'] || values.keep) {
+      if (!launch) throw new ConfigError(file, [{ path: 'cluster.launch', message: 'cluster flags (--ephemeral, --port-offset, --plain-peers, --no-compat-admin, --etcd-bin, --data-dir, --keep) need a config that launches a cluster' }]);
       if (values.ephemeral) launch.ports = 'ephemeral';
-      if (values['port-offset']) launch.portOffset = num('port-offset');
+      if (values[offsetFlag] !== undefined) set(launch, 'portOffset', num(offsetFlag), 'cluster.launch.portOffset', `--${offsetFlag}`);
       if (values['plain-peers']) launch.peerTls = false;
       if (values['no-compat-admin']) launch.compatAdmin = false;
-      if (values['etcd-bin']) launch.etcdBin = values['etcd-bin'];
-      if (values['data-dir']) launch.dataDir = values['data-dir'];
+      if (values['etcd-bin'] !== undefined) set(launch, 'etcdBin', values['etcd-bin'], 'cluster.launch.etcdBin', '--etcd-bin');
+      if (values['data-dir'] !== undefined) set(launch, 'dataDir', values['data-dir'], 'cluster.launch.dataDir', '--data-dir');
       if (values.keep) launch.keep = true;
     }
     if (values['no-load']) delete c.load;
-    else if (values.rate || values.watchers) {
+    else if (values.rate !== undefined || values.watchers !== undefined) {
       c.load ??= {};
-      if (values.rate) c.load.rate = num('rate');
-      if (values.watchers) c.load.watchers = num('watchers');
+      if (values.rate !== undefined) set(c.load, 'rate', num('rate'), 'load.rate', '--rate');
+      if (values.watchers !== undefined) set(c.load, 'watchers', num('watchers'), 'load.watchers', '--watchers');
     }
-    if (values['report-dir']) c.reportDir = values['report-dir'];
-    if (values.seed) c.seed = num('seed');
+    if (values['report-dir'] !== undefined) set(c, 'reportDir', values['report-dir'], 'reportDir', '--report-dir');
+    if (values.seed !== undefined) set(c, 'seed', num('seed'), 'seed', '--seed');
     config = parseConfig(c, file);
-    if (values.duration) {
+    if (values.duration !== undefined) {
       try {
         durationMs = durationToMs(String(values.duration));
       } catch (err) {
@@ -136,34 +174,63 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
       }
     }
   } catch (err) {
-    return fail(err instanceof ConfigError ? `invalid config: ${err.message}` : (err as Error).message);
+    if (err instanceof ConfigError) {
+      // an error in a flag's own value: "--rate: expected a number, got "x""
+      if (err.file.startsWith('--')) return fail(`${err.file}: ${err.details.map((d) => d.message).join('; ')}`);
+      return fail(describeConfigError(err, flags));
+    }
+    return fail((err as Error).message);
   }
 
-  const logger = createLogger({ name: 'etcd-soak', pretty: !!values.pretty, level: process.env.ETCD_SOAK_LOG_LEVEL ?? 'warn' });
-  let lab;
-  try {
-    lab = await startLab(config, { logger });
-  } catch (err) {
-    process.stderr.write(`etcd-soak: ${(err as Error).message}\n`);
-    return 1;
-  }
-  const done = new Promise<string>((resolve) => {
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (++signals > 1) {
-        process.stderr.write('second signal: killing the members and quitting now\n');
-        for (const m of lab.cluster?.members ?? []) if (m.pid) process.kill(m.pid, 'SIGKILL');
-        process.exit(130);
-      }
-      process.stderr.write(`\n${sig}: stopping the load, writing the report, stopping the members (again to quit at once)\n`);
-      resolve(`interrupted (${sig})`);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    if (durationMs !== undefined) setTimeout(() => resolve('duration reached'), durationMs);
+  const logger = createLogger({
+    name: 'etcd-soak',
+    level: process.env.ETCD_SOAK_LOG_LEVEL ?? 'warn',
+    lines: true,
+    format: values.pretty ? 'pretty' : values['json-logs'] ? 'json' : 'auto',
   });
+  installCrashGuard(logger);
+
+  // signals from the start on: Ctrl-C while the members start aborts the start and cleans up
+  const abort = new AbortController();
+  let lab: Lab | undefined;
+  let stopRequested: ((reason: string) => void) | undefined;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) {
+      process.stderr.write('second signal: killing the members and quitting now\n');
+      for (const m of lab?.cluster?.members ?? []) {
+        try {
+          if (m.pid) process.kill(m.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      process.exit(130);
+    }
+    if (!lab) {
+      process.stderr.write(`\n${sig}: aborting the start, stopping what was started (again to quit at once)\n`);
+      abort.abort();
+      return;
+    }
+    process.stderr.write(`\n${sig}: stopping the load, writing the report, stopping the members (again to quit at once)\n`);
+    stopRequested?.(`interrupted (${sig})`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const done = new Promise<string>((resolve) => (stopRequested = resolve));
+  try {
+    lab = await startLab(config, { logger, signal: abort.signal });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError' || abort.signal.aborted) return EXIT.ok;
+    const code = exitCodeOf(err);
+    if (code === EXIT.internal) logger.error({ err }, 'the lab failed to start');
+    return fail(code === EXIT.internal ? `internal error: ${(err as Error).stack ?? err}` : (err as Error).message, code);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  if (durationMs !== undefined) timer = setTimeout(() => stopRequested?.('duration reached'), durationMs);
   const reason = await done;
+  clearTimeout(timer);
   const summary = await lab.stop(reason);
   const v = summary?.violations;
-  return v && v.ordered + v.unique + v.reliable + v.unexpected > 0 ? 1 : 0;
+  return v && v.ordered + v.unique + v.reliable + v.unexpected > 0 ? EXIT.violations : EXIT.ok;
 }

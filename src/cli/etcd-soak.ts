@@ -1,4 +1,6 @@
 // `etcd-soak`: the daemon's command with its subcommands.
+import { EXIT, EXIT_HELP } from '../util/exit.js';
+import { packageVersion } from '../util/pkg.js';
 import { daemonCommand } from './daemon.js';
 import { loadCommand } from './load.js';
 
@@ -9,31 +11,52 @@ Commands:
   run       the same daemon from a config file (--config FILE)
   load      run the watch/put load against etcd endpoints and check watch guarantees
 
-Run "etcd-soak <command> --help" for a command's options.`;
+Options:
+  --version   print the version and exit
+  -h, --help  this text
 
-export async function main(argv: string[]): Promise<void> {
+Run "etcd-soak <command> --help" for a command's options.
+
+${EXIT_HELP}`;
+
+async function dispatch(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  let code: number;
   switch (cmd) {
     case 'load':
-      code = await loadCommand(rest);
-      break;
+      return loadCommand(rest);
     case 'lab':
     case 'run':
-      code = await daemonCommand(cmd, rest);
-      break;
+      return daemonCommand(cmd, rest);
+    case '--version':
+    case '-V':
+    case 'version':
+      process.stdout.write(`etcd-soak ${packageVersion()}\n`);
+      return EXIT.ok;
     case undefined:
     case '-h':
     case '--help':
     case 'help':
       process.stdout.write(HELP + '\n');
-      code = cmd === undefined ? 2 : 0;
-      break;
+      return cmd === undefined ? EXIT.usage : EXIT.ok;
     default:
       process.stderr.write(`etcd-soak: unknown command ${JSON.stringify(cmd)}\n\n${HELP}\n`);
-      code = 2;
+      return EXIT.usage;
   }
-  process.exitCode = code;
-  // clients and timers are closed by then; exit explicitly so a stray handle cannot keep us alive
-  setTimeout(() => process.exit(code), 200).unref();
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let code: number;
+  try {
+    code = await dispatch(argv);
+  } catch (err) {
+    // a command is meant to return its code; anything thrown up to here is a bug of ours
+    process.stderr.write(`etcd-soak: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    code = EXIT.internal;
+  }
+  // Exit now, explicitly (stdout and stderr are written synchronously on Linux: nothing is lost). Never
+  // let the process end by draining its event loop: Node then closes every remaining handle and waits
+  // for each to report closed, and a socket whose reset libuv refused (a reset while its shutdown is
+  // pending fails with EINVAL, yet Node marks the handle closing) never does: the process would spin
+  // at 100% CPU in that wait, after the report, until killed.
+  process.exit(code);
 }

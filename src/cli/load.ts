@@ -1,5 +1,6 @@
 // `etcd-soak load`: run the watch/put load against endpoints, print a status line per interval and the
-// summary at the end; exit 0 when every guarantee held, 1 on violations, 2 on bad flags.
+// summary at the end; exit 0 when every guarantee held, 1 on violations, 2 on bad flags, 3 when the
+// environment is in the way (e.g. a report dir that cannot be written), 4 on an internal error.
 import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
 import { Metrics } from '../metrics.js';
@@ -8,6 +9,9 @@ import { formatStatusLine, formatSummaryTable } from '../loadgen/report.js';
 import type { LoadProfileInput } from '../loadgen/profile.js';
 import { splitHostPort } from '../util/net.js';
 import { createLogger } from '../util/log.js';
+import { EXIT, EXIT_HELP } from '../util/exit.js';
+import { installCrashGuard } from '../util/guard.js';
+import { packageVersion } from '../util/pkg.js';
 
 // flag → profile field
 const PROFILE_FLAGS = {
@@ -48,9 +52,10 @@ Options:
   --no-report           write no report files
   --run-id ID           8 characters [0-9a-z] (default random)
   --json                print the summary as JSON instead of the table
+  --version             print the version and exit
   -h, --help            this text
 
-Exit status: 0 all guarantees held, 1 violations found, 2 bad flags.`;
+${EXIT_HELP}`;
 
 export class UsageError extends Error {}
 
@@ -85,6 +90,7 @@ export async function loadCommand(argv: string[]): Promise<number> {
         'no-report': { type: 'boolean' },
         'run-id': { type: 'string' },
         json: { type: 'boolean' },
+        version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -92,12 +98,18 @@ export async function loadCommand(argv: string[]): Promise<number> {
     }).values;
   } catch (err) {
     process.stderr.write(`etcd-soak load: ${(err as Error).message}\n\n${LOAD_HELP}\n`);
-    return 2;
+    return EXIT.usage;
   }
   if (values.help) {
     process.stdout.write(LOAD_HELP + '\n');
-    return 0;
+    return EXIT.ok;
   }
+  if (values.version) {
+    process.stdout.write(`etcd-soak ${packageVersion()}\n`);
+    return EXIT.ok;
+  }
+  const logger = createLogger({ name: 'etcd-soak' });
+  installCrashGuard(logger);
   let runner: LoadRunner;
   try {
     if (!values.endpoints) throw new UsageError('--endpoints: required (HOST:PORT[,HOST:PORT...])');
@@ -113,14 +125,15 @@ export async function loadCommand(argv: string[]): Promise<number> {
       profile: profileFromFlags(values),
       endpoints,
       metrics: new Metrics({ defaultMetrics: false }),
-      logger: createLogger({ name: 'etcd-soak' }),
+      logger,
       reportDir: values['no-report'] ? null : ((values['report-dir'] as string | undefined) ?? 'reports'),
       runId: values['run-id'] as string | undefined,
     });
   } catch (err) {
     const msg = err instanceof ZodError ? err.issues.map((i) => `${flagOf(i.path[0])}: ${i.message}`).join('; ') : (err as Error).message;
     process.stderr.write(`etcd-soak load: ${msg}\n`);
-    return 2;
+    // a report dir that cannot be created is the environment's; anything else here is a bad flag
+    return (err as NodeJS.ErrnoException).code && !(err instanceof ZodError) && !(err instanceof UsageError) ? EXIT.environment : EXIT.usage;
   }
   runner.on('interval', (line) => process.stderr.write(formatStatusLine(line) + '\n'));
   let signals = 0;
@@ -132,10 +145,19 @@ export async function loadCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const done = new Promise<import('../loadgen/report.js').LoadSummary>((r) => runner.once('done', r));
-  await runner.start();
+  try {
+    await runner.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (!e.code || !e.syscall) throw err; // ours: main reports it as an internal error
+    // e.g. the report dir cannot be created: the environment's
+    process.stderr.write(`etcd-soak load: ${e.message}\n`);
+    await runner.stop('failed to start').catch(() => undefined);
+    return EXIT.environment;
+  }
   const summary = await done;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.stdout.write((values.json ? JSON.stringify(summary, null, 2) : formatSummaryTable(summary)) + '\n');
-  return runner.violationCount > 0 ? 1 : 0;
+  return runner.violationCount > 0 ? EXIT.violations : EXIT.ok;
 }
