@@ -81,7 +81,7 @@ t.test('bad input exits 2 and names the flag, not the config file', async (t) =>
     [['lab', '--duration', 'soon'], {}, /^etcd-soak: --duration: time: invalid duration "soon"\n$/],
     [['lab', '--pretty', '--json-logs'], {}, /^etcd-soak: --pretty and --json-logs: choose one\n$/],
     [['lab', '--no-such-flag'], {}, /^etcd-soak: Unknown option '--no-such-flag'/],
-    [['run'], {}, /^etcd-soak: --config: required/],
+    [['run'], {}, /^etcd-soak: run: --config FILE is required\n$/],
     [['run', '--config', '/nonexistent/x.yaml'], {}, /^etcd-soak: invalid config: \/nonexistent\/x\.yaml: cannot read: ENOENT\n$/],
     [['frobnicate'], {}, /^etcd-soak: unknown command "frobnicate"/],
   ];

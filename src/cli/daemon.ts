@@ -123,7 +123,7 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
     return EXIT.ok;
   }
   if (values.pretty && values['json-logs']) return fail('--pretty and --json-logs: choose one');
-  if (kind === 'run' && !values.config) return fail('--config: required (etcd-soak run --config FILE)');
+  if (kind === 'run' && !values.config) return fail('run: --config FILE is required');
   let config: Config;
   let durationMs: number | undefined;
   const flags: FlagPaths = new Map();
