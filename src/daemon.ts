@@ -1,18 +1,14 @@
 // The daemon's state: links by name, one metrics registry, an optional load run, an optional cluster.
 // The HTTP API, the lab and `etcd-soak run` all drive this one object.
-import { createAdaptorServer } from '@hono/node-server';
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { compatApp } from './api/compat.js';
 import { Metrics } from './metrics.js';
 import { Link, type LinkOptions } from './proxy/link.js';
 import type { LinkStats } from './proxy/types.js';
 import { LoadRunner, type LoadStatus, type LoadSummary } from './loadgen/runner.js';
-import type { LoadProfileInput } from './loadgen/profile.js';
+import type { LoadProfileInput } from './schema/load.js';
 import { silentLogger, type Logger } from './util/log.js';
-import { splitHostPort } from './util/net.js';
-import type { Cluster } from './lab/cluster.js';
 import { memberStatuses, type MemberStatus } from './etcd/control.js';
 
 export class ApiError extends Error {
@@ -64,6 +60,13 @@ export interface DaemonOptions {
   defaultEndpoints?: () => string[];
   /** the profile a load start builds on: the config's `load` section (fields a start omits come from it) */
   defaultProfile?: LoadProfileInput;
+  /** serves a link's etcd-proxy admin API (the API layer's); without it a link cannot have `compatAdmin` */
+  serveAdmin?: (link: Link, listen: string, metrics: Metrics) => Promise<Server>;
+}
+
+/** What the daemon needs of a cluster it launched (the lab's Cluster). */
+export interface LaunchedCluster {
+  readonly members: readonly { name: string; clientPort: number; peerPort: number; pid?: number; running: boolean }[];
 }
 
 /** drop and corrupt garble bytes on the way: watch anomalies near them are re-read before judged */
@@ -78,7 +81,7 @@ export class Daemon extends EventEmitter {
   private lastSummary: LoadSummary | undefined;
   /** load start / replace / stop run one at a time, in arrival order */
   private loadOps: Promise<unknown> = Promise.resolve();
-  cluster: Cluster | undefined;
+  cluster: LaunchedCluster | undefined;
   private linkSeq = 0;
   /** drop/corrupt faults active now, and when the last one ended (monotonic ms) */
   private lossyActive = 0;
@@ -125,7 +128,8 @@ export class Daemon extends EventEmitter {
     const entry: LinkEntry = { link, spec };
     if (spec.compatAdmin) {
       try {
-        entry.admin = await serveCompatAdmin(link, spec.compatAdmin, this.metrics);
+        if (!this.opts.serveAdmin) throw new Error('this daemon serves no etcd-proxy admin ports');
+        entry.admin = await this.opts.serveAdmin(link, spec.compatAdmin, this.metrics);
       } catch (err) {
         await link.close();
         const e = err as NodeJS.ErrnoException;
@@ -326,18 +330,6 @@ export class Daemon extends EventEmitter {
 function linkEndpoint(link: Link): string {
   const a = link.address();
   return `${a.host && a.host !== '0.0.0.0' && a.host !== '::' ? a.host : '127.0.0.1'}:${a.port}`;
-}
-
-async function serveCompatAdmin(link: Link, listen: string, metrics: Metrics): Promise<Server> {
-  const { host, port } = splitHostPort(listen);
-  const a = link.address();
-  const from = `${a.host || 'localhost'}:${a.port}`;
-  const server = createAdaptorServer({ fetch: compatApp(link, { from, to: link.upstream, metrics }).fetch }) as Server;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host || undefined, () => resolve());
-  });
-  return server;
 }
 
 export async function closeServer(s: Server | undefined): Promise<void> {

@@ -4,6 +4,7 @@ import t from 'tap';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { buildApp } from '../src/api/app.js';
+import { serveCompatAdmin } from '../src/api/admin.js';
 import { compatApp } from '../src/api/compat.js';
 import { Daemon } from '../src/daemon.js';
 import { Metrics } from '../src/metrics.js';
@@ -52,7 +53,7 @@ t.test('standalone compat app: a throwing handler answers 200 text and is logged
 
 t.test("the daemon's /links/<name>/ compat routes and its per-link admin servers answer 200 text too", async (t) => {
   const { logger, lines } = capture();
-  const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null, logger });
+  const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null, logger, serveAdmin: serveCompatAdmin });
   t.teardown(() => daemon.close());
   const [port, admin] = await freePorts(2);
   await daemon.addLink({ name: 'x', listen: `127.0.0.1:${port}`, upstream: `127.0.0.1:${echo.port}`, compatAdmin: `127.0.0.1:${admin}` });

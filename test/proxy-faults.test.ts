@@ -7,7 +7,7 @@ import { parseFaultSpec as fault } from '../src/schema/fault.js';
 import { LongTimer, MAX_TIMER_MS } from '../src/proxy/timer.js';
 import { close, closeKind, connect, echoServer, listen, pattern, readAll, sha, sinkServer, sleep, startLink } from './helpers/net.js';
 
-async function echoLink(t: Tap.Test) {
+async function echoLink(t: TapTest) {
   const echo = await echoServer();
   const link = await startLink({ upstreamPort: echo.port });
   t.teardown(async () => {
@@ -16,8 +16,7 @@ async function echoLink(t: Tap.Test) {
   });
   return { echo, link };
 }
-type Tap = typeof import('tap');
-declare namespace Tap { type Test = Parameters<Parameters<Tap['test']>[1]>[0] }
+type TapTest = Parameters<Parameters<(typeof import('tap'))['test']>[1]>[0];
 
 /** one 64-byte round trip through the link, in ms */
 async function rtt(sock: net.Socket): Promise<number> {
@@ -136,7 +135,7 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
   }
 }
 
-function watchWarnings(t: Tap.Test): string[] {
+function watchWarnings(t: TapTest): string[] {
   const seen: string[] = [];
   const on = (w: Error) => seen.push(`${w.name}: ${w.message}`);
   process.on('warning', on);

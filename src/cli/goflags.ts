@@ -30,7 +30,7 @@ function parseBool(s: string): boolean | undefined {
 function parseInt64(s: string): number | 'syntax' | 'range' {
   const m = /^([+-]?)(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-7_]*|[1-9][0-9_]*)$/.exec(s);
   if (!m || /__|_$|^[+-]?_/.test(s)) return 'syntax';
-  let body = m[2].replace(/_/g, '');
+  const body = m[2].replace(/_/g, '');
   let v: bigint;
   if (/^0[xXoObB]/.test(body)) v = BigInt(body.toLowerCase());
   else if (body.length > 1 && body[0] === '0') v = BigInt('0o' + body.slice(1));

@@ -137,7 +137,7 @@ function fmtFrac(v: bigint, prec: number): [string, bigint] {
 
 /** Go's Duration.String(): "1h30m0s", "1.5ms", "5ns", "0s", "-1s". */
 export function formatGoDuration(ns: bigint | number): string {
-  let d = typeof ns === 'bigint' ? ns : BigInt(Math.trunc(ns));
+  const d = typeof ns === 'bigint' ? ns : BigInt(Math.trunc(ns));
   if (d === 0n) return '0s';
   const neg = d < 0n;
   let u = neg ? -d : d;

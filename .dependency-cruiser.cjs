@@ -1,0 +1,21 @@
+// The layers point one way: cli → wiring (lab) → api → daemon → {proxy, loadgen, etcd, cluster} →
+// {schema, config} → util. No cycles; src/ never imports test/ or bench/.
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    { name: 'src-not-to-test-or-bench', severity: 'error', from: { path: '^src/' }, to: { path: '^(test|bench)/' } },
+    { name: 'no-upward-to-cli', severity: 'error', from: { path: '^src/', pathNot: '^src/cli/' }, to: { path: '^src/cli/' } },
+    { name: 'no-upward-to-lab', severity: 'error', from: { path: '^src/', pathNot: '^src/(cli|lab)/' }, to: { path: '^src/lab/' } },
+    { name: 'no-upward-to-api', severity: 'error', from: { path: '^src/', pathNot: '^src/(cli|lab|api)/' }, to: { path: '^src/api/' } },
+    { name: 'no-upward-to-daemon', severity: 'error', from: { path: '^src/', pathNot: '^src/(cli|lab|api|daemon\\.ts)' }, to: { path: '^src/daemon\\.ts$' } },
+    { name: 'engine-parts-apart', comment: 'proxy, loadgen and the etcd control client do not import each other', severity: 'error', from: { path: '^src/(proxy|loadgen|etcd)/' }, to: { path: '^src/(proxy|loadgen|etcd)/', pathNot: '^src/$1/' } },
+    { name: 'schema-and-util-at-the-bottom', severity: 'error', from: { path: '^src/(schema|util)/' }, to: { path: '^src/', pathNot: '^src/(schema|util)/' } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(dist|node_modules)/' },
+  },
+};
