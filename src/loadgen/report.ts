@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { humanMs } from '../util/human.js';
 import type { CheckerFindings, ViolationKind } from './checker.js';
-import type { LoadProfile } from './profile.js';
+import type { LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
 
 export interface LoadCounts {

@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Checker, type PutRecord, type Violation } from './checker.js';
 import { SelfMonitor } from './monitor.js';
-import { loadProfileSchema, type LoadProfile, type LoadProfileInput } from './profile.js';
+import { loadProfileSchema, type LoadProfile, type LoadProfileInput } from '../schema/load.js';
 import { EtcdRecord, type ReplayResult } from './record.js';
 import { ReportWriter, type GeneratorLedger, type LoadStatus, type LoadSummary, type TimelineLine } from './report.js';
 import { OpenLoopSchedule } from './schedule.js';
