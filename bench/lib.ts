@@ -1,14 +1,9 @@
 // Shared by the benchmarks.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /** The package root, whether a bench runs from bench/ (tsx) or dist/bench/ (built). */
-export function packageRoot(from: string): string {
-  let dir = path.dirname(fileURLToPath(from));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return dir;
-}
+export { packageRoot } from '../src/util/pkg.js';
 
 /** Writes a result file under bench/results/ (or `out`) and returns its path. */
 export function writeResults(root: string, name: string, data: unknown, out?: string): string {

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { freePorts } from '../src/util/net.js';
 import { describeError } from '../src/util/errors.js';
 import { parseFaultSpec as fault } from '../src/schema/fault.js';
-import { LongTimer, MAX_TIMER_MS } from '../src/proxy/timer.js';
+import { LongTimer, MAX_TIMER_MS } from '../src/util/timer.js';
 import { close, closeKind, connect, echoServer, listen, pattern, readAll, sha, sinkServer, sleep, startLink } from './helpers/net.js';
 
 async function echoLink(t: TapTest) {

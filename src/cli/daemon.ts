@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from '../config/schema.js';
 import { startLab, type Lab } from '../lab/lab.js';
 import { durationToMs } from '../util/duration.js';
+import { LongTimer } from '../util/timer.js';
 import { EXIT, EXIT_HELP, exitCodeOf } from '../util/exit.js';
 import { installCrashGuard } from '../util/guard.js';
 import { createLogger } from '../util/log.js';
@@ -226,10 +227,10 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
     if (code === EXIT.internal) logger.error({ err }, 'the lab failed to start');
     return fail(code === EXIT.internal ? `internal error: ${(err as Error).stack ?? err}` : (err as Error).message, code);
   }
-  let timer: NodeJS.Timeout | undefined;
-  if (durationMs !== undefined) timer = setTimeout(() => stopRequested?.('duration reached'), durationMs);
+  // a LongTimer: `--duration 1000h` is longer than Node's timer limit and must not fire at once
+  const timer = durationMs !== undefined ? new LongTimer(durationMs, () => stopRequested?.('duration reached'), { unref: true }) : undefined;
   const reason = await done;
-  clearTimeout(timer);
+  timer?.cancel();
   const summary = await lab.stop(reason);
   const v = summary?.violations;
   return v && v.ordered + v.unique + v.reliable + v.unexpected > 0 ? EXIT.violations : EXIT.ok;

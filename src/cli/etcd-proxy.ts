@@ -1,14 +1,12 @@
 // `etcd-proxy`: a drop-in for etcd v3.4's functional/cmd/etcd-proxy (same flags, texts, routes), on
 // this project's Link. Deliberate differences are listed in the README.
 import { createAdaptorServer } from '@hono/node-server';
-import fs from 'node:fs';
 import type { Server } from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { compatApp } from '../api/compat.js';
 import { Metrics } from '../metrics.js';
 import { Link } from '../proxy/link.js';
 import { createLogger } from '../util/log.js';
+import { packageVersion } from '../util/pkg.js';
 import { splitHostPort } from '../util/net.js';
 import { FlagError, formatDefaults, parseGoFlags, type FlagDef } from './goflags.js';
 
@@ -23,15 +21,6 @@ const FLAGS: FlagDef[] = [
 ];
 
 /** The package's version (package.json at the package root: above dist/src/cli or src/cli). */
-function packageVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++, dir = path.dirname(dir)) {
-    const file = path.join(dir, 'package.json');
-    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
-  }
-  return 'unknown';
-}
-
 function usage(): string {
   return (
     `Usage of "etcd-proxy":\n\n` +

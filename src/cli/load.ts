@@ -6,7 +6,7 @@ import { ZodError } from 'zod';
 import { Metrics } from '../metrics.js';
 import { LoadRunner } from '../loadgen/runner.js';
 import { formatStatusLine, formatSummaryTable } from '../loadgen/report.js';
-import type { LoadProfileInput } from '../loadgen/profile.js';
+import type { LoadProfileInput } from '../schema/load.js';
 import { splitHostPort } from '../util/net.js';
 import { createLogger } from '../util/log.js';
 import { EXIT, EXIT_HELP } from '../util/exit.js';
@@ -23,6 +23,7 @@ const PROFILE_FLAGS = {
   duration: 'duration',
   'put-timeout': 'putTimeout',
   settle: 'settle',
+  'stall-timeout': 'stallTimeout',
   prefix: 'prefix',
   'max-in-flight': 'maxInFlight',
   'watch-mode': 'watchMode',
@@ -36,14 +37,17 @@ Open-loop watch/put load that checks etcd's watch guarantees (ordered, unique, r
 
 Options:
   --endpoints LIST      etcd client endpoints, comma separated (required)
-  --rate N              puts per second, open loop (default 300)
+  --rate N              puts per second, open loop (default 200)
   --watchers N          watchers (default 60), spread over the keys and connections
   --keys N              keys under <prefix>/<run-id>/ (default 12)
-  --connections N       gRPC connections, each with its own watch stream (default 4)
+  --connections N       gRPC connections, each with its own watch stream (default 3)
   --value-size BYTES    value size, at least 49 (default 256)
   --duration D          run length, Go duration (default: until Ctrl-C)
   --put-timeout D       deadline of one put (default 5s); a put past it is indeterminate
-  --settle D            how long an applied put may take to reach every watcher (default 5s)
+  --settle D            after this long a suspected skip is checked against etcd's record, and an event
+                        is counted late (default 5s)
+  --stall-timeout D     a watch stream silent this long while puts on its keys are acknowledged is
+                        probed, then reset and resumed (default 5s)
   --max-in-flight N     puts in flight at most; puts due beyond it are counted as slips (default 1024)
   --watch-mode MODE     key (one key per watcher) or prefix (every key) (default key)
   --prefix P            key prefix (default /etcd-soak)
@@ -108,7 +112,8 @@ export async function loadCommand(argv: string[]): Promise<number> {
     process.stdout.write(`etcd-soak ${packageVersion()}\n`);
     return EXIT.ok;
   }
-  const logger = createLogger({ name: 'etcd-soak' });
+  // whole log records through stderr's own writer: pretty in a terminal, JSON when piped, never inside a status line
+  const logger = createLogger({ name: 'etcd-soak', lines: true, format: 'auto' });
   installCrashGuard(logger);
   let runner: LoadRunner;
   try {

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../api/app.js';
 import type { Config } from '../config/schema.js';
+import { serveCompatAdmin } from '../api/admin.js';
 import { ApiError, closeServer, Daemon, type LinkSpec } from '../daemon.js';
 import { formatStatusLine, formatSummaryTable, type LoadSummary, type TimelineLine } from '../loadgen/report.js';
 import { Metrics } from '../metrics.js';
@@ -130,7 +131,7 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
   const out = opts.out === null ? () => {} : (opts.out ?? ((l: string) => void process.stderr.write(l + '\n')));
   const signal = opts.signal;
   let cluster: Cluster | undefined;
-  const daemon = new Daemon({ metrics: opts.metrics ?? new Metrics(), logger, seed: config.seed, reportDir: config.reportDir });
+  const daemon = new Daemon({ metrics: opts.metrics ?? new Metrics(), logger, seed: config.seed, reportDir: config.reportDir, defaultProfile: config.load, serveAdmin: serveCompatAdmin });
   let api: Server | undefined;
   // the links first (their connections closed by us, not reset under us by members going away), then
   // the members (followers first: a leader cut off from its peers stops without a hand-over), the API
@@ -169,7 +170,7 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
       }
       memberSpecs = ports.map((m) => ({ name: m.name, clientPort: m.client, peerPort: m.peer, advertisePeerPort: m.peerProxy, advertiseClientPort: m.clientProxy }));
     } else if (existing) {
-      for (const m of existing.members) linkSpecs.push({ name: `${m.name}-client`, listen: m.clientProxy ?? '127.0.0.1:0', upstream: m.client, kind: 'client', member: m.name });
+      for (const m of existing.members) linkSpecs.push({ name: `${m.name}-client`, listen: m.clientProxy ?? '127.0.0.1:0', upstream: m.client, kind: 'client', member: m.name, compatAdmin: m.compatAdmin });
     }
     const extra = config.links as LinkSpec[];
     for (const l of [...linkSpecs, ...extra]) {
@@ -230,8 +231,10 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
     const apiUrl = `http://${joinHostPort(apiHost, apiPort)}`;
     checkAbort();
 
-    if (config.load) await daemon.startLoad(config.load);
-    printBanner(out, daemon, cluster, apiUrl, !!config.api.token);
+    if (config.load) await daemon.startLoad({});
+    // an existing cluster's members are known by their client URLs: show what each says of itself
+    const existingStatus = !cluster && existing ? await daemon.clusterStatus(2000).catch(() => []) : [];
+    printBanner(out, daemon, cluster, apiUrl, !!config.api.token, existingStatus);
     daemon.on('load-interval', (line: TimelineLine) => out(`${formatStatusLine(line)} | faults ${daemon.activeFaults().length}${cluster ? ` | members up ${cluster.members.filter((m) => m.running).length}/${cluster.members.length}` : ''}`));
 
     let stopping: Promise<LoadSummary | undefined> | undefined;
@@ -258,8 +261,16 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
   }
 }
 
-function printBanner(out: (l: string) => void, daemon: Daemon, cluster: Cluster | undefined, apiUrl: string, token: boolean): void {
+function printBanner(out: (l: string) => void, daemon: Daemon, cluster: Cluster | undefined, apiUrl: string, token: boolean, existing: Awaited<ReturnType<Daemon['clusterStatus']>>): void {
   const lines = ['', 'etcd-soak is running', ''];
+  if (existing.length) {
+    lines.push('  member  client                 client link            id                leader  revision  health');
+    for (const m of existing) {
+      const link = m.clientLink ? daemon.listLinks().find((l) => l.name === m.clientLink)?.listen : undefined;
+      const health = m.ok ? 'ok' : `unreachable (${(m.error ?? '').slice(0, 60)})`;
+      lines.push(`  ${m.name.padEnd(8)}${(m.client ?? '-').padEnd(23)}${(link ?? '-').padEnd(23)}${(m.memberId ?? '-').padEnd(18)}${(m.isLeader ? 'yes' : m.ok ? 'no' : '-').padEnd(8)}${String(m.revision ?? '-').padEnd(10)}${health}`);
+    }
+  }
   if (cluster) {
     lines.push('  member  client          client link (proxy)  peer            peer link (advertised)  pid');
     for (const m of cluster.members) {

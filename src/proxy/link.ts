@@ -12,7 +12,7 @@ import { Rng, randomSeed } from '../util/rng.js';
 import { Connection, resetSocket, type ConnectionHost } from './connection.js';
 import { AcceptFaults, BandwidthFault, CorruptFault, DelayFault, DirectionFaults, DropFault } from './faults/index.js';
 import type { PipeContext, PipeMetrics } from './pipe.js';
-import { LongTimer } from './timer.js';
+import { LongTimer } from '../util/timer.js';
 import type { DirectionStats, FaultInfo, FaultScope, FaultSpec, FaultType, LinkStats } from './types.js';
 
 export interface LinkOptions {

@@ -9,7 +9,7 @@ import type { Counter, Histogram } from 'prom-client';
 import type { Logger } from '../util/log.js';
 import type { Rng } from '../util/rng.js';
 import { TokenBucket, type DelayFault, type DirectionFaults } from './faults/index.js';
-import { MAX_TIMER_MS } from './timer.js';
+import { MAX_TIMER_MS } from '../util/timer.js';
 import type { DirectionStats } from './types.js';
 
 const HIGH_WATER = 512 * 1024;
