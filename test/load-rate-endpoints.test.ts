@@ -5,6 +5,7 @@ import { Daemon } from '../src/daemon.js';
 import { startCluster } from '../src/lab/cluster.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
 import { Metrics } from '../src/metrics.js';
+import { parseFaultSpec } from '../src/schema/fault.js';
 import { freePorts } from '../src/util/net.js';
 
 const cluster = await startCluster({ size: 1 });
@@ -77,4 +78,29 @@ t.test("a removed link's load connections move to the remaining endpoint; the la
   const s = await daemon.stopLoad();
   t.equal(s.violations.reliable + s.violations.ordered + s.violations.unique + s.violations.unexpected, 0, 'no violation from the move');
   t.equal(s.findings.behindAtEnd, 0);
+});
+
+t.test("indeterminate puts are settled by etcd's record while the run goes (every 12 × settle), not only at its end", async (t) => {
+  const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null });
+  t.teardown(() => daemon.close());
+  const [a] = await freePorts(1);
+  await daemon.addLink({ name: 's1-client', listen: `127.0.0.1:${a}`, upstream: ep, kind: 'client', member: 's1' });
+  // no watcher: only etcd's record can say what happened to a put whose answer was lost
+  await daemon.startLoad({ rate: 50, watchers: 0, keys: 2, connections: 1, settle: '500ms', putTimeout: '300ms', interval: '1s' });
+  const r = daemon.loadRunner!;
+  await running(r);
+  await sleep(500);
+  const pause = daemon.getLink('s1-client').addFault(parseFaultSpec({ type: 'pause', direction: 'rx' }));
+  await sleep(1000);
+  daemon.getLink('s1-client').removeFault(pause.id);
+  let st = r.status();
+  for (let i = 0; i < 100 && st.counts.applied === 0; i++) {
+    await sleep(100);
+    st = r.status();
+  }
+  t.ok(st.counts.indeterminate > 0, `${st.counts.indeterminate} puts lost their answers`);
+  t.ok(st.counts.applied > 0, `${st.counts.applied} of them settled as applied during the run`);
+  t.equal(st.state, 'running');
+  const s = await daemon.stopLoad();
+  t.equal(s.counts.applied + s.counts.notApplied, s.counts.indeterminate, 'every one settled at the end');
 });

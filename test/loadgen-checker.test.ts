@@ -94,6 +94,23 @@ t.test("a skip etcd's record does not have is the ack's fault (a garbled revisio
   t.equal(s.c.findings.falseSkips, 1);
 });
 
+t.test('a skip of an unknown revision passed on a possibly garbled stream is unverified, not a violation', async (t) => {
+  const s = setup({ watchers: 2 });
+  s.put(1);
+  s.put(2, false);
+  s.c.indeterminate(2, 0); // its answer was lost: revision 11 unknown to the run
+  s.put(3);
+  s.ev(0, 10);
+  s.ev(1, 10);
+  t.equal(s.c.onEvent(s.ws[0], 0, 12, s.value(3), 0, true), 1003, 'no gap is known: the watcher moves on');
+  s.ev(1, 12); // a clean stream skips it too
+  s.finish();
+  t.same(s.settled, [[2, true]], "etcd's record has it");
+  t.same(kinds(s.violations), ['reliable@11'], 'the clean watcher skipped it: etcd violated');
+  t.equal(s.violations[0].watcher, 1);
+  t.equal(s.c.findings.unverifiedSkips, 1, 'the watcher on a garbled stream: unverified');
+});
+
 t.test('a suspected skip whose record cannot be read is unverified, not a violation', async (t) => {
   const s = setup();
   for (let i = 1; i <= 3; i++) s.put(i);

@@ -79,6 +79,11 @@ export interface WatcherState {
   /** last revision seen per watched key slot (slot = key index for prefix watchers, else 0) */
   lastOnKey: Float64Array;
   suspects: Map<number, { key: number; since: number }>;
+  /**
+   * revision spans [from, to] the watcher moved past while a drop/corrupt fault may have garbled its
+   * stream: a skip found there later (a revision learned only afterwards) may be the transport's
+   */
+  murky: number[];
   /** revisions handed to etcd's record for a verdict (a late arrival is then a reorder): rev → key, since */
   missing: Map<number, { key: number; at: number }>;
   events: number;
@@ -217,6 +222,7 @@ export class Checker {
       lastRev: startRev - 1,
       lastOnKey: new Float64Array(prefix ? this.opts.keys.length : 1).fill(startRev - 1),
       suspects: new Map(),
+      murky: [],
       missing: new Map(),
       events: 0,
     };
@@ -282,6 +288,7 @@ export class Checker {
       }
     }
     w.events++;
+    if (transitSuspect && rev > w.lastRev + 1) markMurky(w, w.lastRev + 1, rev - 1);
     w.lastRev = rev;
     w.lastOnKey[slot] = rev;
     if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
@@ -307,6 +314,7 @@ export class Checker {
    * injected fault corrupted on its way in. The watcher moves past it; counted, not a violation.
    */
   acceptCorrupted(w: WatcherState, key: number, rev: number): void {
+    if (rev > w.lastRev + 1) markMurky(w, w.lastRev + 1, rev - 1);
     if (!this.corruptedRevs.has(rev)) {
       this.corruptedRevs.add(rev);
       this.findings.corruptedWrites++;
@@ -376,12 +384,18 @@ export class Checker {
     }
     this.pending.delete(id);
     if (answer === 'on-key') {
-      for (const w of p.watchers) this.report('reliable', w, key, rev, `skipped: etcd's history has revision ${rev} on this key, the watch moved past it`);
+      for (const w of p.watchers) this.judgeSkip(w, key, rev, `skipped: etcd's history has revision ${rev} on this key, the watch moved past it`);
       return;
     }
     // the revision we believed a put on this key is not one: the acknowledgement was wrong
     this.findings.falseSkips += p.watchers.size;
     this.forget(rev);
+  }
+
+  /** A skip etcd's record confirms: etcd's violation, unless the watcher passed it on a possibly garbled stream. */
+  private judgeSkip(w: WatcherState, key: number, rev: number, detail: string): void {
+    if (inMurky(w, rev)) this.findings.unverifiedSkips++;
+    else this.report('reliable', w, key, rev, detail);
   }
 
   /** Drops a revision believed to be on a key that etcd's record does not have there. */
@@ -415,18 +429,19 @@ export class Checker {
     this.learn(rev, rec, now);
     // etcd has it and watchers are past it: they skipped it (the record itself confirms it)
     for (const w of this.keyWatchers[key]) {
-      if (w.suspects.delete(rev)) this.report('reliable', w, key, rev, `skipped: etcd's history has revision ${rev} (an indeterminate put) on this key, the watch moved past it`);
+      if (w.suspects.delete(rev)) this.judgeSkip(w, key, rev, `skipped: etcd's history has revision ${rev} (an indeterminate put) on this key, the watch moved past it`);
     }
   }
 
   /**
-   * The end of the run: after the replay (`replayed` = up to which revision etcd's record was read, 0
-   * when it could not be read), remaining indeterminate puts are not applied, and skips are settled.
+   * The end of the run: after the last replay (of revisions `replayedFrom`..`replayedTo`; `replayedTo`
+   * 0 when etcd's record could not be read), remaining indeterminate puts are not applied, and the skips
+   * still open are settled: not on the key when that replay read their revision, else unverified.
    */
-  finish(now: number, replayedTo: number): void {
+  finish(now: number, replayedTo: number, replayedFrom = 0): void {
     this.sweep(now, true);
     for (const p of [...this.pending.values()]) {
-      if (replayedTo >= p.rev) this.recordSays(p.key, p.rev, 'not-on-key');
+      if (replayedTo >= p.rev && p.rev >= replayedFrom) this.recordSays(p.key, p.rev, 'not-on-key');
       else {
         this.pending.delete(`${p.key}:${p.rev}`);
         this.findings.unverifiedSkips += p.watchers.size;
@@ -444,9 +459,14 @@ export class Checker {
 
   /** Whether the end of the run needs etcd's record: an indeterminate put or a skip is still open. */
   hasOpenQuestions(): boolean {
-    if (this.pending.size) return true;
-    for (const rec of this.puts.values()) if (rec.state === 'indeterminate') return true;
-    return false;
+    return this.pending.size > 0 || this.indeterminateCount() > 0;
+  }
+
+  /** puts still indeterminate (not seen, not yet settled by a replay) */
+  indeterminateCount(): number {
+    let n = 0;
+    for (const rec of this.puts.values()) if (rec.state === 'indeterminate') n++;
+    return n;
   }
 
   /** Watchers behind the last revision of their keys (as etcd's record or the acks know it). */
@@ -510,6 +530,26 @@ export class Checker {
     }
     return false;
   }
+}
+
+/** at most this many murky spans per watcher (the oldest go first: a bounded memory under long faults) */
+const MAX_MURKY = 2000;
+
+function markMurky(w: WatcherState, from: number, to: number): void {
+  const m = w.murky;
+  // spans arrive in increasing order: extend the last one when they touch
+  if (m.length && m[m.length - 1] >= from - 1) m[m.length - 1] = Math.max(m[m.length - 1], to);
+  else m.push(from, to);
+  if (m.length > MAX_MURKY * 2) m.splice(0, 2);
+}
+
+function inMurky(w: WatcherState, rev: number): boolean {
+  const m = w.murky;
+  for (let i = m.length - 2; i >= 0; i -= 2) {
+    if (rev > m[i + 1]) return false;
+    if (rev >= m[i]) return true;
+  }
+  return false;
 }
 
 function insertSorted(list: number[], x: number): void {

@@ -1,10 +1,11 @@
 // etcd's own record of the run, as the judge of what the watchers and the puts' outcomes say:
 // - a suspected skip is confirmed with a Range of that key at that revision (is there an event at that
 //   revision on that key?), during the run;
-// - at the end, a fresh watch replays the run's prefix from the lowest open revision: it settles every
-//   indeterminate put (applied when etcd has it, not applied otherwise) and the skips still open.
+// - periodically and at the end, a fresh watch replays the run's prefix, each replay from where the last
+//   one ended (so every revision is read once): it settles indeterminate puts (applied when etcd has
+//   them; at the end, not applied when it does not) and the skips still open.
 import type { Logger } from '../util/log.js';
-import type { Checker, RecordAnswer } from './checker.js';
+import type { Checker, PendingSkip, RecordAnswer } from './checker.js';
 import { Status, WireError, type EtcdWireClient, type WatchEvent } from './wire/client.js';
 import { prefixEnd } from './wire/proto.js';
 
@@ -36,23 +37,36 @@ export class EtcdRecord {
     if (!questions.length) return;
     this.asking = true;
     this.lastAsk = now;
+    void this.ask(checker, questions).finally(() => (this.asking = false));
+  }
+
+  /** Asks about every open skip now (the end of a run), waiting for the answers. */
+  async confirmAll(checker: Checker): Promise<void> {
+    for (let round = 0; round < 100; round++) {
+      const questions = checker.takeQuestions(200);
+      if (!questions.length) return;
+      await this.ask(checker, questions);
+      // what could not be answered stays open for the replay; do not ask again in this loop
+      if (questions.every((q) => checker.pending.get(`${q.key}:${q.rev}`) === q)) return;
+    }
+  }
+
+  private async ask(checker: Checker, questions: PendingSkip[]): Promise<void> {
     const clients = this.clients();
-    void (async () => {
-      let i = 0;
-      for (const q of questions) {
-        const client = clients[i++ % clients.length];
-        let answer: RecordAnswer;
-        try {
-          const r = await client.range(this.keyBytes[q.key], { revision: q.rev, limit: 1, timeoutMs: 3000 });
-          answer = r.kvs.length && r.kvs[0].modRevision === q.rev ? 'on-key' : 'not-on-key';
-        } catch (err) {
-          // compacted or unreachable: the end-of-run replay (or nobody) decides
-          answer = 'unavailable';
-          if (!(err instanceof WireError) || err.code !== Status.OUT_OF_RANGE) this.logger.debug({ err: (err as Error).message, key: q.key, rev: q.rev }, 'could not ask etcd about a skip');
-        }
-        checker.recordSays(q.key, q.rev, answer);
+    let i = 0;
+    for (const q of questions) {
+      const client = clients[i++ % clients.length];
+      let answer: RecordAnswer;
+      try {
+        const r = await client.range(this.keyBytes[q.key], { revision: q.rev, limit: 1, timeoutMs: 3000 });
+        answer = r.kvs.length && r.kvs[0].modRevision === q.rev ? 'on-key' : 'not-on-key';
+      } catch (err) {
+        // compacted or unreachable: the end-of-run replay (or nobody) decides
+        answer = 'unavailable';
+        if (!(err instanceof WireError) || err.code !== Status.OUT_OF_RANGE) this.logger.debug({ err: (err as Error).message, key: q.key, rev: q.rev }, 'could not ask etcd about a skip');
       }
-    })().finally(() => (this.asking = false));
+      checker.recordSays(q.key, q.rev, answer);
+    }
   }
 
   /**

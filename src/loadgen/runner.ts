@@ -85,6 +85,10 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private behindAtEnd = 0;
   private behindList: { watcher: number; connection: number; key: string; seen: number; last: number }[] = [];
   private replayResult: ReplayResult | undefined;
+  /** etcd's record was read up to this revision by the replays so far (each goes on from here) */
+  private recordCheckpoint = 0;
+  private replaying: Promise<unknown> | undefined;
+  private lastReplayAt = 0;
   private lastError: string | undefined;
   private readonly report: ReportWriter | undefined;
   private stopPromise: Promise<LoadSummary> | undefined;
@@ -131,6 +135,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     const startRev = await this.currentRevision();
     if (this.state !== 'starting') return;
     this.startRev = startRev;
+    this.recordCheckpoint = startRev;
     this.checker = new Checker({
       runId: this.runId,
       keys: this.keys,
@@ -189,6 +194,20 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.checker.sweep(t);
     for (const c of this.conns) c.checkStall(t, this.profile.stallTimeout);
     this.record.confirmSkips(this.checker, t);
+    // long runs: settle indeterminate puts against etcd's record as the run goes, not only at its end
+    // (not while a drop/corrupt fault may garble the replay: the checkpoint must only pass what was read)
+    if (!this.replaying && !this.transitSuspect() && t - this.lastReplayAt >= 12 * this.profile.settle && this.checker.indeterminateCount() > 0) {
+      this.lastReplayAt = t;
+      this.replaying = this.replayOnward().finally(() => (this.replaying = undefined));
+    }
+  }
+
+  /** Replays etcd's record from where the last replay ended; returns the replay (the checkpoint moves on success). */
+  private async replayOnward(): Promise<ReplayResult & { from: number }> {
+    const from = this.recordCheckpoint + 1;
+    const r = await this.record.replay(this.checker, from, now, Math.max(30_000, this.profile.settle * 4));
+    if (!r.error && r.replayedTo) this.recordCheckpoint = Math.max(this.recordCheckpoint, r.replayedTo);
+    return { ...r, from };
   }
 
   // WatchHost: what the watch connections report back
@@ -484,16 +503,22 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     return summary;
   }
 
-  /** The end of the run: replay etcd's record from the lowest open revision and settle by it. */
+  /**
+   * The end of the run: ask etcd about every open skip, then replay its record from where the last
+   * periodic replay ended (the run's start at first: a revision learned on a garbled connection cannot
+   * bound where to begin), and settle by it.
+   */
   private async settleWithRecord(): Promise<void> {
     const c = this.checker;
     c.sweep(now(), true);
-    // from the run's start: a revision learned on a garbled connection cannot bound where to begin
-    const from = c.hasOpenQuestions() ? this.startRev + 1 : 0;
-    const r = await this.record.replay(c, from, now, Math.max(30_000, this.profile.settle * 4));
+    await this.replaying;
+    await this.record.confirmAll(c);
+    const r = c.hasOpenQuestions() ? await this.replayOnward() : { replayedTo: this.recordCheckpoint, events: 0, lastOnKey: new Map<number, number>(), from: this.recordCheckpoint + 1 };
+    // where each key ended, for the catch-up check, needs the head even when nothing was open
+    if (!r.lastOnKey.size && !r.error) Object.assign(r, await this.record.replay(c, 0, now, 10_000), { from: r.from });
     this.replayResult = r;
-    if (r.error) this.logger.warn({ err: r.error, from }, "could not read etcd's record of the run; open questions stay unverified");
-    c.finish(now(), r.replayedTo);
+    if (r.error) this.logger.warn({ err: r.error, from: r.from }, "could not read etcd's record of the run; open questions stay unverified");
+    c.finish(now(), r.error ? 0 : r.replayedTo, r.from);
     // etcd's record says where each key ended; without it, the last revision the run knows
     const behind = c.behind((k) => (r.replayedTo ? (r.lastOnKey.get(k) ?? 0) : c.lastKnownOnKey(k)));
     this.behindAtEnd = behind.length;
