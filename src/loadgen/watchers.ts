@@ -62,7 +62,7 @@ export class WatchConnection {
   private readonly garbled = new Map<string, WatchStream>();
   private attachTimer: NodeJS.Timeout | undefined;
   /** watchers behind a known revision: since when, and which revision they wait for */
-  private readonly lagging = new Map<number, { target: number; since: number }>();
+  private readonly lagging = new Map<number, { target: number; seen: number; since: number }>();
   /** the highest revision this connection's current stream delivered to any of its watchers */
   private maxDelivered = 0;
 
@@ -250,9 +250,9 @@ export class WatchConnection {
   }
 
   /**
-   * A watch that is dead while its stream lives (its create garbled on the way, say): the stream has
-   * delivered revisions above one this watcher still waits for, for longer than `ms`. Resets and
-   * answers true when it finds one.
+   * A watch that is dead while its stream lives (its create garbled on the way, say): the watcher has
+   * not moved at all for longer than `ms` while it waits for a revision its stream has delivered past to
+   * others. Resets and answers true when it finds one.
    */
   private deadWatch(now: number, ms: number): boolean {
     const { checker } = this.host;
@@ -265,12 +265,13 @@ export class WatchConnection {
         if (lag) this.lagging.delete(w.id);
         continue;
       }
-      if (!lag || seen >= lag.target) {
-        this.lagging.set(w.id, { target, since: now });
+      // a watcher that moves at all is alive, however far behind (etcd catches slow watchers up later)
+      if (!lag || seen !== lag.seen) {
+        this.lagging.set(w.id, { target, seen, since: now });
         continue;
       }
       if (now - lag.since >= ms && this.maxDelivered > lag.target) {
-        this.reset('stall', `watcher ${w.id} on ${this.endpoint} has not reached revision ${lag.target} in ${Math.round(now - lag.since)} ms while its stream delivered up to ${this.maxDelivered}`);
+        this.reset('stall', `watcher ${w.id} on ${this.endpoint} has not moved from revision ${seen} in ${Math.round(now - lag.since)} ms while its stream delivered up to ${this.maxDelivered}`);
         return true;
       }
     }
