@@ -12,23 +12,9 @@ import { parseConfig } from '../src/config/schema.js';
 import { startLab } from '../src/lab/lab.js';
 import { OWNER_FILE, type OwnerRecord } from '../src/lab/owner.js';
 import { processStartTime } from '../src/util/proc.js';
-import { root } from './helpers/proc.js';
+import { alive, cmdline, root } from './helpers/proc.js';
 
-function alive(pid: number): boolean {
-  try {
-    return !/^\S+ \(.*\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
-function cmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
 
 async function goneWithin(pids: number[], ms: number): Promise<{ left: number[]; took: number }> {
   const t0 = Date.now();

@@ -7,28 +7,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { root } from './helpers/proc.js';
+import { alive, cmdline, root } from './helpers/proc.js';
 
 const ROUNDS = Math.max(1, Number(process.env.ETCD_SOAK_SIGINT_ROUNDS ?? 20));
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-sigint-reports-'));
 t.teardown(() => fs.rmSync(reportDir, { recursive: true, force: true }));
 
-function alive(pid: number): boolean {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\S+ \(.*\) [ZX] /.test(st);
-  } catch {
-    return false;
-  }
-}
 
-function cmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
 
 interface Round {
   code: number | null;

@@ -1,5 +1,6 @@
 // Spawning the project's own commands (built into dist/ by `npm test`) and waiting on their output.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -66,4 +67,22 @@ export async function stop(p: Proc): Promise<void> {
   const t = setTimeout(() => p.child.kill('SIGKILL'), 5000);
   await p.exited;
   clearTimeout(t);
+}
+
+/** Whether a pid is a live process (not a zombie), read straight from /proc (independent of src/). */
+export function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** A process's command line, arguments joined by spaces ("" when gone). */
+export function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
 }
