@@ -268,7 +268,9 @@ function printBanner(out: (l: string) => void, daemon: Daemon, cluster: Cluster 
     for (const m of existing) {
       const link = m.clientLink ? daemon.listLinks().find((l) => l.name === m.clientLink)?.listen : undefined;
       const health = m.ok ? 'ok' : `unreachable (${(m.error ?? '').slice(0, 60)})`;
-      lines.push(`  ${m.name.padEnd(8)}${(m.client ?? '-').padEnd(23)}${(link ?? '-').padEnd(23)}${(m.memberId ?? '-').padEnd(18)}${(m.isLeader ? 'yes' : m.ok ? 'no' : '-').padEnd(8)}${String(m.revision ?? '-').padEnd(10)}${health}`);
+      // etcd prints member ids in hex (etcdctl member list)
+      const id = m.memberId && /^\d+$/.test(m.memberId) ? BigInt(m.memberId).toString(16) : (m.memberId ?? '-');
+      lines.push(`  ${m.name.padEnd(8)}${(m.client ?? '-').padEnd(23)}${(link ?? '-').padEnd(23)}${id.padEnd(18)}${(m.isLeader ? 'yes' : m.ok ? 'no' : '-').padEnd(8)}${String(m.revision ?? '-').padEnd(10)}${health}`);
     }
   }
   if (cluster) {
