@@ -21,6 +21,10 @@ export interface ReplayResult {
 export class EtcdRecord {
   private asking = false;
   private lastAsk = 0;
+  /** the record was read up to this revision by the replays so far (each goes on from here) */
+  private checkpoint = 0;
+  private replaying: Promise<unknown> | undefined;
+  private lastReplayAt = -Infinity;
 
   constructor(
     private readonly clients: () => EtcdWireClient[],
@@ -67,6 +71,42 @@ export class EtcdRecord {
       }
       checker.recordSays(q.key, q.rev, answer);
     }
+  }
+
+  /** The run starts after this revision: the first replay begins just above it. */
+  begin(startRev: number): void {
+    this.checkpoint = startRev;
+  }
+
+  /** While the run goes: a replay from the checkpoint every `periodMs`, when a put is indeterminate. */
+  maybeReplay(checker: Checker, t: number, periodMs: number, now: () => number, timeoutMs: number): void {
+    if (this.replaying || t - this.lastReplayAt < periodMs || checker.indeterminateCount() === 0) return;
+    this.lastReplayAt = t;
+    this.replaying = this.replayOnward(checker, now, timeoutMs).finally(() => (this.replaying = undefined));
+  }
+
+  /** Replays from where the last replay ended; the checkpoint moves on when it succeeded. */
+  private async replayOnward(checker: Checker, now: () => number, timeoutMs: number): Promise<ReplayResult & { from: number }> {
+    const from = this.checkpoint + 1;
+    const r = await this.replay(checker, from, now, timeoutMs);
+    if (!r.error && r.replayedTo) this.checkpoint = Math.max(this.checkpoint, r.replayedTo);
+    return { ...r, from };
+  }
+
+  /**
+   * The end of the run: ask etcd about every open skip, then replay its record from where the last
+   * replay ended (the run's start at first: a revision learned on a garbled connection cannot bound
+   * where to begin), and settle the checker by it.
+   */
+  async settle(checker: Checker, now: () => number, timeoutMs: number): Promise<ReplayResult & { from: number }> {
+    checker.sweep(now(), true);
+    await this.replaying;
+    await this.confirmAll(checker);
+    const r = checker.hasOpenQuestions() ? await this.replayOnward(checker, now, timeoutMs) : { replayedTo: this.checkpoint, events: 0, lastOnKey: new Map<number, number>(), from: this.checkpoint + 1 };
+    // where each key ended, for the catch-up check, needs the head even when nothing was open
+    if (!r.lastOnKey.size && !r.error) Object.assign(r, await this.replay(checker, 0, now, 10_000), { from: r.from });
+    checker.finish(now(), r.error ? 0 : r.replayedTo, r.from);
+    return r;
   }
 
   /**

@@ -98,6 +98,25 @@ export interface LoadSummary extends LoadStatus {
   reportDir?: string;
 }
 
+/** The end-of-run summary from the final status: the verdict per guarantee and the averages. */
+export function summarize(st: LoadStatus, reason: string, record: { replayedTo: number; events: number; error?: string } | undefined): LoadSummary {
+  const v = st.violations;
+  const rate = (n: number) => (st.elapsed ? Math.round((n / st.elapsed) * 10) / 10 : 0);
+  return {
+    ...st,
+    reason,
+    endedAt: new Date().toISOString(),
+    verdict: {
+      ordered: v.ordered === 0 ? 'held' : 'violated',
+      unique: v.unique === 0 ? 'held' : 'violated',
+      reliable: v.reliable > 0 ? 'violated' : st.findings.unverifiedSkips > 0 ? 'unverified' : 'held',
+      unexpected: v.unexpected === 0 ? 'none' : 'seen',
+    },
+    averages: { putRate: rate(st.counts.ok + st.counts.indeterminate + st.counts.failed), eventRate: rate(st.counts.events) },
+    record: { replayedTo: record?.replayedTo ?? 0, events: record?.events ?? 0, error: record?.error },
+  };
+}
+
 export class ReportWriter {
   readonly dir: string;
   private readonly timeline: string;

@@ -9,7 +9,7 @@ import { Checker, type PutRecord, type Violation } from './checker.js';
 import { SelfMonitor } from './monitor.js';
 import { loadProfileSchema, type LoadProfile, type LoadProfileInput } from '../schema/load.js';
 import { EtcdRecord, type ReplayResult } from './record.js';
-import { ReportWriter, type GeneratorLedger, type LoadStatus, type LoadSummary, type TimelineLine } from './report.js';
+import { ReportWriter, summarize, type GeneratorLedger, type LoadStatus, type LoadSummary, type TimelineLine } from './report.js';
 import { OpenLoopSchedule } from './schedule.js';
 import { LatencyStats } from './stats.js';
 import { encodeValue, newRunId } from './value.js';
@@ -85,10 +85,6 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private behindAtEnd = 0;
   private behindList: { watcher: number; connection: number; key: string; seen: number; last: number }[] = [];
   private replayResult: ReplayResult | undefined;
-  /** etcd's record was read up to this revision by the replays so far (each goes on from here) */
-  private recordCheckpoint = 0;
-  private replaying: Promise<unknown> | undefined;
-  private lastReplayAt = 0;
   private lastError: string | undefined;
   private readonly report: ReportWriter | undefined;
   private stopPromise: Promise<LoadSummary> | undefined;
@@ -135,7 +131,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     const startRev = await this.currentRevision();
     if (this.state !== 'starting') return;
     this.startRev = startRev;
-    this.recordCheckpoint = startRev;
+    this.record.begin(startRev);
     this.checker = new Checker({
       runId: this.runId,
       keys: this.keys,
@@ -196,18 +192,11 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.record.confirmSkips(this.checker, t);
     // long runs: settle indeterminate puts against etcd's record as the run goes, not only at its end
     // (not while a drop/corrupt fault may garble the replay: the checkpoint must only pass what was read)
-    if (!this.replaying && !this.transitSuspect() && t - this.lastReplayAt >= 12 * this.profile.settle && this.checker.indeterminateCount() > 0) {
-      this.lastReplayAt = t;
-      this.replaying = this.replayOnward().finally(() => (this.replaying = undefined));
-    }
+    if (!this.transitSuspect()) this.record.maybeReplay(this.checker, t, 12 * this.profile.settle, now, this.replayTimeout);
   }
 
-  /** Replays etcd's record from where the last replay ended; returns the replay (the checkpoint moves on success). */
-  private async replayOnward(): Promise<ReplayResult & { from: number }> {
-    const from = this.recordCheckpoint + 1;
-    const r = await this.record.replay(this.checker, from, now, Math.max(30_000, this.profile.settle * 4));
-    if (!r.error && r.replayedTo) this.recordCheckpoint = Math.max(this.recordCheckpoint, r.replayedTo);
-    return { ...r, from };
+  private get replayTimeout(): number {
+    return Math.max(30_000, this.profile.settle * 4);
   }
 
   // WatchHost: what the watch connections report back
@@ -479,46 +468,19 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.monitor.stop();
     this.updateWatcherGauges();
     this.state = 'stopped';
-    const st = this.status();
-    const v = st.violations;
-    const summary: LoadSummary = {
-      ...st,
-      reason,
-      endedAt: new Date().toISOString(),
-      verdict: {
-        ordered: v.ordered === 0 ? 'held' : 'violated',
-        unique: v.unique === 0 ? 'held' : 'violated',
-        reliable: v.reliable > 0 ? 'violated' : st.findings.unverifiedSkips > 0 ? 'unverified' : 'held',
-        unexpected: v.unexpected === 0 ? 'none' : 'seen',
-      },
-      averages: {
-        putRate: st.elapsed ? Math.round(((st.counts.ok + st.counts.indeterminate + st.counts.failed) / st.elapsed) * 10) / 10 : 0,
-        eventRate: st.elapsed ? Math.round((st.counts.events / st.elapsed) * 10) / 10 : 0,
-      },
-      record: { replayedTo: this.replayResult?.replayedTo ?? 0, events: this.replayResult?.events ?? 0, error: this.replayResult?.error },
-    };
+    const summary = summarize(this.status(), reason, this.replayResult);
     this.report?.finish(summary);
     this.logger.info({ verdict: summary.verdict, counts: summary.counts, generator: summary.generator }, 'load stopped');
     this.emit('done', summary);
     return summary;
   }
 
-  /**
-   * The end of the run: ask etcd about every open skip, then replay its record from where the last
-   * periodic replay ended (the run's start at first: a revision learned on a garbled connection cannot
-   * bound where to begin), and settle by it.
-   */
+  /** The end of the run: settle by etcd's record, then see which watchers had not caught up. */
   private async settleWithRecord(): Promise<void> {
     const c = this.checker;
-    c.sweep(now(), true);
-    await this.replaying;
-    await this.record.confirmAll(c);
-    const r = c.hasOpenQuestions() ? await this.replayOnward() : { replayedTo: this.recordCheckpoint, events: 0, lastOnKey: new Map<number, number>(), from: this.recordCheckpoint + 1 };
-    // where each key ended, for the catch-up check, needs the head even when nothing was open
-    if (!r.lastOnKey.size && !r.error) Object.assign(r, await this.record.replay(c, 0, now, 10_000), { from: r.from });
+    const r = await this.record.settle(c, now, this.replayTimeout);
     this.replayResult = r;
     if (r.error) this.logger.warn({ err: r.error, from: r.from }, "could not read etcd's record of the run; open questions stay unverified");
-    c.finish(now(), r.error ? 0 : r.replayedTo, r.from);
     // etcd's record says where each key ended; without it, the last revision the run knows
     const behind = c.behind((k) => (r.replayedTo ? (r.lastOnKey.get(k) ?? 0) : c.lastKnownOnKey(k)));
     this.behindAtEnd = behind.length;
