@@ -5,16 +5,17 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../metrics.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import { Checker, type PutRecord, type Violation } from './checker.js';
+import { Checker, type Violation } from './checker.js';
 import { SelfMonitor } from './monitor.js';
 import { loadProfileSchema, type LoadProfile, type LoadProfileInput } from '../schema/load.js';
 import { EtcdRecord, type ReplayResult } from './record.js';
 import { ReportWriter, summarize, type GeneratorLedger, type LoadStatus, type LoadSummary, type TimelineLine } from './report.js';
+import { PutWriter } from './puts.js';
 import { OpenLoopSchedule } from './schedule.js';
 import { LatencyStats } from './stats.js';
-import { encodeValue, newRunId } from './value.js';
+import { newRunId } from './value.js';
 import { WatchConnection, type GeneratorFault, type Watcher, type WatcherStatus, type WatchHost } from './watchers.js';
-import { EtcdWireClient, type WireError } from './wire/client.js';
+import { EtcdWireClient } from './wire/client.js';
 
 export type { LoadStatus, LoadSummary, TimelineLine } from './report.js';
 
@@ -34,8 +35,6 @@ export interface LoadRunnerOptions {
 }
 
 const now = () => performance.now();
-/** wall-clock ms (for due times written into values) */
-const epoch = (t: number) => performance.timeOrigin + t;
 /** the scheduler never sleeps longer than this, so a rate change takes effect within one tick */
 const MAX_TICK_MS = 250;
 
@@ -69,12 +68,9 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private watchdogTimer: NodeJS.Timeout | undefined;
   /** stopping, but still waiting for outstanding events: broken or stalled streams are still resumed */
   private draining = false;
-  private seq = 0;
-  private inFlight = 0;
-  private readonly putStats: LatencyStats;
-  private readonly putErrStats: LatencyStats;
+  private readonly puts: PutWriter;
   private readonly watchStats: LatencyStats;
-  private readonly counts = { issued: 0, ok: 0, failed: 0, indeterminate: 0, applied: 0, notApplied: 0, slips: 0, events: 0, resumes: 0, compacted: 0, overloadedIntervals: 0, violationsLogged: 0 };
+  private readonly counts = { events: 0, resumes: 0, compacted: 0, overloadedIntervals: 0, violationsLogged: 0 };
   private readonly ledger: GeneratorLedger = { stalls: 0, garbled: 0, streamBreaks: 0, overloadedIntervals: 0 };
   private readonly monitor = new SelfMonitor();
   private intervalMark = { at: 0, puts: 0, events: 0 };
@@ -109,8 +105,26 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     });
     this.keyConns = this.keys.map(() => []);
     const m = this.metrics;
-    this.putStats = new LatencyStats(m?.putLatency.labels({ outcome: 'ok' }));
-    this.putErrStats = new LatencyStats(m?.putLatency.labels({ outcome: 'error' }));
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the checker is created at start(); the host reads it then
+    const runner = this;
+    this.puts = new PutWriter(
+      {
+        runId: this.runId,
+        profile: this.profile,
+        get checker() {
+          return runner.checker;
+        },
+        keyBytes: this.keyBytes,
+        logger: this.logger,
+        connection: (seq) => this.conns[seq % this.conns.length],
+        acked: (key, t) => {
+          for (const c of this.keyConns[key]) c.noteAck(t);
+        },
+        outcome: (seq, o) => this.emit('outcome', seq, o),
+        error: (message) => (this.lastError = message),
+      },
+      m,
+    );
     this.watchStats = new LatencyStats(m?.watchLatency);
     this.record = new EtcdRecord(() => this.conns.map((c) => c.client), this.keyBytes, this.base, this.keyIndex, this.logger);
     this.report = opts.reportDir === null ? undefined : new ReportWriter(opts.reportDir ?? 'reports', this.runId);
@@ -137,7 +151,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       keys: this.keys,
       settleMs: this.profile.settle,
       onViolation: (v) => this.onViolation(v),
-      onSettled: (p, applied) => this.onSettled(p, applied),
+      onSettled: (p, applied) => this.puts.settled(p, applied),
     });
     this.checker.maxKnownRev = startRev;
     for (let i = 0; i < this.profile.watchers; i++) {
@@ -249,69 +263,12 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.tickImmediate = undefined;
     const s = this.schedule;
     if (!s || this.state !== 'running') return;
-    s.takeDue(now(), (due) => this.issue(due));
+    s.takeDue(now(), (due) => this.puts.issue(due));
     const next = s.nextDue();
     // rate 0 or a long gap: look again after at most one tick (setRate also re-ticks at once)
     const wait = next === undefined ? MAX_TICK_MS : next - now();
     if (wait > 1.5) this.tickTimer = setTimeout(() => this.tick(), Math.min(wait - 1, MAX_TICK_MS));
     else this.tickImmediate = setImmediate(() => this.tick());
-  }
-
-  private issue(due: number): void {
-    this.counts.issued++;
-    if (this.inFlight >= this.profile.maxInFlight) {
-      // not sent: counted, and visible in the put rate (no silent drop, no coordinated omission)
-      this.counts.slips++;
-      this.metrics?.putScheduleSlips.inc();
-      return;
-    }
-    const seq = ++this.seq;
-    const key = seq % this.keys.length;
-    const conn = this.conns[seq % this.conns.length];
-    const dueWall = epoch(due);
-    this.checker.registerPut(seq, key, dueWall);
-    const value = encodeValue(this.runId, { writer: conn.idx, seq, due: dueWall }, this.profile.valueSize);
-    this.inFlight++;
-    const endpoint = conn.endpoint;
-    conn.client.put(this.keyBytes[key], value, { timeoutMs: this.profile.putTimeout }).then(
-      (r) => {
-        this.inFlight--;
-        const t = now();
-        this.putStats.record(t - due);
-        this.counts.ok++;
-        this.metrics?.puts.inc({ outcome: 'ok' });
-        this.checker.ack(seq, r.revision, t);
-        this.emit('outcome', seq, 'ok');
-        for (const c of this.keyConns[key]) c.noteAck(t);
-      },
-      (err: WireError) => {
-        this.inFlight--;
-        const t = now();
-        this.putErrStats.record(t - due);
-        this.lastError = `put on ${endpoint}: ${err.message}`;
-        if (err.sent === false) {
-          // no connection: the request never left this process, so it cannot have been applied
-          this.counts.failed++;
-          this.metrics?.puts.inc({ outcome: 'failed' });
-          this.checker.notSent(seq);
-          this.emit('outcome', seq, 'failed');
-          return;
-        }
-        this.counts.indeterminate++;
-        this.metrics?.puts.inc({ outcome: 'indeterminate' });
-        if (this.counts.indeterminate <= 10 || this.counts.indeterminate % 1000 === 0) {
-          this.logger.warn({ endpoint, seq, err: err.message, indeterminate: this.counts.indeterminate }, 'put failed; indeterminate until observed or settled by etcd\'s record');
-        }
-        this.checker.indeterminate(seq, t);
-      },
-    );
-  }
-
-  private onSettled(p: PutRecord, applied: boolean): void {
-    this.emit('outcome', p.seq, applied ? 'applied' : 'not_applied');
-    if (applied) this.counts.applied++;
-    else this.counts.notApplied++;
-    this.metrics?.puts.inc({ outcome: applied ? 'applied' : 'not_applied' });
   }
 
   private onViolation(v: Violation): void {
@@ -369,7 +326,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private interval(): TimelineLine {
     const t = now();
     const dt = (t - this.intervalMark.at) / 1000 || 1;
-    const done = this.counts.ok + this.counts.indeterminate + this.counts.failed;
+    const done = this.puts.done;
     this.lastRates = { puts: (done - this.intervalMark.puts) / dt, events: (this.counts.events - this.intervalMark.events) / dt };
     this.intervalMark = { at: t, puts: done, events: this.counts.events };
     const watch = this.watchStats.takeInterval();
@@ -387,9 +344,9 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       targetRate: this.profile.rate,
       putRate: Math.round(this.lastRates.puts * 10) / 10,
       eventRate: Math.round(this.lastRates.events * 10) / 10,
-      put: this.putStats.takeInterval(),
+      put: this.puts.okStats.takeInterval(),
       watch,
-      inFlight: this.inFlight,
+      inFlight: this.puts.inFlight,
       ...self,
       counts: this.countsSnapshot(),
       violations: { ...this.checker.violations },
@@ -403,8 +360,8 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   }
 
   private countsSnapshot() {
-    const { issued, ok, failed, indeterminate, applied, notApplied, slips, events, resumes, compacted, overloadedIntervals } = this.counts;
-    return { issued, ok, failed, indeterminate, applied, notApplied, slips, events, resumes, compacted, overloadedIntervals };
+    const { events, resumes, compacted, overloadedIntervals } = this.counts;
+    return { ...this.puts.counts, events, resumes, compacted, overloadedIntervals };
   }
 
   private watcherCounts(): Record<WatcherStatus, number> {
@@ -423,13 +380,13 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       profile: { ...this.profile },
       endpoints: [...this.endpoints],
       rates: { target: this.profile.rate, puts: Math.round(this.lastRates.puts * 10) / 10, events: Math.round(this.lastRates.events * 10) / 10 },
-      inFlight: this.inFlight,
+      inFlight: this.puts.inFlight,
       counts: this.countsSnapshot(),
       violations: c ? { ...c.violations } : { ordered: 0, unique: 0, reliable: 0, unexpected: 0 },
       generator: { ...this.ledger },
       findings: { ...(c ? c.findings : { late: 0, maxLateMs: 0, falseSkips: 0, unverifiedSkips: 0, corruptedWrites: 0, unchecked: 0 }), behindAtEnd: this.behindAtEnd, behind: this.behindList },
       watchers: this.watcherCounts(),
-      latency: { put: this.putStats.summary(), putError: this.putErrStats.summary(), watch: this.watchStats.summary() },
+      latency: { put: this.puts.okStats.summary(), putError: this.puts.errStats.summary(), watch: this.watchStats.summary() },
       lastError: this.lastError,
     };
   }
@@ -455,7 +412,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       // the watchdog keeps running while outstanding events drain: a stream that stalls now is still reset
       this.draining = wasRunning;
       const deadline = now() + this.profile.putTimeout + this.profile.settle;
-      while (now() < deadline && (this.inFlight > 0 || this.checker.outstanding())) {
+      while (now() < deadline && (this.puts.inFlight > 0 || this.checker.outstanding())) {
         await new Promise((r) => setTimeout(r, 50));
       }
       this.draining = false;
