@@ -26,8 +26,11 @@ t.test('a clean run: every put acknowledged and delivered to every watcher, no v
   });
   const done = finished(r);
   await r.start();
+  await new Promise((res) => setTimeout(res, 1000));
+  t.match(await metrics.registry.metrics(), /etcd_soak_watchers\{state="watching"\} 50\n/, 'the watcher gauges follow the watchers while the run goes');
   const s = await done;
   t.equal(s.state, 'stopped');
+  t.match(await metrics.registry.metrics(), /etcd_soak_watchers\{state="stopped"\} 50\n/, 'and at the end');
   t.ok(s.counts.ok >= 1500, `${s.counts.ok} puts acknowledged`);
   t.equal(s.counts.indeterminate, 0, 'no failed put');
   t.equal(s.counts.slips, 0, 'no schedule slip');

@@ -68,6 +68,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private watchdogTimer: NodeJS.Timeout | undefined;
   /** stopping, but still waiting for outstanding events: broken or stalled streams are still resumed */
   private draining = false;
+  private gaugesDirty = false;
   private readonly puts: PutWriter;
   private readonly watchStats: LatencyStats;
   private readonly counts = { events: 0, resumes: 0, compacted: 0, overloadedIntervals: 0, violationsLogged: 0 };
@@ -204,6 +205,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.checker.sweep(t);
     for (const c of this.conns) c.checkStall(t, this.profile.stallTimeout);
     this.record.confirmSkips(this.checker, t);
+    if (this.gaugesDirty) this.updateWatcherGauges();
     // long runs: settle indeterminate puts against etcd's record as the run goes, not only at its end
     // (not while a drop/corrupt fault may garble the replay: the checkpoint must only pass what was read)
     if (!this.transitSuspect()) this.record.maybeReplay(this.checker, t, 12 * this.profile.settle, now, this.replayTimeout);
@@ -255,7 +257,8 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   }
 
   statusChanged(): void {
-    this.updateWatcherGauges();
+    // counted on the next watchdog tick: recounting every watcher on each created watch is quadratic
+    this.gaugesDirty = true;
   }
 
   private tick(): void {
@@ -279,6 +282,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   }
 
   private updateWatcherGauges(): void {
+    this.gaugesDirty = false;
     const m = this.metrics;
     if (!m) return;
     for (const [state, n] of Object.entries(this.watcherCounts())) m.watchers.set({ state }, n);
