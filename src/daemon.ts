@@ -172,8 +172,8 @@ export class Daemon extends EventEmitter {
         throw new ApiError(409, `link ${name} (${ep}) is the only endpoint of the running load (run ${r.runId}): stop the load first`, [{ path: 'name', message: 'in use by the load' }]);
       }
     }
-    if (e.link.listFaults().some((f) => LOSSY_FAULTS.has(f.type))) this.lossyEndedAt = performance.now();
-    for (const f of e.link.listFaults()) if (LOSSY_FAULTS.has(f.type)) this.lossyActive = Math.max(0, this.lossyActive - 1);
+    // cleared, not just closed: each removal is announced, so the lossy-fault count stays right
+    e.link.clearFaults();
     this.links.delete(name);
     await closeServer(e.admin);
     await e.link.close();

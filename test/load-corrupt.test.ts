@@ -60,7 +60,7 @@ t.test('corrupt 2 % on tx and rx of every client link for 20 s: streams recover,
   const violations: unknown[] = [];
   runner.on('violation', (v: unknown) => violations.push(v));
   const startRev = await new Promise<number>((resolve) => {
-    const check = (): unknown => (runner.status().state === 'running' ? resolve((runner as unknown as { startRev: number }).startRev) : setTimeout(check, 50));
+    const check = (): unknown => (runner.status().state === 'running' ? resolve(runner.startRevision) : setTimeout(check, 50));
     check();
   });
   t.equal(status.endpoints.length, 3, 'the three member client links');

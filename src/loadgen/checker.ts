@@ -136,6 +136,8 @@ export class Checker {
   readonly pending = new Map<string, PendingSkip>();
   /** highest revision known to this run (acked or seen) */
   maxKnownRev = 0;
+  /** puts in state 'indeterminate' (the periodic replay asks every tick: a count, not a scan) */
+  private open = 0;
   readonly violations: Record<ViolationKind, number> = { ordered: 0, unique: 0, reliable: 0, unexpected: 0 };
   readonly findings: CheckerFindings = { late: 0, maxLateMs: 0, falseSkips: 0, unverifiedSkips: 0, corruptedWrites: 0, unchecked: 0 };
 
@@ -181,13 +183,20 @@ export class Checker {
     if (!rec) return;
     if (rec.revision) {
       // already seen by a watcher before the error came back
-      rec.state = 'applied';
-      rec.since = now;
-      this.opts.onSettled?.(rec, true);
+      this.settle(rec, true, now);
       return;
     }
     rec.state = 'indeterminate';
     rec.since = now;
+    this.open++;
+  }
+
+  /** An indeterminate (or just failed) put's final state, told once. */
+  private settle(rec: PutRecord, applied: boolean, now: number): void {
+    if (rec.state === 'indeterminate') this.open--;
+    rec.state = applied ? 'applied' : 'not_applied';
+    rec.since = now;
+    this.opts.onSettled?.(rec, applied);
   }
 
   /** The put was never sent (no connection): it cannot have been applied. */
@@ -252,11 +261,7 @@ export class Checker {
         return undefined;
       }
       rec.revision = rev;
-      if (rec.state === 'indeterminate') {
-        rec.state = 'applied';
-        rec.since = now;
-        this.opts.onSettled?.(rec, true);
-      }
+      if (rec.state === 'indeterminate') this.settle(rec, true, now);
       e = this.learn(rev, rec, now);
     } else if (transitSuspect && !this.valueMatches(value, e)) {
       return GARBLED;
@@ -423,9 +428,7 @@ export class Checker {
     const rec = info ? this.puts.get(info.seq) : undefined;
     if (!rec || rec.key !== key || rec.state !== 'indeterminate') return;
     rec.revision = rev;
-    rec.state = 'applied';
-    rec.since = now;
-    this.opts.onSettled?.(rec, true);
+    this.settle(rec, true, now);
     this.learn(rev, rec, now);
     // etcd has it and watchers are past it: they skipped it (the record itself confirms it)
     for (const w of this.keyWatchers[key]) {
@@ -449,12 +452,7 @@ export class Checker {
     }
     // without etcd's record nothing says they were not applied: they stay indeterminate (unsettled)
     if (!replayedTo) return;
-    for (const rec of this.puts.values()) {
-      if (rec.state === 'indeterminate') {
-        rec.state = 'not_applied';
-        this.opts.onSettled?.(rec, false);
-      }
-    }
+    for (const rec of this.puts.values()) if (rec.state === 'indeterminate') this.settle(rec, false, now);
   }
 
   /** Whether the end of the run needs etcd's record: an indeterminate put or a skip is still open. */
@@ -464,9 +462,7 @@ export class Checker {
 
   /** puts still indeterminate (not seen, not yet settled by a replay) */
   indeterminateCount(): number {
-    let n = 0;
-    for (const rec of this.puts.values()) if (rec.state === 'indeterminate') n++;
-    return n;
+    return this.open;
   }
 
   /** Watchers behind the last revision of their keys (as etcd's record or the acks know it). */

@@ -78,6 +78,7 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private lastRates = { puts: 0, events: 0 };
   private startedAt = 0;
   private startedIso = '';
+  /** the store's revision before the run's first put (0 until started) */
   private startRev = 0;
   private behindAtEnd = 0;
   private behindList: { watcher: number; connection: number; key: string; seen: number; last: number }[] = [];
@@ -420,10 +421,9 @@ export class LoadRunner extends EventEmitter implements WatchHost {
         await new Promise((r) => setTimeout(r, 50));
       }
       this.draining = false;
-      clearInterval(this.watchdogTimer);
-      await this.settleWithRecord();
     }
     clearInterval(this.watchdogTimer);
+    if (this.checker) await this.settleWithRecord();
     if (wasRunning) this.interval();
     for (const c of this.conns) c.close();
     this.monitor.stop();
@@ -451,6 +451,10 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       this.logger.warn({ behind: behind.slice(0, 10), count: behind.length, connections: conns }, 'watchers had not reached the last revision of their keys at the end of the run');
     }
     this.behindList = behind.slice(0, 20);
+  }
+
+  get startRevision(): number {
+    return this.startRev;
   }
 
   get violationCount(): number {

@@ -135,15 +135,10 @@ export class WatchConnection {
         due = checker.onEvent(w.state, Math.max(key, 0), rev, new Uint8Array(0), t, suspect);
       } else due = checker.onEvent(w.state, key, rev, ev.kv.value, t, suspect);
       if (due === GAP) {
-        const id = `gap:${w.id}:${rev}`;
-        const first = this.garbled.get(id);
-        if (first && first !== stream) {
+        if (this.repeated(`gap:${w.id}:${rev}`, stream)) {
           // the same gap on a fresh stream: that is what etcd delivers; judge it as usual
-          this.garbled.delete(id);
           due = checker.onEvent(w.state, Math.max(key, 0), rev, ev.kv.value, t, false);
         } else {
-          if (this.garbled.size > 10000) this.garbled.clear();
-          this.garbled.set(id, stream);
           this.host.eventsChecked(n);
           this.reset('garbled', `watcher ${w.id} skipped known revisions before ${rev} while a drop/corrupt fault was active; re-reading from ${w.state.lastRev + 1} on a fresh stream`);
           return;
@@ -151,16 +146,13 @@ export class WatchConnection {
       }
       if (due === GARBLED) {
         const id = `${key}:${rev}`;
-        const first = this.garbled.get(id);
-        if (this.host.storedGarbled.has(id) || (first && first !== stream)) {
+        if (this.host.storedGarbled.has(id) || this.repeated(id, stream)) {
           // the same anomaly on a fresh stream: etcd stores it that way (a write garbled on its way in)
           this.host.storedGarbled.add(id);
           checker.acceptCorrupted(w.state, Math.max(key, 0), rev);
           n++;
           continue;
         }
-        if (this.garbled.size > 10000) this.garbled.clear();
-        this.garbled.set(id, stream);
         this.host.eventsChecked(n);
         this.reset('garbled', `watcher ${w.id} got an anomalous event at revision ${rev} while a drop/corrupt fault was active; re-reading it on a fresh stream`);
         return;
@@ -170,6 +162,21 @@ export class WatchConnection {
       if (due !== undefined) this.host.watchLatency(wall - due);
     }
     this.host.eventsChecked(n);
+  }
+
+  /**
+   * Whether anomaly `id` already came on an earlier stream (the same again on a fresh one is what etcd
+   * has, not the transport's); the first sight is remembered with its stream.
+   */
+  private repeated(id: string, stream: WatchStream): boolean {
+    const first = this.garbled.get(id);
+    if (first && first !== stream) {
+      this.garbled.delete(id);
+      return true;
+    }
+    if (this.garbled.size > 10000) this.garbled.clear();
+    this.garbled.set(id, stream);
+    return false;
   }
 
   private onCanceled(watchId: number, reason: string, compactRev: number): void {
