@@ -7,7 +7,8 @@ export { packageRoot } from '../src/util/pkg.js';
 
 /** Writes a result file under bench/results/ (or `out`) and returns its path. */
 export function writeResults(root: string, name: string, data: unknown, out?: string): string {
-  const file = out ?? path.join(root, 'bench/results', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const file =
+    out ?? path.join(root, 'bench/results', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(data, null, 2));
   return file;

@@ -45,7 +45,13 @@ function pct(xs: Float64Array, n: number, p: number): number {
 }
 
 /** Closed-loop puts: `inFlight` workers, each putting as soon as its previous put returns. */
-async function maxPuts(name: string, conns: number, inFlight: number, seconds: number, put: (worker: number, key: string, value: Buffer) => Promise<unknown>): Promise<PutResult> {
+async function maxPuts(
+  name: string,
+  conns: number,
+  inFlight: number,
+  seconds: number,
+  put: (worker: number, key: string, value: Buffer) => Promise<unknown>,
+): Promise<PutResult> {
   const value = Buffer.alloc(256, 0x61);
   const lat = new Float64Array(2_000_000);
   let n = 0;
@@ -65,12 +71,22 @@ async function maxPuts(name: string, conns: number, inFlight: number, seconds: n
   );
   const wall = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(cpu0);
-  return { client: name, conns, inFlight, putsPerSec: n / wall, p50ms: pct(lat, Math.min(n, lat.length), 50), p99ms: pct(lat, Math.min(n, lat.length), 99), cpu: (c.user + c.system) / 1e6 / wall };
+  return {
+    client: name,
+    conns,
+    inFlight,
+    putsPerSec: n / wall,
+    p50ms: pct(lat, Math.min(n, lat.length), 50),
+    p99ms: pct(lat, Math.min(n, lat.length), 99),
+    cpu: (c.user + c.system) / 1e6 / wall,
+  };
 }
 
 function goBench(bin: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(bin, args, { timeout: 300000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${bin} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout + stderr))),
+    execFile(bin, args, { timeout: 300000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${bin} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout + stderr),
+    ),
   );
 }
 
@@ -100,11 +116,14 @@ async function main(): Promise<void> {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`--${k}: expected a positive number, got ${values[k]}`);
     return v;
   };
-  const pairs = String(values.pairs).split(',').map((p) => {
-    const [c, f] = p.split('/').map(Number);
-    if (!Number.isInteger(c) || !Number.isInteger(f) || c < 1 || f < 1) throw new Error(`--pairs: expected CONNS/INFLIGHT items, got ${p}`);
-    return { conns: c, inFlight: f };
-  });
+  const pairs = String(values.pairs)
+    .split(',')
+    .map((p) => {
+      const [c, f] = p.split('/').map(Number);
+      if (!Number.isInteger(c) || !Number.isInteger(f) || c < 1 || f < 1)
+        throw new Error(`--pairs: expected CONNS/INFLIGHT items, got ${p}`);
+      return { conns: c, inFlight: f };
+    });
   const seconds = num('seconds');
 
   let cluster: Cluster | undefined;
@@ -126,16 +145,32 @@ async function main(): Promise<void> {
     for (const { conns, inFlight } of pairs) {
       process.stderr.write(`put throughput ${conns} conns / ${inFlight} in flight to ${putEndpoints.join(',')}...\n`);
       const wires = Array.from({ length: conns }, (_, i) => new EtcdWireClient(putEndpoints[i % putEndpoints.length]));
-      puts.push(await maxPuts('wire (etcd-soak)', conns, inFlight, seconds, (w, k, v) => wires[w % conns].put(k, v, { timeoutMs: 10000 })));
+      puts.push(
+        await maxPuts('wire (etcd-soak)', conns, inFlight, seconds, (w, k, v) =>
+          wires[w % conns].put(k, v, { timeoutMs: 10000 }),
+        ),
+      );
       wires.forEach((c) => c.close());
       if (!values['skip-etcd3']) {
-        const e3 = Array.from({ length: conns }, (_, i) => controlClient([putEndpoints[i % putEndpoints.length]], { deadlineMs: 10000 }));
-        puts.push(await maxPuts('npm etcd3', conns, inFlight, seconds, (w, k, v) => e3[w % conns].put(k).value(v).exec()));
+        const e3 = Array.from({ length: conns }, (_, i) =>
+          controlClient([putEndpoints[i % putEndpoints.length]], { deadlineMs: 10000 }),
+        );
+        puts.push(
+          await maxPuts('npm etcd3', conns, inFlight, seconds, (w, k, v) => e3[w % conns].put(k).value(v).exec()),
+        );
         e3.forEach((c) => c.close());
       }
       if (values['go-bench']) {
         const total = Math.round((puts[puts.length - 2]?.putsPerSec ?? 5000) * seconds);
-        const out = await goBench(values['go-bench'], [`--endpoints=${putEndpoints.join(',')}`, `--conns=${conns}`, `--clients=${inFlight}`, 'put', `--total=${total}`, '--val-size=256', '--key-space-size=1000']);
+        const out = await goBench(values['go-bench'], [
+          `--endpoints=${putEndpoints.join(',')}`,
+          `--conns=${conns}`,
+          `--clients=${inFlight}`,
+          'put',
+          `--total=${total}`,
+          '--val-size=256',
+          '--key-space-size=1000',
+        ]);
         const m = /Requests\/sec:\s*([\d.]+)/.exec(out);
         puts.push({ client: 'Go benchmark', conns, inFlight, putsPerSec: m ? Number(m[1]) : NaN });
       }
@@ -143,7 +178,16 @@ async function main(): Promise<void> {
 
     process.stderr.write(`watch fan-out: ${values.watchers} watchers on one key, ${values['watch-rate']} puts/s...\n`);
     const runner = new LoadRunner({
-      profile: { watchers: num('watchers'), keys: 1, connections: num('streams'), rate: num('watch-rate'), duration: `${num('watch-seconds')}s`, interval: '1s', settle: '10s', maxInFlight: 4096 },
+      profile: {
+        watchers: num('watchers'),
+        keys: 1,
+        connections: num('streams'),
+        rate: num('watch-rate'),
+        duration: `${num('watch-seconds')}s`,
+        interval: '1s',
+        settle: '10s',
+        maxInFlight: 4096,
+      },
       endpoints,
       reportDir: null,
     });
@@ -173,13 +217,15 @@ async function main(): Promise<void> {
     await cluster?.stop();
   }
 
-  let table = 'max put throughput (256 B values)\n  client                conns  in-flight     puts/s    p50 ms    p99 ms   cpu (cores)\n';
+  let table =
+    'max put throughput (256 B values)\n  client                conns  in-flight     puts/s    p50 ms    p99 ms   cpu (cores)\n';
   for (const p of puts) {
     table += `  ${p.client.padEnd(20)}${String(p.conns).padStart(6)}${String(p.inFlight).padStart(11)}${p.putsPerSec.toFixed(0).padStart(11)}${(p.p50ms?.toFixed(2) ?? '-').padStart(10)}${(p.p99ms?.toFixed(2) ?? '-').padStart(10)}${(p.cpu?.toFixed(2) ?? '-').padStart(14)}\n`;
   }
   const ratios: Record<string, number> = {};
   for (const { conns, inFlight } of pairs) {
-    const get = (name: string) => puts.find((p) => p.client === name && p.conns === conns && p.inFlight === inFlight)?.putsPerSec;
+    const get = (name: string) =>
+      puts.find((p) => p.client === name && p.conns === conns && p.inFlight === inFlight)?.putsPerSec;
     const wire = get('wire (etcd-soak)');
     const e3 = get('npm etcd3');
     const go = get('Go benchmark');
@@ -190,7 +236,12 @@ async function main(): Promise<void> {
   table += `\nwatch fan-out: ${fanout.watchers} watchers on one key at ${fanout.putRate} puts/s\n`;
   table += `  checked events/s (steady state): ${fanout.checkedEventsPerSec?.toFixed(0)}  (events ${fanout.eventsChecked} of ${fanout.expectedEvents} expected, violations ${fanout.violations}, generator overloaded in ${fanout.generatorOverloadedIntervals} intervals, watch p99 ${fanout.watchP99ms} ms, cpu ${fanout.cpu?.toFixed(2)} cores)\n`;
   console.log(table);
-  const out = writeResults(root, 'load', { when: new Date().toISOString(), endpoints, puts, ratios, fanout }, values.out);
+  const out = writeResults(
+    root,
+    'load',
+    { when: new Date().toISOString(), endpoints, puts, ratios, fanout },
+    values.out,
+  );
   console.log(`wrote ${out}`);
 }
 

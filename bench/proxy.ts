@@ -133,13 +133,20 @@ function pct(xs: number[], p: number): number {
 }
 
 async function admin(http: number, method: string, route: string, body?: string): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${http}${route}`, { method, body, headers: body ? { 'content-type': 'application/x-www-form-urlencoded' } : {} });
+  const res = await fetch(`http://127.0.0.1:${http}${route}`, {
+    method,
+    body,
+    headers: body ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
+  });
   return res.text();
 }
 
 async function startProxy(name: string, cmd: string, upstream: number): Promise<Target> {
   const [from, http] = await freePorts(2);
-  const line = cmd.replaceAll('{from}', String(from)).replaceAll('{to}', String(upstream)).replaceAll('{http}', String(http));
+  const line = cmd
+    .replaceAll('{from}', String(from))
+    .replaceAll('{to}', String(upstream))
+    .replaceAll('{http}', String(http));
   const proc = spawn('sh', ['-c', `exec ${line}`], { stdio: ['ignore', 'ignore', 'ignore'] });
   const deadline = Date.now() + 15000;
   for (;;) {
@@ -188,7 +195,8 @@ async function main(): Promise<void> {
   const targets: Target[] = [{ name: 'direct', port: up.port }];
   const ours = `${process.execPath} ${path.join(root, 'bin/etcd-proxy.js')} --from 127.0.0.1:{from} --to 127.0.0.1:{to} --http-port {http}`;
   targets.push(await startProxy('etcd-soak', ours, up.port));
-  for (const [i, cmd] of (values['proxy-cmd'] ?? []).entries()) targets.push(await startProxy(`other${i + 1}`, cmd, up.port));
+  for (const [i, cmd] of (values['proxy-cmd'] ?? []).entries())
+    targets.push(await startProxy(`other${i + 1}`, cmd, up.port));
 
   const results: Record<string, Record<string, number>> = {};
   try {
@@ -217,7 +225,15 @@ async function main(): Promise<void> {
       }
     }
     for (const [name, rs] of Object.entries(rounds)) {
-      results[name] = Object.fromEntries(Object.keys(rs[0]).map((k) => [k, pct(rs.map((r) => r[k]), 50)]));
+      results[name] = Object.fromEntries(
+        Object.keys(rs[0]).map((k) => [
+          k,
+          pct(
+            rs.map((r) => r[k]),
+            50,
+          ),
+        ]),
+      );
     }
   } finally {
     for (const t of targets) t.proc?.kill('SIGTERM');
@@ -260,7 +276,17 @@ async function main(): Promise<void> {
     table += `added RTT p50 ${n}: ${(results[n].rttP50us - results.direct.rttP50us).toFixed(0)} µs\n`;
   }
   console.log(table);
-  const out = writeResults(root, 'proxy', { when: new Date().toISOString(), settings: { bytes, streams, pings, delayPings, repeat, proxyCmds: values['proxy-cmd'] ?? [] }, results, ratios }, values.out);
+  const out = writeResults(
+    root,
+    'proxy',
+    {
+      when: new Date().toISOString(),
+      settings: { bytes, streams, pings, delayPings, repeat, proxyCmds: values['proxy-cmd'] ?? [] },
+      results,
+      ratios,
+    },
+    values.out,
+  );
   console.log(`wrote ${out}`);
 }
 

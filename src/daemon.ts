@@ -9,17 +9,8 @@ import type { LinkStats } from './proxy/types.js';
 import { LoadRunner, type LoadStatus, type LoadSummary } from './loadgen/runner.js';
 import type { LoadProfileInput } from './schema/load.js';
 import { silentLogger, type Logger } from './util/log.js';
+import { Conflict, Invalid, NotFound, Unprocessable } from './util/errors.js';
 import { memberStatuses, type MemberStatus } from './etcd/control.js';
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 404 | 409 | 422,
-    message: string,
-    readonly details: { path: string; message: string }[] = [],
-  ) {
-    super(message);
-  }
-}
 
 export interface LinkSpec {
   name: string;
@@ -96,7 +87,10 @@ export class Daemon extends EventEmitter {
   // ----- links
 
   async addLink(spec: LinkSpec): Promise<LinkStats> {
-    if (this.links.has(spec.name)) throw new ApiError(409, `link ${JSON.stringify(spec.name)} already exists`, [{ path: 'name', message: 'already exists' }]);
+    if (this.links.has(spec.name))
+      throw new Conflict(`link ${JSON.stringify(spec.name)} already exists`, [
+        { path: 'name', message: 'already exists' },
+      ]);
     const opts: LinkOptions = {
       name: spec.name,
       listen: spec.listen,
@@ -121,8 +115,10 @@ export class Daemon extends EventEmitter {
       await link.start();
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      if (e.code === 'EADDRINUSE') throw new ApiError(409, `listen address ${spec.listen} is in use`, [{ path: 'listen', message: 'address in use' }]);
-      if (e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES' || e.code === 'ENOTFOUND') throw new ApiError(400, `cannot listen on ${spec.listen}: ${e.message}`, [{ path: 'listen', message: e.message }]);
+      if (e.code === 'EADDRINUSE')
+        throw new Conflict(`listen address ${spec.listen} is in use`, [{ path: 'listen', message: 'address in use' }]);
+      if (e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES' || e.code === 'ENOTFOUND')
+        throw new Invalid(`cannot listen on ${spec.listen}: ${e.message}`, [{ path: 'listen', message: e.message }]);
       throw err;
     }
     const entry: LinkEntry = { link, spec };
@@ -133,7 +129,10 @@ export class Daemon extends EventEmitter {
       } catch (err) {
         await link.close();
         const e = err as NodeJS.ErrnoException;
-        throw new ApiError(e.code === 'EADDRINUSE' ? 409 : 400, `cannot serve the etcd-proxy admin API on ${spec.compatAdmin}: ${e.message}`, [{ path: 'compatAdmin', message: e.message }]);
+        throw new (e.code === 'EADDRINUSE' ? Conflict : Invalid)(
+          `cannot serve the etcd-proxy admin API on ${spec.compatAdmin}: ${e.message}`,
+          [{ path: 'compatAdmin', message: e.message }],
+        );
       }
     }
     this.links.set(spec.name, entry);
@@ -142,7 +141,7 @@ export class Daemon extends EventEmitter {
 
   getLink(name: string): Link {
     const e = this.links.get(name);
-    if (!e) throw new ApiError(404, `no link named ${JSON.stringify(name)}`);
+    if (!e) throw new NotFound(`no link named ${JSON.stringify(name)}`);
     return e.link;
   }
 
@@ -161,7 +160,7 @@ export class Daemon extends EventEmitter {
 
   async removeLink(name: string): Promise<void> {
     const e = this.links.get(name);
-    if (!e) throw new ApiError(404, `no link named ${JSON.stringify(name)}`);
+    if (!e) throw new NotFound(`no link named ${JSON.stringify(name)}`);
     // the load's connections through this link move to its other endpoints first
     const r = this.load;
     const ep = linkEndpoint(e.link);
@@ -169,7 +168,10 @@ export class Daemon extends EventEmitter {
       try {
         r.removeEndpoint(ep);
       } catch {
-        throw new ApiError(409, `link ${name} (${ep}) is the only endpoint of the running load (run ${r.runId}): stop the load first`, [{ path: 'name', message: 'in use by the load' }]);
+        throw new Conflict(
+          `link ${name} (${ep}) is the only endpoint of the running load (run ${r.runId}): stop the load first`,
+          [{ path: 'name', message: 'in use by the load' }],
+        );
       }
     }
     // cleared, not just closed: each removal is announced, so the lossy-fault count stays right
@@ -191,7 +193,8 @@ export class Daemon extends EventEmitter {
 
   activeFaults(): { link: string; id: string; type: string; scope: string }[] {
     const out = [];
-    for (const { link } of this.links.values()) for (const f of link.listFaults()) out.push({ link: link.name, id: f.id, type: f.type, scope: f.scope });
+    for (const { link } of this.links.values())
+      for (const f of link.listFaults()) out.push({ link: link.name, id: f.id, type: f.type, scope: f.scope });
     return out;
   }
 
@@ -209,7 +212,13 @@ export class Daemon extends EventEmitter {
       return m;
     };
     for (const m of this.cluster?.members ?? []) {
-      Object.assign(get(m.name), { client: `127.0.0.1:${m.clientPort}`, clientPort: m.clientPort, peerPort: m.peerPort, pid: m.pid, running: m.running });
+      Object.assign(get(m.name), {
+        client: `127.0.0.1:${m.clientPort}`,
+        clientPort: m.clientPort,
+        peerPort: m.peerPort,
+        pid: m.pid,
+        running: m.running,
+      });
     }
     for (const { spec } of this.links.values()) {
       if (!spec.member) continue;
@@ -225,9 +234,13 @@ export class Daemon extends EventEmitter {
   /** Each member's own view (id, leader, revision, health) through its client URL, beside what the daemon knows. */
   async clusterStatus(deadlineMs = 2000): Promise<(MemberInfo & Partial<MemberStatus>)[]> {
     const members = this.members();
-    if (!members.length) throw new ApiError(404, 'this daemon knows no members: launch a cluster or configure cluster.existing');
+    if (!members.length)
+      throw new NotFound('this daemon knows no members: launch a cluster or configure cluster.existing');
     const withClient = members.filter((m) => m.client);
-    const st = await memberStatuses(withClient.map((m) => m.client!), deadlineMs);
+    const st = await memberStatuses(
+      withClient.map((m) => m.client!),
+      deadlineMs,
+    );
     return members.map((m) => {
       const i = withClient.indexOf(m);
       return { ...m, ...(i >= 0 ? st[i] : { ok: false, error: 'no client endpoint known' }) };
@@ -242,7 +255,9 @@ export class Daemon extends EventEmitter {
    * when a start names it.
    */
   clientEndpoints(): string[] {
-    const own = [...this.links.values()].filter((e) => e.spec.kind === 'client' && e.spec.member).map((e) => linkEndpoint(e.link));
+    const own = [...this.links.values()]
+      .filter((e) => e.spec.kind === 'client' && e.spec.member)
+      .map((e) => linkEndpoint(e.link));
     return own.length ? own : (this.opts.defaultEndpoints?.() ?? []);
   }
 
@@ -267,10 +282,17 @@ export class Daemon extends EventEmitter {
     return this.serialized(async () => {
       const running = this.load;
       if (running && !opts.replace) {
-        throw new ApiError(409, `a load is running (run ${running.runId}, ${running.status().state}): stop it first (DELETE /load) or send "replace": true`, [{ path: 'replace', message: 'expected true to replace the running load' }]);
+        throw new Conflict(
+          `a load is running (run ${running.runId}, ${running.status().state}): stop it first (DELETE /load) or send "replace": true`,
+          [{ path: 'replace', message: 'expected true to replace the running load' }],
+        );
       }
       const eps = endpoints?.length ? endpoints : this.clientEndpoints();
-      if (!eps.length) throw new ApiError(422, 'no client endpoints: give "endpoints" (or run a cluster whose members have client links)', [{ path: 'endpoints', message: 'required when no member client link exists' }]);
+      if (!eps.length)
+        throw new Unprocessable(
+          'no client endpoints: give "endpoints" (or run a cluster whose members have client links)',
+          [{ path: 'endpoints', message: 'required when no member client link exists' }],
+        );
       const runner = new LoadRunner({
         profile: { ...this.opts.defaultProfile, ...profile },
         endpoints: eps,
@@ -298,7 +320,7 @@ export class Daemon extends EventEmitter {
   }
 
   setRate(rate: number): LoadStatus {
-    if (!this.load || this.load.status().state === 'stopped') throw new ApiError(404, 'no load is running');
+    if (!this.load || this.load.status().state === 'stopped') throw new NotFound('no load is running');
     this.load.setRate(rate);
     return this.load.status();
   }
@@ -306,7 +328,7 @@ export class Daemon extends EventEmitter {
   /** Stops the running load → its summary (404 when none runs). */
   stopLoad(reason = 'stopped by API'): Promise<LoadSummary> {
     return this.serialized(async () => {
-      if (!this.load) throw new ApiError(404, 'no load is running');
+      if (!this.load) throw new NotFound('no load is running');
       return this.stopCurrent(reason);
     });
   }

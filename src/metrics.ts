@@ -3,9 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { guardCounts } from './util/guard.js';
 
-const LATENCY_BUCKETS = [
-  0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30,
-];
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30];
 
 export class Metrics {
   readonly registry: Registry;
@@ -93,7 +91,7 @@ export class Metrics {
     });
     this.watchLatency = new Histogram({
       name: 'etcd_soak_watch_latency_seconds',
-      help: 'Watch delivery latency from the put\'s scheduled instant to the event.',
+      help: "Watch delivery latency from the put's scheduled instant to the event.",
       buckets: LATENCY_BUCKETS,
       registers,
     });

@@ -53,7 +53,10 @@ t.test('links: create, list, get, faults with effect, compat texts, delete', asy
   t.equal(r.json.name, 'e1');
   t.equal(r.json.listen, `127.0.0.1:${port}`);
   r = await call('GET', '/links');
-  t.same(r.json.map((l: any) => l.name), ['e1']);
+  t.same(
+    r.json.map((l: any) => l.name),
+    ['e1'],
+  );
   const fast = await rtt(port);
 
   r = await call('POST', '/links/e1/faults', { type: 'delay', direction: 'tx', latency: '120ms' });
@@ -113,31 +116,89 @@ t.test('bad input: 4xx naming the field, and the daemon keeps serving', async (t
   t.teardown(() => new Promise<void>((r) => blocker.close(() => r())));
   const busy = (blocker.address() as net.AddressInfo).port;
   const [port] = await freePorts(1);
-  t.equal((await call('POST', '/links', { name: 'ok', listen: `127.0.0.1:${port}`, upstream: `127.0.0.1:${echo.port}` })).status, 201);
+  t.equal(
+    (await call('POST', '/links', { name: 'ok', listen: `127.0.0.1:${port}`, upstream: `127.0.0.1:${echo.port}` }))
+      .status,
+    201,
+  );
 
   const cases: [string, string, unknown, number, RegExp][] = [
     ['POST', '/links', '{not json', 400, /invalid JSON body/],
     ['POST', '/links', [], 400, /Expected object/],
     ['POST', '/links', { name: 'x', listen: '127.0.0.1:1' }, 400, /"path":"upstream"/],
-    ['POST', '/links', { name: 'x', listen: 'nowhere', upstream: '127.0.0.1:1' }, 400, /"path":"listen","message":"expected \\"host:port\\", got \\"nowhere\\""/],
+    [
+      'POST',
+      '/links',
+      { name: 'x', listen: 'nowhere', upstream: '127.0.0.1:1' },
+      400,
+      /"path":"listen","message":"expected \\"host:port\\", got \\"nowhere\\""/,
+    ],
     ['POST', '/links', { name: 'bad name!', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' }, 400, /"path":"name"/],
-    ['POST', '/links', { name: 'x', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', extra: true }, 400, /Unrecognized key.*extra/],
+    [
+      'POST',
+      '/links',
+      { name: 'x', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', extra: true },
+      400,
+      /Unrecognized key.*extra/,
+    ],
     ['POST', '/links', { name: 'x', listen: '127.0.0.1:99999', upstream: '127.0.0.1:1' }, 400, /port out of range/],
     ['POST', '/links', { name: 'x', listen: `127.0.0.1:${busy}`, upstream: '127.0.0.1:1' }, 409, /in use/],
     ['POST', '/links', { name: 'ok', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' }, 409, /already exists/],
-    ['POST', '/links/ok/faults', { type: 'delay', direction: 'tx', latency: '5' }, 400, /"path":"latency","message":"time: missing unit in duration \\"5\\"/],
+    [
+      'POST',
+      '/links/ok/faults',
+      { type: 'delay', direction: 'tx', latency: '5' },
+      400,
+      /"path":"latency","message":"time: missing unit in duration \\"5\\"/,
+    ],
     ['POST', '/links/ok/faults', { type: 'delay', direction: 'tx', latency: 'abc' }, 400, /invalid duration/],
-    ['POST', '/links/ok/faults', { type: 'delay', direction: 'tx', latency: 1e300 }, 400, /"path":"latency","message":"expected a duration of at most 2562047h47m16.854775807s/],
-    ['POST', '/links/ok/faults', { type: 'pause', direction: 'tx', duration: 0 }, 400, /"path":"duration","message":"expected a duration of at least 1ms \(omit it for no expiry\)/],
-    ['POST', '/links/ok/faults', { type: 'delay', direction: 'rx', latency: '1s', duration: '1ns' }, 400, /"path":"duration","message":"expected a duration of at least 1ms/],
+    [
+      'POST',
+      '/links/ok/faults',
+      { type: 'delay', direction: 'tx', latency: 1e300 },
+      400,
+      /"path":"latency","message":"expected a duration of at most 2562047h47m16.854775807s/,
+    ],
+    [
+      'POST',
+      '/links/ok/faults',
+      { type: 'pause', direction: 'tx', duration: 0 },
+      400,
+      /"path":"duration","message":"expected a duration of at least 1ms \(omit it for no expiry\)/,
+    ],
+    [
+      'POST',
+      '/links/ok/faults',
+      { type: 'delay', direction: 'rx', latency: '1s', duration: '1ns' },
+      400,
+      /"path":"duration","message":"expected a duration of at least 1ms/,
+    ],
     ['POST', '/links/ok/faults', { type: 'accept-pause', duration: '999us' }, 400, /"path":"duration"/],
-    ['POST', '/links/ok/faults', { type: 'bandwidth', direction: 'tx', rate: 2e10 }, 400, /"path":"rate","message":"expected at most 10737418240 bytes\/s/],
-    ['POST', '/links/ok/faults', { type: 'drop', direction: 'tx', probability: 0 }, 400, /"path":"probability","message":"expected a number in \(0, 1\]"/],
+    [
+      'POST',
+      '/links/ok/faults',
+      { type: 'bandwidth', direction: 'tx', rate: 2e10 },
+      400,
+      /"path":"rate","message":"expected at most 10737418240 bytes\/s/,
+    ],
+    [
+      'POST',
+      '/links/ok/faults',
+      { type: 'drop', direction: 'tx', probability: 0 },
+      400,
+      /"path":"probability","message":"expected a number in \(0, 1\]"/,
+    ],
     ['POST', '/links/ok/faults', null, 400, /"error":"invalid fault"/],
     ['POST', '/links/ok/faults', '"pause"', 400, /"error":"invalid fault"/],
     ['PUT', '/load', { replace: 'yes' }, 400, /"path":"replace"/],
     ['PUT', '/load', { replace: true, profile: { rate: 10 } }, 422, /no client endpoints/],
-    ['POST', '/links/ok/faults', { type: 'drop', direction: 'tx', probability: '0.5' }, 400, /"path":"probability","message":"Expected number, received string"/],
+    [
+      'POST',
+      '/links/ok/faults',
+      { type: 'drop', direction: 'tx', probability: '0.5' },
+      400,
+      /"path":"probability","message":"Expected number, received string"/,
+    ],
     ['POST', '/links/ok/faults', { type: 'bandwidth', direction: 'rx', rate: 1e30 }, 400, /"path":"rate"/],
     ['POST', '/links/ok/faults', { type: 'teleport' }, 400, /"path":"type"/],
     ['POST', '/links/ok/faults', { type: 'pause' }, 400, /"path":"direction"/],
@@ -167,36 +228,56 @@ t.test('bad input: 4xx naming the field, and the daemon keeps serving', async (t
   t.equal((await call('GET', '/healthz')).status, 200, 'still serving');
   t.equal((await call('GET', '/links')).json.length, 1);
   t.same((await call('GET', '/links/ok/faults')).json, [], 'no rejected fault was applied');
-  const long = await call('POST', '/links/ok/faults', { type: 'delay', direction: 'tx', latency: '200h', jitter: '1s', duration: '1ms' });
+  const long = await call('POST', '/links/ok/faults', {
+    type: 'delay',
+    direction: 'tx',
+    latency: '200h',
+    jitter: '1s',
+    duration: '1ms',
+  });
   t.equal(long.status, 201, 'a 200h latency is accepted (Go accepts it too)');
   t.equal(long.json.spec.latency, 720_000_000);
   t.equal(long.json.spec.duration, 1);
 });
 
-t.test('request bodies are limited to 1 MiB (413, nothing applied); compat routes keep Go\'s 10 MiB form limit', async (t) => {
-  const [port] = await freePorts(1);
-  t.equal((await call('POST', '/links', { name: 'lim', listen: `127.0.0.1:${port}`, upstream: `127.0.0.1:${echo.port}` })).status, 201);
-  t.teardown(() => call('DELETE', '/links/lim'));
-  const spec = JSON.stringify({ type: 'pause', direction: 'tx' });
-  const exact = spec + ' '.repeat((1 << 20) - spec.length);
-  let r = await call('POST', '/links/lim/faults', exact);
-  t.equal(r.status, 201, 'exactly 1 MiB is read');
-  await call('DELETE', '/links/lim/faults');
-  r = await call('POST', '/links/lim/faults', exact + ' ');
-  t.equal(r.status, 413, '1 MiB + 1 byte');
-  t.same(r.json, { error: 'request body too large: limit 1 MiB', details: [{ path: 'body', message: 'expected at most 1048576 bytes' }] });
-  t.same((await call('GET', '/links/lim/faults')).json, [], 'nothing applied');
-  r = await call('PUT', '/load', '{"profile":' + ' '.repeat(2 << 20) + '{}}');
-  t.equal(r.status, 413, 'PUT /load too');
-  const form = { 'content-type': 'application/x-www-form-urlencoded' };
-  r = await call('PUT', '/links/lim/delay-tx', 'latency=3s&random-variable=0s&pad=' + 'x'.repeat(2 << 20), form);
-  t.equal(r.text, 'added send latency 3s±0s (current latency 3s)\n', 'a 2 MiB form on a compat route is read like Go does');
-  r = await call('PUT', '/links/lim/delay-tx', 'x'.repeat((10 << 20) + 1), form);
-  t.equal(r.text, 'wrong form "http: POST too large"\n');
-  t.equal(r.status, 200);
-  r = await call('POST', '/links/lim/reset', ' '.repeat((1 << 20) + 1));
-  t.equal(r.status, 413, 'POST /links/:name/reset is a JSON route');
-});
+t.test(
+  "request bodies are limited to 1 MiB (413, nothing applied); compat routes keep Go's 10 MiB form limit",
+  async (t) => {
+    const [port] = await freePorts(1);
+    t.equal(
+      (await call('POST', '/links', { name: 'lim', listen: `127.0.0.1:${port}`, upstream: `127.0.0.1:${echo.port}` }))
+        .status,
+      201,
+    );
+    t.teardown(() => call('DELETE', '/links/lim'));
+    const spec = JSON.stringify({ type: 'pause', direction: 'tx' });
+    const exact = spec + ' '.repeat((1 << 20) - spec.length);
+    let r = await call('POST', '/links/lim/faults', exact);
+    t.equal(r.status, 201, 'exactly 1 MiB is read');
+    await call('DELETE', '/links/lim/faults');
+    r = await call('POST', '/links/lim/faults', exact + ' ');
+    t.equal(r.status, 413, '1 MiB + 1 byte');
+    t.same(r.json, {
+      error: 'request body too large: limit 1 MiB',
+      details: [{ path: 'body', message: 'expected at most 1048576 bytes' }],
+    });
+    t.same((await call('GET', '/links/lim/faults')).json, [], 'nothing applied');
+    r = await call('PUT', '/load', '{"profile":' + ' '.repeat(2 << 20) + '{}}');
+    t.equal(r.status, 413, 'PUT /load too');
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    r = await call('PUT', '/links/lim/delay-tx', 'latency=3s&random-variable=0s&pad=' + 'x'.repeat(2 << 20), form);
+    t.equal(
+      r.text,
+      'added send latency 3s±0s (current latency 3s)\n',
+      'a 2 MiB form on a compat route is read like Go does',
+    );
+    r = await call('PUT', '/links/lim/delay-tx', 'x'.repeat((10 << 20) + 1), form);
+    t.equal(r.text, 'wrong form "http: POST too large"\n');
+    t.equal(r.status, 200);
+    r = await call('POST', '/links/lim/reset', ' '.repeat((1 << 20) + 1));
+    t.equal(r.status, 413, 'POST /links/:name/reset is a JSON route');
+  },
+);
 
 t.test('PUT /load passes replace to the daemon', async (t) => {
   const seen: unknown[] = [];
@@ -222,7 +303,10 @@ t.test('bearer token: required everywhere but /healthz', async (t) => {
   t.match(await denied.text(), /bearer token/);
   t.equal((await guarded.request('/links', { headers: { authorization: 'Bearer wrong' } })).status, 401);
   t.equal((await guarded.request('/links', { headers: { authorization: 'Bearer s3cret-token' } })).status, 200);
-  t.equal((await guarded.request('/links/ok/delay-tx', { headers: { authorization: 'Bearer s3cret-token' } })).status, 200);
+  t.equal(
+    (await guarded.request('/links/ok/delay-tx', { headers: { authorization: 'Bearer s3cret-token' } })).status,
+    200,
+  );
 });
 
 t.test('metrics and OpenAPI', async (t) => {
@@ -234,5 +318,6 @@ t.test('metrics and OpenAPI', async (t) => {
   t.same(doc.json, openapiDocument());
   const file = JSON.parse(fs.readFileSync(new URL('../config/openapi.json', import.meta.url), 'utf8'));
   t.same(file, doc.json, 'config/openapi.json is current (npm run openapi)');
-  for (const p of ['/links', '/links/{name}/faults', '/load', '/reset', '/healthz', '/metrics']) t.ok(doc.json.paths[p], `documents ${p}`);
+  for (const p of ['/links', '/links/{name}/faults', '/load', '/reset', '/healthz', '/metrics'])
+    t.ok(doc.json.paths[p], `documents ${p}`);
 });

@@ -39,7 +39,10 @@ async function* chunks(total: number, fill: string) {
   for (let sent = 0; sent < total; sent += block.length) yield block;
 }
 
-const tooLarge = { error: 'request body too large: limit 1 MiB', details: [{ path: 'body', message: 'expected at most 1048576 bytes' }] };
+const tooLarge = {
+  error: 'request body too large: limit 1 MiB',
+  details: [{ path: 'body', message: 'expected at most 1048576 bytes' }],
+};
 
 /** Sends only the head of a request and whatever part of the body is given; resolves with the first response bytes. */
 function rawHead(port: number, head: string, body: Buffer, timeoutMs: number): Promise<string> {
@@ -75,7 +78,11 @@ t.test('a Content-Length over the limit is answered 413 at once, before the body
 
 t.test('a 50 MB chunked JSON body: 413, the daemon does not buffer it and keeps serving', async (t) => {
   const before = peakRss();
-  const res = await request(`${API}/links`, { method: 'POST', body: chunks(50 * 1024 * 1024, ' '), headers: { 'content-type': 'application/json' } });
+  const res = await request(`${API}/links`, {
+    method: 'POST',
+    body: chunks(50 * 1024 * 1024, ' '),
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(res.statusCode, 413);
   t.same(await res.body.json(), tooLarge);
   const growth = peakRss() - before;
@@ -84,7 +91,11 @@ t.test('a 50 MB chunked JSON body: 413, the daemon does not buffer it and keeps 
   t.equal(health.statusCode, 200);
   await health.body.text();
   const links = await request(`${API}/links`);
-  t.same(((await links.body.json()) as { name: string }[]).map((l) => l.name), ['l1'], 'still serving, nothing created');
+  t.same(
+    ((await links.body.json()) as { name: string }[]).map((l) => l.name),
+    ['l1'],
+    'still serving, nothing created',
+  );
 });
 
 t.test("a link's etcd-proxy admin port: Go's form limit, 200 text, bounded memory", async (t) => {
@@ -97,7 +108,10 @@ t.test("a link's etcd-proxy admin port: Go's form limit, 200 text, bounded memor
   t.equal(res.statusCode, 200);
   t.equal(await res.body.text(), 'wrong form "http: POST too large"\n');
   const growth = peakRss() - before;
-  t.ok(growth < 40 * 1024 * 1024, `daemon peak RSS grew ${(growth / 1048576).toFixed(1)} MiB for a 50 MB form (Go reads up to 10 MiB too)`);
+  t.ok(
+    growth < 40 * 1024 * 1024,
+    `daemon peak RSS grew ${(growth / 1048576).toFixed(1)} MiB for a 50 MB form (Go reads up to 10 MiB too)`,
+  );
   const head = `PUT /delay-rx HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${300 * 1024 * 1024}\r\n\r\n`;
   const answer = await rawHead(adminPort, head, Buffer.from('latency=1s'), 3000);
   t.match(answer, /^HTTP\/1\.1 200 /, 'a huge Content-Length is refused without waiting for the body');

@@ -32,12 +32,20 @@ t.test('Link.addFault accepts only schema-validated specs', async (t) => {
   fs.writeFileSync(path.join(dir, 'fixture.ts'), fixture);
   fs.writeFileSync(
     path.join(dir, 'tsconfig.json'),
-    JSON.stringify({ extends: path.join(root, 'tsconfig.json'), compilerOptions: { noEmit: true, rootDir: '/', typeRoots: [path.join(root, 'node_modules/@types')] }, include: [path.join(dir, 'fixture.ts')] }),
+    JSON.stringify({
+      extends: path.join(root, 'tsconfig.json'),
+      compilerOptions: { noEmit: true, rootDir: '/', typeRoots: [path.join(root, 'node_modules/@types')] },
+      include: [path.join(dir, 'fixture.ts')],
+    }),
   );
   const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
   const out = await new Promise<{ code: number; text: string }>((resolve) =>
-    execFile(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.json')], { timeout: 120000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, text: stdout + stderr }),
+    execFile(
+      process.execPath,
+      [tsc, '-p', path.join(dir, 'tsconfig.json')],
+      { timeout: 120000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, text: stdout + stderr }),
     ),
   );
   t.equal(out.text, '', 'no type errors, and no unused @ts-expect-error');

@@ -34,8 +34,17 @@ t.test('standalone compat app: a throwing handler answers 200 text and is logged
   link.findFault = () => {
     throw new Error('boom "inside"');
   };
-  for (const [method, path] of [['GET', '/delay-tx'], ['DELETE', '/pause-rx'], ['GET', '/drop-tx'], ['PUT', '/accept-delay']]) {
-    const res = await app.request(path, { method, body: method === 'PUT' ? 'latency=1s&random-variable=0s' : undefined, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  for (const [method, path] of [
+    ['GET', '/delay-tx'],
+    ['DELETE', '/pause-rx'],
+    ['GET', '/drop-tx'],
+    ['PUT', '/accept-delay'],
+  ]) {
+    const res = await app.request(path, {
+      method,
+      body: method === 'PUT' ? 'latency=1s&random-variable=0s' : undefined,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     t.equal(res.status, 200, `${method} ${path}`);
     t.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
     t.equal(await res.text(), 'internal error "boom \\"inside\\""\n', `${method} ${path} text`);
@@ -53,10 +62,20 @@ t.test('standalone compat app: a throwing handler answers 200 text and is logged
 
 t.test("the daemon's /links/<name>/ compat routes and its per-link admin servers answer 200 text too", async (t) => {
   const { logger, lines } = capture();
-  const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null, logger, serveAdmin: serveCompatAdmin });
+  const daemon = new Daemon({
+    metrics: new Metrics({ defaultMetrics: false }),
+    reportDir: null,
+    logger,
+    serveAdmin: serveCompatAdmin,
+  });
   t.teardown(() => daemon.close());
   const [port, admin] = await freePorts(2);
-  await daemon.addLink({ name: 'x', listen: `127.0.0.1:${port}`, upstream: `127.0.0.1:${echo.port}`, compatAdmin: `127.0.0.1:${admin}` });
+  await daemon.addLink({
+    name: 'x',
+    listen: `127.0.0.1:${port}`,
+    upstream: `127.0.0.1:${echo.port}`,
+    compatAdmin: `127.0.0.1:${admin}`,
+  });
   const link = daemon.getLink('x');
   link.findFault = () => {
     throw new Error('kaput');

@@ -8,7 +8,14 @@ import { run, stop } from './helpers/proc.js';
 const [fromPort, toPort, httpPort] = await freePorts(3);
 const FROM = `tcp://localhost:${fromPort}`;
 const TO = `tcp://localhost:${toPort}`;
-const proc = run('etcd-proxy', ['--from', `localhost:${fromPort}`, '--to', `localhost:${toPort}`, '--http-port', String(httpPort)]);
+const proc = run('etcd-proxy', [
+  '--from',
+  `localhost:${fromPort}`,
+  '--to',
+  `localhost:${toPort}`,
+  '--http-port',
+  String(httpPort),
+]);
 t.teardown(() => stop(proc));
 await proc.waitFor(/serving HTTP server/);
 
@@ -77,14 +84,22 @@ t.test('error texts, in Go order', async (t) => {
     ['/delay-tx', 'latency=1s&random-variable=zz', 'wrong random-variable form "time: invalid duration \\"zz\\""'],
     ['/delay-tx', 'latency=%zz', 'wrong form "invalid URL escape \\"%zz\\""'],
     ['/delay-tx', 'latency=1s;random-variable=0', 'wrong form "invalid semicolon separator in query"'],
-    ['/delay-tx', 'latency=1%C2%B5x&random-variable=0', 'wrong latency form "time: unknown unit \\"\\\\xc2\\\\xb5x\\" in duration \\"1\\\\xc2\\\\xb5x\\""'],
+    [
+      '/delay-tx',
+      'latency=1%C2%B5x&random-variable=0',
+      'wrong latency form "time: unknown unit \\"\\\\xc2\\\\xb5x\\" in duration \\"1\\\\xc2\\\\xb5x\\""',
+    ],
   ];
   for (const [path, body, want] of rows) {
     const r = await call('PUT', path, body);
     t.equal(r.text, want + '\n', `${path} ${body}`);
   }
   const tiny = await call('PUT', '/delay-tx', 'latency=5ns&random-variable=7ns');
-  t.match(tiny.text, /^wrong random-variable form ".*10ns.*"\n$/, 'latency < 10ns with a larger rv answers instead of panicking');
+  t.match(
+    tiny.text,
+    /^wrong random-variable form ".*10ns.*"\n$/,
+    'latency < 10ns with a larger rv answers instead of panicking',
+  );
   t.equal((await call('GET', '/delay-tx')).text, 'current send latency 0s\n');
 });
 
@@ -111,13 +126,22 @@ t.test('HEAD is not GET', async (t) => {
 });
 
 t.test('additive routes', async (t) => {
-  t.equal((await call('PUT', '/drop-tx', 'probability=0.25')).text, `dropping packets with probability 0.25 [${FROM} -> ${TO}]\n`);
+  t.equal(
+    (await call('PUT', '/drop-tx', 'probability=0.25')).text,
+    `dropping packets with probability 0.25 [${FROM} -> ${TO}]\n`,
+  );
   t.equal((await call('GET', '/drop-tx')).text, `current drop probability 0.25 [${FROM} -> ${TO}]\n`);
   t.equal((await call('DELETE', '/drop-tx')).text, `stopped dropping packets [${FROM} -> ${TO}]\n`);
   t.match((await call('PUT', '/corrupt-rx', 'probability=2')).text, /^wrong probability form ".*\(0, 1\].*"\n$/);
-  t.equal((await call('PUT', '/bandwidth-rx', 'rate=1048576')).text, `limited bandwidth to 1048576 bytes/s [${FROM} <- ${TO}]\n`);
+  t.equal(
+    (await call('PUT', '/bandwidth-rx', 'rate=1048576')).text,
+    `limited bandwidth to 1048576 bytes/s [${FROM} <- ${TO}]\n`,
+  );
   t.equal((await call('DELETE', '/bandwidth-rx')).text, `unlimited bandwidth [${FROM} <- ${TO}]\n`);
-  t.equal((await call('PUT', '/accept-delay', 'latency=100ms&random-variable=0s')).text, 'added accept latency 100ms±0s (current latency 100ms)\n');
+  t.equal(
+    (await call('PUT', '/accept-delay', 'latency=100ms&random-variable=0s')).text,
+    'added accept latency 100ms±0s (current latency 100ms)\n',
+  );
   t.equal((await call('DELETE', '/accept-delay')).text, 'removed accept latency 100ms\n');
   t.equal((await call('PUT', '/refuse')).text, `refusing connections [${FROM} -> ${TO}]\n`);
   t.equal((await call('DELETE', '/refuse')).text, `accepting connections [${FROM} -> ${TO}]\n`);
@@ -128,21 +152,56 @@ t.test('additive routes', async (t) => {
   t.match(m.text, /process_resident_memory_bytes/);
 });
 
-t.test('every latency Go accepts: Go texts, never a 5xx (up to Go\'s largest duration)', async (t) => {
+t.test("every latency Go accepts: Go texts, never a 5xx (up to Go's largest duration)", async (t) => {
   const max = '2562047h47m16.854775807s';
   const rows: [string, string, string, string][] = [
-    ['PUT', '/delay-tx', 'latency=200h&random-variable=1s', 'added send latency 200h0m0s±1s (current latency 200h0m0s)'],
+    [
+      'PUT',
+      '/delay-tx',
+      'latency=200h&random-variable=1s',
+      'added send latency 200h0m0s±1s (current latency 200h0m0s)',
+    ],
     ['GET', '/delay-tx', '', 'current send latency 200h0m0s'],
-    ['PUT', '/delay-tx', 'latency=199h&random-variable=1s', 'added send latency 199h0m0s±1s (current latency 199h0m0s)'],
+    [
+      'PUT',
+      '/delay-tx',
+      'latency=199h&random-variable=1s',
+      'added send latency 199h0m0s±1s (current latency 199h0m0s)',
+    ],
     ['DELETE', '/delay-tx', '', 'removed latency 199h0m0s'],
     // beyond Node's timer limit (2^31-1 ms, about 596h)
-    ['POST', '/delay-rx', 'latency=1000h0m0.000000001s&random-variable=0s', 'added receive latency 1000h0m0.000000001s±0s (current latency 1000h0m0.000000001s)'],
+    [
+      'POST',
+      '/delay-rx',
+      'latency=1000h0m0.000000001s&random-variable=0s',
+      'added receive latency 1000h0m0.000000001s±0s (current latency 1000h0m0.000000001s)',
+    ],
     ['GET', '/delay-rx', '', 'current receive latency 1000h0m0.000000001s'],
-    ['PUT', '/delay-rx', `latency=${max}&random-variable=${max}`, `added receive latency ${max}±${max} (current latency ${max})`],
-    ['PUT', '/delay-rx', `latency=9223372036854775807ns&random-variable=-${max}`, `added receive latency ${max}±-${max} (current latency ${max})`],
+    [
+      'PUT',
+      '/delay-rx',
+      `latency=${max}&random-variable=${max}`,
+      `added receive latency ${max}±${max} (current latency ${max})`,
+    ],
+    [
+      'PUT',
+      '/delay-rx',
+      `latency=9223372036854775807ns&random-variable=-${max}`,
+      `added receive latency ${max}±-${max} (current latency ${max})`,
+    ],
     ['DELETE', '/delay-rx', '', `removed latency ${max}`],
-    ['PUT', '/delay-tx', 'latency=9223372036854775808ns&random-variable=0s', 'wrong latency form "time: invalid duration \\"9223372036854775808ns\\""'],
-    ['PUT', '/accept-delay', 'latency=200h&random-variable=1h', 'added accept latency 200h0m0s±1h0m0s (current latency 200h0m0s)'],
+    [
+      'PUT',
+      '/delay-tx',
+      'latency=9223372036854775808ns&random-variable=0s',
+      'wrong latency form "time: invalid duration \\"9223372036854775808ns\\""',
+    ],
+    [
+      'PUT',
+      '/accept-delay',
+      'latency=200h&random-variable=1h',
+      'added accept latency 200h0m0s±1h0m0s (current latency 200h0m0s)',
+    ],
     ['DELETE', '/accept-delay', '', 'removed accept latency 200h0m0s'],
   ];
   for (const [method, path, body, want] of rows) {
@@ -155,7 +214,11 @@ t.test('every latency Go accepts: Go texts, never a 5xx (up to Go\'s largest dur
 
 t.test('additive routes: out-of-range values answer a wrong ... form text naming the bound', async (t) => {
   const rows: [string, string, string][] = [
-    ['/bandwidth-tx', 'rate=20000000000', 'wrong rate form "expected at most 10737418240 bytes/s (10 GiB/s), got \\"20000000000\\""'],
+    [
+      '/bandwidth-tx',
+      'rate=20000000000',
+      'wrong rate form "expected at most 10737418240 bytes/s (10 GiB/s), got \\"20000000000\\""',
+    ],
     ['/bandwidth-rx', 'rate=0', 'wrong rate form "expected at least 1 byte/s, got \\"0\\""'],
     ['/bandwidth-rx', 'rate=1.5', 'wrong rate form "expected a whole number of bytes per second, got \\"1.5\\""'],
     ['/bandwidth-tx', 'rate=abc', 'wrong rate form "expected a number, got \\"abc\\""'],
@@ -171,10 +234,21 @@ t.test('additive routes: out-of-range values answer a wrong ... form text naming
     t.equal(r.status, 200, `${path} ${body} status`);
     t.equal(r.text, want + '\n', `${path} ${body}`);
   }
-  t.equal((await call('PUT', '/bandwidth-tx', 'rate=10737418240')).text, `limited bandwidth to 10737418240 bytes/s [${FROM} -> ${TO}]\n`, 'the bound itself is accepted');
-  t.equal((await call('GET', '/bandwidth-tx')).text, `current bandwidth limit 10737418240 bytes/s [${FROM} -> ${TO}]\n`);
+  t.equal(
+    (await call('PUT', '/bandwidth-tx', 'rate=10737418240')).text,
+    `limited bandwidth to 10737418240 bytes/s [${FROM} -> ${TO}]\n`,
+    'the bound itself is accepted',
+  );
+  t.equal(
+    (await call('GET', '/bandwidth-tx')).text,
+    `current bandwidth limit 10737418240 bytes/s [${FROM} -> ${TO}]\n`,
+  );
   await call('DELETE', '/bandwidth-tx');
-  t.equal((await call('GET', '/drop-rx')).text, `current drop probability 0 [${FROM} <- ${TO}]\n`, 'nothing was set by a rejected value');
+  t.equal(
+    (await call('GET', '/drop-rx')).text,
+    `current drop probability 0 [${FROM} <- ${TO}]\n`,
+    'nothing was set by a rejected value',
+  );
 });
 
 /** peak resident set of a process (VmHWM), bytes */
@@ -196,7 +270,11 @@ t.test("Go's 10 MiB form limit, without reading unbounded bodies", async (t) => 
   r = await call('PUT', '/delay-tx', exact + 'x'.repeat(limit - exact.length + 1));
   t.equal(r.text, 'wrong form "http: POST too large"\n', '10 MiB + 1 byte is too large');
   r = await call('PUT', '/delay-tx', 'x'.repeat(limit + 1), 'text/plain');
-  t.equal(r.text, 'wrong latency form "time: invalid duration \\"\\""\n', 'a body that is not a form is not read at all');
+  t.equal(
+    r.text,
+    'wrong latency form "time: invalid duration \\"\\""\n',
+    'a body that is not a form is not read at all',
+  );
   await call('DELETE', '/delay-tx');
 
   const pid = proc.child.pid!;

@@ -22,20 +22,50 @@ t.test('the shipped configs load', async (t) => {
   t.equal(lab.statusInterval, 5000, 'durations become milliseconds');
   const ex = loadConfigFile(new URL('../config/existing-cluster.example.yaml', import.meta.url).pathname);
   t.equal(ex.cluster?.existing?.members[0].client, '127.0.0.1:2379');
-  const json = write('c.json', JSON.stringify({ api: { listen: '127.0.0.1:0' }, links: [{ name: 'a', listen: '127.0.0.1:0', upstream: '127.0.0.1:2379', kind: 'client' }] }));
+  const json = write(
+    'c.json',
+    JSON.stringify({
+      api: { listen: '127.0.0.1:0' },
+      links: [{ name: 'a', listen: '127.0.0.1:0', upstream: '127.0.0.1:2379', kind: 'client' }],
+    }),
+  );
   t.equal(loadConfigFile(json).links[0].name, 'a', 'JSON works too');
 });
 
 t.test('each kind of invalid config fails with the file and the path named', async (t) => {
   const cases: [string, string, RegExp][] = [
-    ['unknown.yaml', 'api:\n  listen: 127.0.0.1:1\n  bogus: 1\n', /unknown\.yaml: api: Unrecognized key\(s\) in object: 'bogus'/],
+    [
+      'unknown.yaml',
+      'api:\n  listen: 127.0.0.1:1\n  bogus: 1\n',
+      /unknown\.yaml: api: Unrecognized key\(s\) in object: 'bogus'/,
+    ],
     ['type.yaml', 'load:\n  rate: fast\n', /type\.yaml: load\.rate: Expected number, received string/],
     ['duration.yaml', 'statusInterval: "5"\n', /duration\.yaml: statusInterval: time: missing unit in duration "5"/],
-    ['both.yaml', 'cluster:\n  launch: {}\n  existing: { members: [{ name: s1, client: "127.0.0.1:2379" }] }\n', /both\.yaml: cluster: expected exactly one of "launch" or "existing"/],
-    ['member.yaml', 'cluster:\n  existing:\n    members:\n      - { name: s1, client: "localhost" }\n', /member\.yaml: cluster\.existing\.members\[0\]\.client: expected "host:port", got "localhost"/],
-    ['link.yaml', 'links:\n  - { name: a, listen: "127.0.0.1:99999", upstream: "127.0.0.1:1" }\n', /link\.yaml: links\[0\]\.listen: port out of range/],
-    ['huge.yaml', 'load:\n  watchers: 1e12\n', /huge\.yaml: load\.watchers: Number must be less than or equal to 100000/],
-    ['members.yaml', 'cluster:\n  launch:\n    members: 0\n', /members\.yaml: cluster\.launch\.members: Number must be greater than or equal to 1/],
+    [
+      'both.yaml',
+      'cluster:\n  launch: {}\n  existing: { members: [{ name: s1, client: "127.0.0.1:2379" }] }\n',
+      /both\.yaml: cluster: expected exactly one of "launch" or "existing"/,
+    ],
+    [
+      'member.yaml',
+      'cluster:\n  existing:\n    members:\n      - { name: s1, client: "localhost" }\n',
+      /member\.yaml: cluster\.existing\.members\[0\]\.client: expected "host:port", got "localhost"/,
+    ],
+    [
+      'link.yaml',
+      'links:\n  - { name: a, listen: "127.0.0.1:99999", upstream: "127.0.0.1:1" }\n',
+      /link\.yaml: links\[0\]\.listen: port out of range/,
+    ],
+    [
+      'huge.yaml',
+      'load:\n  watchers: 1e12\n',
+      /huge\.yaml: load\.watchers: Number must be less than or equal to 100000/,
+    ],
+    [
+      'members.yaml',
+      'cluster:\n  launch:\n    members: 0\n',
+      /members\.yaml: cluster\.launch\.members: Number must be greater than or equal to 1/,
+    ],
     ['syntax.yaml', 'api: [unclosed\n', /syntax\.yaml: line \d+: /],
     ['token.yaml', 'api:\n  token: short\n', /token\.yaml: api\.token: expected at least 8 characters/],
   ];

@@ -15,17 +15,31 @@ t.test('Go flag syntax', async (t) => {
     { name: 'http-port', type: 'int' as const, default: 2378, usage: 'Port to serve etcd-proxy API.' },
     { name: 'verbose', type: 'bool' as const, default: false, usage: "'true' to run proxy in verbose mode." },
   ];
-  t.same(parseGoFlags(['-from', 'a:1', '--http-port=5', '--verbose'], defs).values, { from: 'a:1', 'http-port': 5, verbose: true });
-  t.same(parseGoFlags(['--from=b:2', '-http-port', '0x10', '-verbose=false'], defs).values, { from: 'b:2', 'http-port': 16, verbose: false });
+  t.same(parseGoFlags(['-from', 'a:1', '--http-port=5', '--verbose'], defs).values, {
+    from: 'a:1',
+    'http-port': 5,
+    verbose: true,
+  });
+  t.same(parseGoFlags(['--from=b:2', '-http-port', '0x10', '-verbose=false'], defs).values, {
+    from: 'b:2',
+    'http-port': 16,
+    verbose: false,
+  });
   const r = parseGoFlags(['pos', '--from', 'ignored:1'], defs);
   t.equal(r.values.from, 'localhost:23790', 'parsing stops at the first positional argument');
   t.same(r.args, ['pos', '--from', 'ignored:1']);
   t.equal(parseGoFlags(['--', '--from', 'x'], defs).values.from, 'localhost:23790');
   t.throws(() => parseGoFlags(['--bogus'], defs), { message: 'flag provided but not defined: -bogus' });
-  t.throws(() => parseGoFlags(['-http-port', 'x'], defs), { message: 'invalid value "x" for flag -http-port: parse error' });
-  t.throws(() => parseGoFlags(['-http-port', '99999999999999999999'], defs), { message: 'invalid value "99999999999999999999" for flag -http-port: value out of range' });
+  t.throws(() => parseGoFlags(['-http-port', 'x'], defs), {
+    message: 'invalid value "x" for flag -http-port: parse error',
+  });
+  t.throws(() => parseGoFlags(['-http-port', '99999999999999999999'], defs), {
+    message: 'invalid value "99999999999999999999" for flag -http-port: value out of range',
+  });
   t.throws(() => parseGoFlags(['--from'], defs), { message: 'flag needs an argument: -from' });
-  t.throws(() => parseGoFlags(['--verbose=maybe'], defs), { message: 'invalid boolean value "maybe" for -verbose: parse error' });
+  t.throws(() => parseGoFlags(['--verbose=maybe'], defs), {
+    message: 'invalid boolean value "maybe" for -verbose: parse error',
+  });
   t.throws(() => parseGoFlags(['---from', 'x'], defs), { message: 'bad flag syntax: ---from' });
   t.throws(() => parseGoFlags(['-h'], defs), { help: true });
   t.equal(
@@ -67,10 +81,13 @@ t.test('--version prints the package version and exits 0; the Go flags keep thei
     '  -to string\n    \tAddress URL to forward. (default "localhost:2379")\n' +
     "  -verbose\n    \t'true' to run proxy in verbose mode.\n";
   t.ok(h.stderr().includes(goDefaults), 'the Go flags are listed exactly as Go prints them');
-  t.ok(h.stderr().endsWith(goDefaults + '  -version\n    \tprint the etcd-soak version and exit (not in the Go tool)\n'), 'then -version');
+  t.ok(
+    h.stderr().endsWith(goDefaults + '  -version\n    \tprint the etcd-soak version and exit (not in the Go tool)\n'),
+    'then -version',
+  );
 });
 
-t.test('an unknown flag exits 2 with Go\'s message and usage', async (t) => {
+t.test("an unknown flag exits 2 with Go's message and usage", async (t) => {
   const p = run('etcd-proxy', ['-bogus']);
   const { code } = await p.exited;
   t.equal(code, 2);
@@ -102,8 +119,11 @@ t.test('ports in use and bad addresses give a clear message and a non-zero exit 
 
 function etcdctl(endpoint: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
-    execFile('etcdctl', ['--endpoints', endpoint, '--dial-timeout=2s', '--command-timeout=3s', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20000 }, (err, stdout, stderr) =>
-      resolve({ ok: !err, out: stdout + stderr }),
+    execFile(
+      'etcdctl',
+      ['--endpoints', endpoint, '--dial-timeout=2s', '--command-timeout=3s', ...args],
+      { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20000 },
+      (err, stdout, stderr) => resolve({ ok: !err, out: stdout + stderr }),
     );
   });
 }
@@ -113,12 +133,23 @@ t.test('seed scenarios through a real 3-member cluster: delay-tx, pause-tx, blac
   t.teardown(() => cluster.stop());
   const [fromPort, httpPort] = await freePorts(2);
   const member = cluster.members[0];
-  const proxy = run('etcd-proxy', ['--from', `localhost:${fromPort}`, '--to', `127.0.0.1:${member.clientPort}`, '--http-port', String(httpPort)]);
+  const proxy = run('etcd-proxy', [
+    '--from',
+    `localhost:${fromPort}`,
+    '--to',
+    `127.0.0.1:${member.clientPort}`,
+    '--http-port',
+    String(httpPort),
+  ]);
   t.teardown(() => stop(proxy));
   await proxy.waitFor(/serving HTTP server/);
   const ep = `127.0.0.1:${fromPort}`;
   const admin = async (method: 'PUT' | 'DELETE', path: string, body?: string) => {
-    const res = await request(`http://127.0.0.1:${httpPort}${path}`, { method, body, headers: body ? { 'content-type': 'application/x-www-form-urlencoded' } : {} });
+    const res = await request(`http://127.0.0.1:${httpPort}${path}`, {
+      method,
+      body,
+      headers: body ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
+    });
     return res.body.text();
   };
 
@@ -156,7 +187,15 @@ t.test('--verbose logs every chunk as transmitted / received with its size', asy
   const echo = await echoServer();
   t.teardown(() => close(echo.server));
   const [fromPort, httpPort] = await freePorts(2);
-  const p = run('etcd-proxy', ['--from', `127.0.0.1:${fromPort}`, '--to', `127.0.0.1:${echo.port}`, '--http-port', String(httpPort), '--verbose']);
+  const p = run('etcd-proxy', [
+    '--from',
+    `127.0.0.1:${fromPort}`,
+    '--to',
+    `127.0.0.1:${echo.port}`,
+    '--http-port',
+    String(httpPort),
+    '--verbose',
+  ]);
   t.teardown(() => stop(p));
   await p.waitFor(/serving HTTP server/);
   const s = await connect(fromPort);

@@ -19,7 +19,9 @@ t.test('a 3-member cluster starts healthy, survives a member restart, and stops 
   t.teardown(() => cluster.stop());
   t.equal(cluster.members.length, 3);
   const eps = cluster.clientEndpoints().join(',');
-  const out = execFileSync('sh', ['-c', `etcdctl --endpoints ${eps} endpoint health 2>&1`], { env: { ...process.env, ETCDCTL_API: '3' } }).toString();
+  const out = execFileSync('sh', ['-c', `etcdctl --endpoints ${eps} endpoint health 2>&1`], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+  }).toString();
   t.match(out, /is healthy/);
 
   // each member is etcd itself (setpriv execs it), leads its own process group (a terminal's Ctrl-C
@@ -31,7 +33,11 @@ t.test('a 3-member cluster starts healthy, survives a member restart, and stops 
   }
   const record = () => JSON.parse(fs.readFileSync(path.join(cluster.baseDir, OWNER_FILE), 'utf8')) as OwnerRecord;
   t.equal(record().daemon.pid, process.pid);
-  t.same(record().members.map((x) => x.pid), cluster.members.map((x) => x.pid), 'the owner record lists every member pid');
+  t.same(
+    record().members.map((x) => x.pid),
+    cluster.members.map((x) => x.pid),
+    'the owner record lists every member pid',
+  );
 
   const m = cluster.members[1];
   const unexpected: string[] = [];
@@ -50,7 +56,10 @@ t.test('a 3-member cluster starts healthy, survives a member restart, and stops 
   await cluster.stop();
   // no timing threshold here (a loaded machine varies); the time is reported for the reader
   t.comment(`stopped in ${Date.now() - t0} ms (followers first, the leader last)`);
-  t.ok(pids.every((p) => !alive(p)), 'no etcd process left');
+  t.ok(
+    pids.every((p) => !alive(p)),
+    'no etcd process left',
+  );
   t.notOk(fs.existsSync(dir), 'data removed');
 });
 
@@ -77,7 +86,10 @@ t.test('waitHealthy fails at once when a member exits while it waits, with the l
   process.kill(pid, 'SIGKILL');
   const err = await waiting;
   t.ok(Date.now() - t0 < 2000, `rejected ${Date.now() - t0} ms after the exit`);
-  t.match(err?.message, /etcd member s1 exited before the cluster was healthy \(signal SIGKILL\); last lines of its log:\n {4}\S/);
+  t.match(
+    err?.message,
+    /etcd member s1 exited before the cluster was healthy \(signal SIGKILL\); last lines of its log:\n {4}\S/,
+  );
 });
 
 t.test('a missing etcd binary gives an install hint', async (t) => {

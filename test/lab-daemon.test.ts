@@ -36,8 +36,10 @@ const logger = createLogger({
   write: (l) => {
     logLines.push(l);
     const rec = JSON.parse(l) as { msg: string; link?: string; listen?: string };
-    if (rec.msg === 'link listening' && rec.link?.endsWith('-client')) clientLinkPorts.push(Number(rec.listen!.split(':').pop()));
-    if (rec.msg === 'etcd cluster starting') for (const port of clientLinkPorts) probes.push(net.connect(port, '127.0.0.1').on('error', () => {}));
+    if (rec.msg === 'link listening' && rec.link?.endsWith('-client'))
+      clientLinkPorts.push(Number(rec.listen!.split(':').pop()));
+    if (rec.msg === 'etcd cluster starting')
+      for (const port of clientLinkPorts) probes.push(net.connect(port, '127.0.0.1').on('error', () => {}));
   },
 });
 const lab = await startLab(config, { out: null, logger });
@@ -52,7 +54,11 @@ const cluster = lab.cluster!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function json(method: string, p: string, body?: unknown): Promise<any> {
-  const res = await fetch(api + p, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const res = await fetch(api + p, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   const text = await res.text();
   return text ? JSON.parse(text) : undefined;
 }
@@ -86,22 +92,47 @@ function nextInterval(pred: (l: TimelineLine) => boolean, timeoutMs = 20000): Pr
 t.test('members starting do not flood the log with dial failures; the links log again once healthy', async (t) => {
   t.equal(probes.length, 3, 'the test dialled the client links while the members started');
   const failures = lab.daemon.listLinks().reduce((n, l) => n + l.dialFailures, 0);
-  t.ok(failures >= 1, `dial failures during the start were counted (${failures})`, { stats: lab.daemon.listLinks().map((l) => [l.name, l.dialFailures, l.connectionsTotal]), probes: probes.map((p) => [p.remotePort, p.destroyed]) });
-  t.same(logAtStart.filter((l) => l.includes('upstream dial failed')), [], 'no dial-failure line during the start');
+  t.ok(failures >= 1, `dial failures during the start were counted (${failures})`, {
+    stats: lab.daemon.listLinks().map((l) => [l.name, l.dialFailures, l.connectionsTotal]),
+    probes: probes.map((p) => [p.remotePort, p.destroyed]),
+  });
+  t.same(
+    logAtStart.filter((l) => l.includes('upstream dial failed')),
+    [],
+    'no dial-failure line during the start',
+  );
   const links = lab.daemon.listLinks();
-  t.ok(links.every((l) => !lab.daemon.getLink(l.name).quiet), 'no link is quiet after the start');
+  t.ok(
+    links.every((l) => !lab.daemon.getLink(l.name).quiet),
+    'no link is quiet after the start',
+  );
 });
 
 t.test('healthy through the links; load runs; counters move', async (t) => {
   const eps = lab.daemon.clientEndpoints();
   t.equal(eps.length, 3);
   const out = await new Promise<string>((r) =>
-    execFile('etcdctl', ['--endpoints', eps.join(','), 'endpoint', 'health'], { env: { ...process.env, ETCDCTL_API: '3' } }, (_e, so, se) => r(so + se)),
+    execFile(
+      'etcdctl',
+      ['--endpoints', eps.join(','), 'endpoint', 'health'],
+      { env: { ...process.env, ETCDCTL_API: '3' } },
+      (_e, so, se) => r(so + se),
+    ),
   );
   t.equal(out.match(/is healthy/g)?.length, 3, 'every member healthy through its client link');
   const links = await json('GET', '/links');
-  t.same(links.map((l: any) => l.name).sort(), ['s1-client', 's1-peer', 's2-client', 's2-peer', 's3-client', 's3-peer']);
-  t.ok(links.filter((l: any) => l.kind === 'peer').every((l: any) => l.connections > 0), 'peer traffic goes through the peer links');
+  t.same(links.map((l: any) => l.name).sort(), [
+    's1-client',
+    's1-peer',
+    's2-client',
+    's2-peer',
+    's3-client',
+    's3-peer',
+  ]);
+  t.ok(
+    links.filter((l: any) => l.kind === 'peer').every((l: any) => l.connections > 0),
+    'peer traffic goes through the peer links',
+  );
   await nextInterval((l) => l.counts.ok > 50);
   const a = await metricValue('etcd_soak_puts_total', 'outcome="ok"');
   const peerBytes = () => metricValue('etcd_soak_proxy_bytes_total', '-peer"', 'outcome="forwarded"');
@@ -118,8 +149,20 @@ t.test('a real Prometheus scrapes /metrics and etcd_soak_puts_total rises', asyn
   const [port] = await freePorts(1);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-prom-'));
   const cfg = path.join(dir, 'prometheus.yml');
-  fs.writeFileSync(cfg, `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: etcd-soak\n    static_configs:\n      - targets: ['${new URL(api).host}']\n`);
-  const prom = spawn('prometheus', [`--config.file=${cfg}`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: 'ignore' });
+  fs.writeFileSync(
+    cfg,
+    `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: etcd-soak\n    static_configs:\n      - targets: ['${new URL(api).host}']\n`,
+  );
+  const prom = spawn(
+    'prometheus',
+    [
+      `--config.file=${cfg}`,
+      `--storage.tsdb.path=${dir}/data`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: 'ignore' },
+  );
   t.teardown(async () => {
     prom.kill('SIGTERM');
     await new Promise((r) => prom.once('exit', r));
@@ -129,7 +172,9 @@ t.test('a real Prometheus scrapes /metrics and etcd_soak_puts_total rises', asyn
   const deadline = Date.now() + 60000;
   while (Date.now() < deadline && !(seen.length >= 2 && seen[seen.length - 1] > seen[0])) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('etcd_soak_puts_total{outcome="ok"}')}`);
+      const res = await fetch(
+        `http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('etcd_soak_puts_total{outcome="ok"}')}`,
+      );
       const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
       const v = body.data?.result?.[0]?.value?.[1];
       if (v !== undefined) seen.push(Number(v));
@@ -138,13 +183,20 @@ t.test('a real Prometheus scrapes /metrics and etcd_soak_puts_total rises', asyn
     }
     await sleep(1000);
   }
-  t.ok(seen.length >= 2 && seen[seen.length - 1] > seen[0], `Prometheus query values rise: ${seen.slice(0, 1)} → ${seen.slice(-1)}`);
+  t.ok(
+    seen.length >= 2 && seen[seen.length - 1] > seen[0],
+    `Prometheus query values rise: ${seen.slice(0, 1)} → ${seen.slice(-1)}`,
+  );
 });
 
 t.test('a delay added through the JSON API shows in put latency', async (t) => {
   const ids: [string, string][] = [];
   for (const m of cluster.members) {
-    const f = await json('POST', `/links/${m.name}-client/faults`, { type: 'delay', direction: 'tx', latency: '150ms' });
+    const f = await json('POST', `/links/${m.name}-client/faults`, {
+      type: 'delay',
+      direction: 'tx',
+      latency: '150ms',
+    });
     t.equal(f.type, 'delay');
     ids.push([`${m.name}-client`, f.id]);
   }
@@ -156,47 +208,70 @@ t.test('a delay added through the JSON API shows in put latency', async (t) => {
   t.ok(fast.put.p99 < 150, `put p99 back to ${fast.put.p99} ms`);
 });
 
-t.test("blackholing the leader's peer link through the etcd-proxy admin API elects a new leader; removing it heals", async (t) => {
-  const members = await json('GET', '/cluster');
-  const leader = members.find((m: any) => m.isLeader);
-  t.ok(leader, `leader is ${leader?.name}`);
-  const peerLink = (await json('GET', '/links')).find((l: any) => l.name === `${leader.name}-peer`);
-  const admin = `http://${peerLink.compatAdmin}`;
-  const form = { 'content-type': 'application/x-www-form-urlencoded' };
-  t.match(await (await fetch(`${admin}/blackhole-tx`, { method: 'PUT', headers: form })).text(), /^blackholed; dropping packets \[tcp:\/\/.* -> tcp:\/\//);
-  t.match(await (await fetch(`${admin}/blackhole-rx`, { method: 'PUT', headers: form })).text(), /^blackholed; dropping packets \[tcp:\/\/.* <- tcp:\/\//);
-  let newLeader: string | undefined;
-  const deadline = Date.now() + 45000;
-  while (!newLeader && Date.now() < deadline) {
-    await sleep(500);
-    const st = await json('GET', '/cluster');
-    newLeader = st.find((m: any) => m.name !== leader.name && m.isLeader)?.name;
-  }
-  t.ok(newLeader, `the other two elected ${newLeader}`);
-  t.match(await (await fetch(`${admin}/blackhole-tx`, { method: 'DELETE' })).text(), /^unblackholed; restart forwarding/);
-  t.match(await (await fetch(`${admin}/blackhole-rx`, { method: 'DELETE' })).text(), /^unblackholed; restart forwarding/);
-  await cluster.waitHealthy(45000);
-  let agreed = false;
-  for (let i = 0; i < 60 && !agreed; i++) {
-    const st = await json('GET', '/cluster');
-    agreed = st.every((m: any) => m.ok && m.leader === st[0].leader && m.leader !== '0');
-    if (!agreed) await sleep(500);
-  }
-  t.ok(agreed, 'all members healthy and agree on one leader');
+t.test(
+  "blackholing the leader's peer link through the etcd-proxy admin API elects a new leader; removing it heals",
+  async (t) => {
+    const members = await json('GET', '/cluster');
+    const leader = members.find((m: any) => m.isLeader);
+    t.ok(leader, `leader is ${leader?.name}`);
+    const peerLink = (await json('GET', '/links')).find((l: any) => l.name === `${leader.name}-peer`);
+    const admin = `http://${peerLink.compatAdmin}`;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    t.match(
+      await (await fetch(`${admin}/blackhole-tx`, { method: 'PUT', headers: form })).text(),
+      /^blackholed; dropping packets \[tcp:\/\/.* -> tcp:\/\//,
+    );
+    t.match(
+      await (await fetch(`${admin}/blackhole-rx`, { method: 'PUT', headers: form })).text(),
+      /^blackholed; dropping packets \[tcp:\/\/.* <- tcp:\/\//,
+    );
+    let newLeader: string | undefined;
+    const deadline = Date.now() + 45000;
+    while (!newLeader && Date.now() < deadline) {
+      await sleep(500);
+      const st = await json('GET', '/cluster');
+      newLeader = st.find((m: any) => m.name !== leader.name && m.isLeader)?.name;
+    }
+    t.ok(newLeader, `the other two elected ${newLeader}`);
+    t.match(
+      await (await fetch(`${admin}/blackhole-tx`, { method: 'DELETE' })).text(),
+      /^unblackholed; restart forwarding/,
+    );
+    t.match(
+      await (await fetch(`${admin}/blackhole-rx`, { method: 'DELETE' })).text(),
+      /^unblackholed; restart forwarding/,
+    );
+    await cluster.waitHealthy(45000);
+    let agreed = false;
+    for (let i = 0; i < 60 && !agreed; i++) {
+      const st = await json('GET', '/cluster');
+      agreed = st.every((m: any) => m.ok && m.leader === st[0].leader && m.leader !== '0');
+      if (!agreed) await sleep(500);
+    }
+    t.ok(agreed, 'all members healthy and agree on one leader');
 
-  const summary = await json('DELETE', '/load');
-  t.equal(summary.state, 'stopped');
-  t.same(summary.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0 }, 'no watch violation through faults and a leader change');
-  t.equal(summary.counts.applied + summary.counts.notApplied, summary.counts.indeterminate, 'every indeterminate put settled');
-  let same = false;
-  for (let i = 0; i < 40 && !same; i++) {
-    const st = await json('GET', '/cluster');
-    same = st.every((m: any) => m.ok && m.revision === st[0].revision);
-    if (!same) await sleep(250);
-  }
-  t.ok(same, 'every member at the same revision');
-  t.ok(fs.existsSync(path.join(reportDir, summary.runId, 'summary.json')), 'report written');
-});
+    const summary = await json('DELETE', '/load');
+    t.equal(summary.state, 'stopped');
+    t.same(
+      summary.violations,
+      { ordered: 0, unique: 0, reliable: 0, unexpected: 0 },
+      'no watch violation through faults and a leader change',
+    );
+    t.equal(
+      summary.counts.applied + summary.counts.notApplied,
+      summary.counts.indeterminate,
+      'every indeterminate put settled',
+    );
+    let same = false;
+    for (let i = 0; i < 40 && !same; i++) {
+      const st = await json('GET', '/cluster');
+      same = st.every((m: any) => m.ok && m.revision === st[0].revision);
+      if (!same) await sleep(250);
+    }
+    t.ok(same, 'every member at the same revision');
+    t.ok(fs.existsSync(path.join(reportDir, summary.runId, 'summary.json')), 'report written');
+  },
+);
 
 t.test('shutdown leaves no etcd process and no data dir', async (t) => {
   const pids = cluster.members.map((m) => m.pid!).filter(Boolean);

@@ -18,7 +18,10 @@ t.test('the package root and version come from package.json', async (t) => {
 });
 
 t.test('--version prints the package version and exits 0, for the command and each subcommand', async (t) => {
-  const all = [['--version'], ['lab', '--version'], ['run', '--version'], ['load', '--version']].map((args) => ({ args, p: run('etcd-soak', args) }));
+  const all = [['--version'], ['lab', '--version'], ['run', '--version'], ['load', '--version']].map((args) => ({
+    args,
+    p: run('etcd-soak', args),
+  }));
   for (const { args, p } of all) {
     const r = await p.exited;
     t.equal(r.code, 0, `${args.join(' ')}: exit 0`);
@@ -51,11 +54,16 @@ await new Promise((resolve) => {
 });
 `,
   );
-  const child = spawn(process.execPath, ['--import', preload, path.join(root, 'bin/etcd-soak.js'), '--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', preload, path.join(root, 'bin/etcd-soak.js'), '--version'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (b) => (out += b));
   child.stderr!.on('data', (b) => (out += b));
-  const code = await Promise.race([new Promise<number | null>((r) => child.once('exit', (c) => r(c))), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 5000))]);
+  const code = await Promise.race([
+    new Promise<number | null>((r) => child.once('exit', (c) => r(c))),
+    new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 5000)),
+  ]);
   if (code === 'timeout') child.kill('SIGKILL');
   t.match(out, 'leaked: reset EINVAL', 'the handle was leaked');
   t.equal(code, 0, 'exited at once, code 0');
@@ -63,10 +71,19 @@ await new Promise((resolve) => {
 });
 
 t.test('every help lists the exit codes', async (t) => {
-  const all = [['--help'], ['lab', '--help'], ['run', '--help'], ['load', '--help']].map((args) => ({ args, p: run('etcd-soak', args) }));
+  const all = [['--help'], ['lab', '--help'], ['run', '--help'], ['load', '--help']].map((args) => ({
+    args,
+    p: run('etcd-soak', args),
+  }));
   for (const { args, p } of all) {
     t.equal((await p.exited).code, 0);
-    for (const line of [/^ {2}0 {2}clean/m, /^ {2}1 {2}a watch guarantee was violated/m, /^ {2}2 {2}bad usage or input/m, /^ {2}3 {2}environment: a port in use, etcd missing or failing to start/m, /^ {2}4 {2}internal error/m]) {
+    for (const line of [
+      /^ {2}0 {2}clean/m,
+      /^ {2}1 {2}a watch guarantee was violated/m,
+      /^ {2}2 {2}bad usage or input/m,
+      /^ {2}3 {2}environment: a port in use, etcd missing or failing to start/m,
+      /^ {2}4 {2}internal error/m,
+    ]) {
       t.match(p.stdout(), line, `${args.join(' ')}: ${line}`);
     }
   }
@@ -82,10 +99,18 @@ t.test('bad input exits 2 and names the flag, not the config file', async (t) =>
     [['lab', '--pretty', '--json-logs'], {}, /^etcd-soak: --pretty and --json-logs: choose one\n$/],
     [['lab', '--no-such-flag'], {}, /^etcd-soak: Unknown option '--no-such-flag'/],
     [['run'], {}, /^etcd-soak: run: --config FILE is required\n$/],
-    [['run', '--config', '/nonexistent/x.yaml'], {}, /^etcd-soak: invalid config: \/nonexistent\/x\.yaml: cannot read: ENOENT\n$/],
+    [
+      ['run', '--config', '/nonexistent/x.yaml'],
+      {},
+      /^etcd-soak: invalid config: \/nonexistent\/x\.yaml: cannot read: ENOENT\n$/,
+    ],
     [['frobnicate'], {}, /^etcd-soak: unknown command "frobnicate"/],
   ];
-  const all = cases.map(([args, env, re]) => ({ args, re, p: run('etcd-soak', args, { ETCD_SOAK_TOKEN: '', ...env }) }));
+  const all = cases.map(([args, env, re]) => ({
+    args,
+    re,
+    p: run('etcd-soak', args, { ETCD_SOAK_TOKEN: '', ...env }),
+  }));
   for (const { args, re, p } of all) {
     const r = await p.exited;
     t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
@@ -93,29 +118,46 @@ t.test('bad input exits 2 and names the flag, not the config file', async (t) =>
   }
 });
 
-t.test('with a token the banner shows how to send it, never the token itself, and says what it does not cover', async (t) => {
-  const secret = 'not-to-be-printed-' + Math.random().toString(36).slice(2);
-  const p = run('etcd-soak', ['lab', '--ephemeral', '--api', '127.0.0.1:0', '--token', secret, '--no-load']);
-  t.teardown(() => stop(p));
-  await p.waitFor(/curl [^\n]*\/load\n/, 'stderr', 60000);
-  const err = p.stderr();
-  t.notMatch(err + p.stdout(), secret, 'the token appears nowhere');
-  const apiUrl = /API: (http:\/\/\S+)/.exec(err)![1];
-  const apiCurls = err.split('\n').filter((l) => /^\s+curl /.test(l) && l.includes(apiUrl));
-  t.ok(apiCurls.length >= 2, 'curl lines against the JSON API');
-  for (const l of apiCurls) t.match(l, 'curl -H "Authorization: Bearer $ETCD_SOAK_TOKEN" ', 'each carries the header from the shell variable');
-  const adminCurl = err.split('\n').find((l) => /^\s+curl -L http:\/\/localhost:\d+\/delay-tx/.test(l));
-  t.ok(adminCurl && !adminCurl.includes('Authorization'), 'the etcd-proxy admin line has none (that API has no authentication)');
-  t.equal(err.match(/etcd-proxy admin ports \(N378\/N381\) are unauthenticated by design/g)?.length, 1, 'said once');
-  t.match(err, /--no-compat-admin turns them off/);
-  const res = await fetch(`${apiUrl}/links`, { headers: { authorization: `Bearer ${secret}` } });
-  t.equal(res.status, 200, 'the header works');
-  p.child.kill('SIGINT');
-  t.equal((await p.exited).code, 0, 'Ctrl-C: exit 0');
-});
+t.test(
+  'with a token the banner shows how to send it, never the token itself, and says what it does not cover',
+  async (t) => {
+    const secret = 'not-to-be-printed-' + Math.random().toString(36).slice(2);
+    const p = run('etcd-soak', ['lab', '--ephemeral', '--api', '127.0.0.1:0', '--token', secret, '--no-load']);
+    t.teardown(() => stop(p));
+    await p.waitFor(/curl [^\n]*\/load\n/, 'stderr', 60000);
+    const err = p.stderr();
+    t.notMatch(err + p.stdout(), secret, 'the token appears nowhere');
+    const apiUrl = /API: (http:\/\/\S+)/.exec(err)![1];
+    const apiCurls = err.split('\n').filter((l) => /^\s+curl /.test(l) && l.includes(apiUrl));
+    t.ok(apiCurls.length >= 2, 'curl lines against the JSON API');
+    for (const l of apiCurls)
+      t.match(
+        l,
+        'curl -H "Authorization: Bearer $ETCD_SOAK_TOKEN" ',
+        'each carries the header from the shell variable',
+      );
+    const adminCurl = err.split('\n').find((l) => /^\s+curl -L http:\/\/localhost:\d+\/delay-tx/.test(l));
+    t.ok(
+      adminCurl && !adminCurl.includes('Authorization'),
+      'the etcd-proxy admin line has none (that API has no authentication)',
+    );
+    t.equal(err.match(/etcd-proxy admin ports \(N378\/N381\) are unauthenticated by design/g)?.length, 1, 'said once');
+    t.match(err, /--no-compat-admin turns them off/);
+    const res = await fetch(`${apiUrl}/links`, { headers: { authorization: `Bearer ${secret}` } });
+    t.equal(res.status, 200, 'the header works');
+    p.child.kill('SIGINT');
+    t.equal((await p.exited).code, 0, 'Ctrl-C: exit 0');
+  },
+);
 
 t.test('exposure warnings: non-loopback listeners without a token, one note with a token', async (t) => {
-  t.ok(isLoopbackHost('127.0.0.1') && isLoopbackHost('127.1.2.3') && isLoopbackHost('::1') && isLoopbackHost('[::1]') && isLoopbackHost('localhost'));
+  t.ok(
+    isLoopbackHost('127.0.0.1') &&
+      isLoopbackHost('127.1.2.3') &&
+      isLoopbackHost('::1') &&
+      isLoopbackHost('[::1]') &&
+      isLoopbackHost('localhost'),
+  );
   t.notOk(isLoopbackHost('') || isLoopbackHost('0.0.0.0') || isLoopbackHost('::') || isLoopbackHost('10.0.0.1'));
   const listeners = [
     { role: 'API', listen: '0.0.0.0:8379', kind: 'api' as const },
@@ -129,11 +171,28 @@ t.test('exposure warnings: non-loopback listeners without a token, one note with
   t.match(open[0], /^warning: the API listens on 0\.0\.0\.0:8379 and no --token is set/);
   t.match(open[1], /^warning: the link x listens on every interface \(:24000\)/);
   t.match(open[2], /^warning: the etcd-proxy admin of x listens on 10\.1\.2\.3:1478/);
-  t.same(exposureWarnings(listeners.filter((l) => l.listen.startsWith('127.')), false), [], 'loopback only: nothing to say');
+  t.same(
+    exposureWarnings(
+      listeners.filter((l) => l.listen.startsWith('127.')),
+      false,
+    ),
+    [],
+    'loopback only: nothing to say',
+  );
   const withToken = exposureWarnings(listeners, true);
   t.equal(withToken.length, 1, 'with a token: one note');
-  t.match(withToken[0], /unauthenticated by design \(drop-in compatibility\) and loopback-only by default \(here 10\.1\.2\.3:1478 are not loopback\); --no-compat-admin turns them off/);
-  t.same(exposureWarnings(listeners.filter((l) => l.kind !== 'admin'), true), [], 'no admin ports: no note');
+  t.match(
+    withToken[0],
+    /unauthenticated by design \(drop-in compatibility\) and loopback-only by default \(here 10\.1\.2\.3:1478 are not loopback\); --no-compat-admin turns them off/,
+  );
+  t.same(
+    exposureWarnings(
+      listeners.filter((l) => l.kind !== 'admin'),
+      true,
+    ),
+    [],
+    'no admin ports: no note',
+  );
 });
 
 t.test('logs: pretty in a terminal, JSON when piped, flags override', async (t) => {
@@ -149,10 +208,19 @@ t.test('logs: pretty in a terminal, JSON when piped, flags override', async (t) 
   t.teardown(() => {
     if (env !== undefined) process.env.ETCD_SOAK_LOG_PRETTY = env;
   });
-  createLogger({ lines: true, format: 'auto', isTTY: true, write: (s) => written.push(s) }).warn({ link: 's1-client' }, 'hello');
-  createLogger({ lines: true, format: 'auto', isTTY: false, write: (s) => written.push(s) }).warn({ link: 's1-client' }, 'hello');
+  createLogger({ lines: true, format: 'auto', isTTY: true, write: (s) => written.push(s) }).warn(
+    { link: 's1-client' },
+    'hello',
+  );
+  createLogger({ lines: true, format: 'auto', isTTY: false, write: (s) => written.push(s) }).warn(
+    { link: 's1-client' },
+    'hello',
+  );
   t.match(written[0], /WARN.*hello/, 'terminal: pretty');
   t.notMatch(written[0], /^\{/);
   t.same(JSON.parse(written[1]).msg, 'hello', 'piped: one JSON line');
-  t.ok(written.every((w) => w.endsWith('\n')), 'whole lines');
+  t.ok(
+    written.every((w) => w.endsWith('\n')),
+    'whole lines',
+  );
 });

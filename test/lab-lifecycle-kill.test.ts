@@ -14,8 +14,6 @@ import { OWNER_FILE, type OwnerRecord } from '../src/lab/owner.js';
 import { processStartTime } from '../src/util/proc.js';
 import { alive, cmdline, root } from './helpers/proc.js';
 
-
-
 async function goneWithin(pids: number[], ms: number): Promise<{ left: number[]; took: number }> {
   const t0 = Date.now();
   let left = pids.filter(alive);
@@ -43,16 +41,21 @@ async function waitFor(get: () => string, re: RegExp, child: ChildProcess, ms = 
   }
 }
 
-const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+const exited = (c: ChildProcess) =>
+  new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 
 let crashedLabDir = '';
 
 t.test('SIGKILL of the lab process: every member is gone within 3 s, by PDEATHSIG', async (t) => {
-  const lab = spawn(process.execPath, [path.join(root, 'bin/etcd-soak.js'), 'lab', '--ephemeral', '--api', '127.0.0.1:0', '--no-load', '--json-logs'], {
-    cwd: root,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const lab = spawn(
+    process.execPath,
+    [path.join(root, 'bin/etcd-soak.js'), 'lab', '--ephemeral', '--api', '127.0.0.1:0', '--no-load', '--json-logs'],
+    {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const out = collect(lab);
   t.teardown(() => {
     if (lab.exitCode === null && lab.signalCode === null) lab.kill('SIGKILL');
@@ -60,11 +63,18 @@ t.test('SIGKILL of the lab process: every member is gone within 3 s, by PDEATHSI
   await waitFor(out.text, /etcd-soak is running[\s\S]*curl .*\/load\n/, lab);
   const pids = [...out.text().matchAll(/^ {2}s\d+\s.*\s(\d+)$/gm)].map((m) => Number(m[1]));
   t.equal(pids.length, 3);
-  t.ok(pids.every((p) => / --name s\d /.test(cmdline(p))), 'the banner pids are the etcd processes themselves');
+  t.ok(
+    pids.every((p) => / --name s\d /.test(cmdline(p))),
+    'the banner pids are the etcd processes themselves',
+  );
   crashedLabDir = /--data-dir (\S+)\/s1\.etcd/.exec(cmdline(pids[0]))![1];
   const rec = JSON.parse(fs.readFileSync(path.join(crashedLabDir, OWNER_FILE), 'utf8')) as OwnerRecord;
   t.equal(rec.daemon.pid, lab.pid, 'the record names the daemon');
-  t.same(rec.members.map((m) => m.pid), pids, 'and each member pid');
+  t.same(
+    rec.members.map((m) => m.pid),
+    pids,
+    'and each member pid',
+  );
 
   process.kill(lab.pid!, 'SIGKILL');
   await exited(lab);
@@ -90,7 +100,12 @@ setInterval(() => {}, 1000);
   t.teardown(() => {
     if (owner.exitCode === null && owner.signalCode === null) owner.kill('SIGKILL');
   });
-  const info = JSON.parse((await waitFor(out.text, /^\{.*\}$/m, owner))[0]) as { mode: string; pids: number[]; watchdog: number; dir: string };
+  const info = JSON.parse((await waitFor(out.text, /^\{.*\}$/m, owner))[0]) as {
+    mode: string;
+    pids: number[];
+    watchdog: number;
+    dir: string;
+  };
   t.equal(info.mode, 'watchdog');
   t.ok(alive(info.watchdog) && alive(info.pids[0]), 'member and watchdog run');
   t.match(cmdline(info.pids[0]), /etcd .*--name s1/, 'the member is etcd itself (no wrapper)');
@@ -116,7 +131,15 @@ t.test("a new lab cleans what a crashed one left, by the crashed lab's own recor
     for (const d of [planted, liveDir]) fs.rmSync(d, { recursive: true, force: true });
   });
   const now = new Date().toISOString();
-  const m = (name: string, pid: number, dir: string) => ({ name, pid, dataDir: path.join(dir, `${name}.etcd`), clientPort: 1, peerPort: 2, advertiseClientPort: 3, advertisePeerPort: 4 });
+  const m = (name: string, pid: number, dir: string) => ({
+    name,
+    pid,
+    dataDir: path.join(dir, `${name}.etcd`),
+    clientPort: 1,
+    peerPort: 2,
+    advertiseClientPort: 3,
+    advertisePeerPort: 4,
+  });
   const rec: OwnerRecord = {
     version: 1,
     daemon: { pid: deadOwner.pid!, startTime: '1', argv: [] },
@@ -129,12 +152,20 @@ t.test("a new lab cleans what a crashed one left, by the crashed lab's own recor
   fs.writeFileSync(path.join(planted, OWNER_FILE), JSON.stringify(rec));
   fs.writeFileSync(
     path.join(liveDir, OWNER_FILE),
-    JSON.stringify({ ...rec, daemon: { pid: process.pid, startTime: processStartTime(process.pid), argv: [] }, baseDir: liveDir, members: [m('s1', bystander.pid!, liveDir)] }),
+    JSON.stringify({
+      ...rec,
+      daemon: { pid: process.pid, startTime: processStartTime(process.pid), argv: [] },
+      baseDir: liveDir,
+      members: [m('s1', bystander.pid!, liveDir)],
+    }),
   );
   const memberExit = new Promise<NodeJS.Signals | null>((r) => member.once('exit', (_c, sig) => r(sig)));
 
   const lines: string[] = [];
-  const lab = await startLab(parseConfig({ api: { listen: '127.0.0.1:0' }, cluster: { launch: { members: 1, ports: 'ephemeral' } } }), { out: (l) => lines.push(l) });
+  const lab = await startLab(
+    parseConfig({ api: { listen: '127.0.0.1:0' }, cluster: { launch: { members: 1, ports: 'ephemeral' } } }),
+    { out: (l) => lines.push(l) },
+  );
   t.teardown(() => lab.stop());
   t.equal(await memberExit, 'SIGKILL', 'the planted member (alive, its command line names its data dir) was SIGKILLed');
   t.notOk(fs.existsSync(planted), 'the planted leftover dir is removed');
@@ -142,6 +173,15 @@ t.test("a new lab cleans what a crashed one left, by the crashed lab's own recor
   t.ok(fs.existsSync(liveDir), 'a cluster whose owner is alive is left alone');
   if (crashedLabDir) t.notOk(fs.existsSync(crashedLabDir), 'the SIGKILLed lab of the first test is cleaned too');
   const cleaned = lines.filter((l) => l.startsWith('cleaned up after a lab'));
-  t.ok(cleaned.some((l) => l.includes(`pid ${deadOwner.pid}`) && l.includes(`killed s1 (pid ${member.pid})`) && l.includes(`removed ${planted}`)), 'one line names the dead daemon, the killed member and the removed dir', { lines });
+  t.ok(
+    cleaned.some(
+      (l) =>
+        l.includes(`pid ${deadOwner.pid}`) &&
+        l.includes(`killed s1 (pid ${member.pid})`) &&
+        l.includes(`removed ${planted}`),
+    ),
+    'one line names the dead daemon, the killed member and the removed dir',
+    { lines },
+  );
   t.equal(cleaned.filter((l) => l.includes(planted)).length, 1, 'one line per cleaned lab');
 });

@@ -50,5 +50,8 @@ setTimeout(() => {
     }
   });
   t.equal(broken.length, 0, 'every record is whole JSON');
-  t.ok(status.every((l) => /^\[1s\] puts 200\/s p99 9\.8ms \| status line \d$/.test(l)), 'every status line is whole');
+  t.ok(
+    status.every((l) => /^\[1s\] puts 200\/s p99 9\.8ms \| status line \d$/.test(l)),
+    'every status line is whole',
+  );
 });

@@ -28,33 +28,53 @@ t.test('the holder of a port is found through /proc', async (t) => {
   const { server, port } = await hold();
   t.teardown(() => close(server));
   const holders = portHolders(port);
-  t.same(holders.map((h) => h.pid), [process.pid], 'this process holds it');
+  t.same(
+    holders.map((h) => h.pid),
+    [process.pid],
+    'this process holds it',
+  );
   t.match(holders[0].cmdline, /node/);
-  t.equal(describePortConflict({ host: '127.0.0.1', port, role: 's2 client', code: 'EADDRINUSE', holders: [] }), `s2 client 127.0.0.1:${port} is in use by an unknown holder (not visible to this user)`);
+  t.equal(
+    describePortConflict({ host: '127.0.0.1', port, role: 's2 client', code: 'EADDRINUSE', holders: [] }),
+    `s2 client 127.0.0.1:${port} is in use by an unknown holder (not visible to this user)`,
+  );
 });
 
-t.test('a member port of the Procfile layout that is taken fails the lab at once, naming role and holder', async (t) => {
-  // s3's client port is 3379 + offset: hold it, for an offset that puts every port of the layout in range
-  let held: { server: net.Server; port: number } | undefined;
-  let offset = 0;
-  for (let i = 0; i < 20 && !held; i++) {
-    offset = 20000 + Math.floor(Math.random() * 8000);
-    held = await hold(3379 + offset).catch(() => undefined);
-  }
-  if (!held) throw new Error('no free port to hold');
-  t.teardown(() => close(held!.server));
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-ports-test-'));
-  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const t0 = Date.now();
-  const err = await startLab(parseConfig({ api: { listen: '127.0.0.1:0' }, cluster: { launch: { members: 3, ports: 'procfile', portOffset: offset, dataDir: tmp } } }), { out: null }).then(
-    () => undefined,
-    (e: Error) => e,
-  );
-  t.ok(err instanceof EnvironmentError, 'an environment error (exit code 3)');
-  t.match(err?.message, `s3 client 127.0.0.1:${3379 + offset} is in use by pid ${process.pid} (`, 'names the role, the port and the holder');
-  t.ok(Date.now() - t0 < 5000, `within seconds (${Date.now() - t0} ms)`);
-  t.same(fs.readdirSync(tmp), [], 'no member was started (no data dir created)');
-});
+t.test(
+  'a member port of the Procfile layout that is taken fails the lab at once, naming role and holder',
+  async (t) => {
+    // s3's client port is 3379 + offset: hold it, for an offset that puts every port of the layout in range
+    let held: { server: net.Server; port: number } | undefined;
+    let offset = 0;
+    for (let i = 0; i < 20 && !held; i++) {
+      offset = 20000 + Math.floor(Math.random() * 8000);
+      held = await hold(3379 + offset).catch(() => undefined);
+    }
+    if (!held) throw new Error('no free port to hold');
+    t.teardown(() => close(held!.server));
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-ports-test-'));
+    t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    const t0 = Date.now();
+    const err = await startLab(
+      parseConfig({
+        api: { listen: '127.0.0.1:0' },
+        cluster: { launch: { members: 3, ports: 'procfile', portOffset: offset, dataDir: tmp } },
+      }),
+      { out: null },
+    ).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    t.ok(err instanceof EnvironmentError, 'an environment error (exit code 3)');
+    t.match(
+      err?.message,
+      `s3 client 127.0.0.1:${3379 + offset} is in use by pid ${process.pid} (`,
+      'names the role, the port and the holder',
+    );
+    t.ok(Date.now() - t0 < 5000, `within seconds (${Date.now() - t0} ms)`);
+    t.same(fs.readdirSync(tmp), [], 'no member was started (no data dir created)');
+  },
+);
 
 t.test('etcd-soak lab with a taken API port exits 3 and names the holder', async (t) => {
   const { server, port } = await hold();
@@ -78,7 +98,10 @@ t.test('a member that exits while starting fails the start at once, with the las
   );
   const took = Date.now() - t0;
   t.ok(err instanceof EnvironmentError, 'an environment error (exit code 3)');
-  t.match(err?.message, /etcd member s1 exited before the cluster was healthy \(exit code \d+\); last lines of its log:/);
+  t.match(
+    err?.message,
+    /etcd member s1 exited before the cluster was healthy \(exit code \d+\); last lines of its log:/,
+  );
   t.match(err?.message, /flag provided but not defined: -no-such-flag/, "etcd's own words are in the message");
   t.notMatch(err?.message, parent, 'no path into the removed data dir');
   t.ok(took < 5000, `failed in ${took} ms, not at the 60 s health timeout`);
@@ -90,7 +113,17 @@ t.test('etcd-soak lab exits 3 when etcd fails to start, showing its output', asy
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const fake = path.join(dir, 'etcd');
   fs.writeFileSync(fake, '#!/bin/sh\necho "fake etcd: cannot start: disk on fire" >&2\nexit 7\n', { mode: 0o755 });
-  const p = run('etcd-soak', ['lab', '--ephemeral', '--api', '127.0.0.1:0', '--no-load', '--etcd-bin', fake, '--data-dir', dir]);
+  const p = run('etcd-soak', [
+    'lab',
+    '--ephemeral',
+    '--api',
+    '127.0.0.1:0',
+    '--no-load',
+    '--etcd-bin',
+    fake,
+    '--data-dir',
+    dir,
+  ]);
   const r = await p.exited;
   t.equal(r.code, 3, 'exit code 3');
   t.match(p.stderr(), /exited before the cluster was healthy \(exit code 7\)/);

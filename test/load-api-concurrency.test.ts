@@ -13,7 +13,13 @@ import { freePorts } from '../src/util/net.js';
 const cluster = await startCluster({ size: 1 });
 const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null });
 const [linkPort] = await freePorts(1);
-await daemon.addLink({ name: 's1-client', listen: `127.0.0.1:${linkPort}`, upstream: cluster.clientEndpoints()[0], kind: 'client', member: 's1' });
+await daemon.addLink({
+  name: 's1-client',
+  listen: `127.0.0.1:${linkPort}`,
+  upstream: cluster.clientEndpoints()[0],
+  kind: 'client',
+  member: 's1',
+});
 const server = createAdaptorServer({ fetch: buildApp(daemon).fetch }) as Server;
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
 const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -26,7 +32,11 @@ t.teardown(async () => {
 const profile = { rate: 40, watchers: 8, keys: 4, connections: 2, settle: '1s', putTimeout: '1s', interval: '1s' };
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(api + path, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const res = await fetch(api + path, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
@@ -85,7 +95,7 @@ t.test('10 rounds of 20 parallel PUT/PATCH/DELETE /load: no 5xx, /healthz always
   })();
   const statuses = new Map<number, number>();
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
   for (let round = 0; round < 10; round++) {
     const calls = Array.from({ length: 20 }, () => {
       const x = rnd();
@@ -102,11 +112,17 @@ t.test('10 rounds of 20 parallel PUT/PATCH/DELETE /load: no 5xx, /healthz always
   await poller;
   t.equal(healthFailures, 0, `/healthz answered every time (${healthOk} polls)`);
   const codes = [...statuses.keys()].sort();
-  t.ok(codes.every((c) => [200, 201, 404, 409].includes(c)), `only expected codes: ${JSON.stringify(Object.fromEntries(statuses))}`);
+  t.ok(
+    codes.every((c) => [200, 201, 404, 409].includes(c)),
+    `only expected codes: ${JSON.stringify(Object.fromEntries(statuses))}`,
+  );
   t.ok((statuses.get(201) ?? 0) > 0, 'some loads started');
   t.equal(daemon.loadRunner, undefined, 'no load runs after the final stop');
   t.equal((await call('GET', '/load')).json.state, 'idle');
-  await eventually('every load connection through the link to close', () => daemon.getLink('s1-client').stats().connections === 0);
+  await eventually(
+    'every load connection through the link to close',
+    () => daemon.getLink('s1-client').stats().connections === 0,
+  );
   await eventually("etcd's watch streams to drop to 0", async () => (await etcdWatchStreams()) === 0);
   t.pass('no connection and no watch stream leaked');
 });

@@ -14,10 +14,21 @@ import { freePorts } from '../src/util/net.js';
 
 const cluster = await startCluster({ size: 3 });
 import { createLogger } from '../src/util/log.js';
-const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null, seed: 1234, logger: process.env.TEST_LOG ? createLogger({ level: 'warn', destination: 2 }) : undefined });
+const daemon = new Daemon({
+  metrics: new Metrics({ defaultMetrics: false }),
+  reportDir: null,
+  seed: 1234,
+  logger: process.env.TEST_LOG ? createLogger({ level: 'warn', destination: 2 }) : undefined,
+});
 const ports = await freePorts(3);
 for (const [i, m] of cluster.members.entries()) {
-  await daemon.addLink({ name: `${m.name}-client`, listen: `127.0.0.1:${ports[i]}`, upstream: `127.0.0.1:${m.clientPort}`, kind: 'client', member: m.name });
+  await daemon.addLink({
+    name: `${m.name}-client`,
+    listen: `127.0.0.1:${ports[i]}`,
+    upstream: `127.0.0.1:${m.clientPort}`,
+    kind: 'client',
+    member: m.name,
+  });
 }
 t.teardown(async () => {
   await daemon.close();
@@ -53,20 +64,33 @@ async function history(endpoint: string, prefix: string, fromRev: number): Promi
 }
 
 t.test('corrupt 2 % on tx and rx of every client link for 20 s: streams recover, no false verdict', async (t) => {
-  const status = await daemon.startLoad({ rate: 200, watchers: 60, keys: 12, connections: 3, settle: '3s', putTimeout: '2s', stallTimeout: '2s', interval: '1s' });
+  const status = await daemon.startLoad({
+    rate: 200,
+    watchers: 60,
+    keys: 12,
+    connections: 3,
+    settle: '3s',
+    putTimeout: '2s',
+    stallTimeout: '2s',
+    interval: '1s',
+  });
   const runner = daemon.loadRunner!;
   const outcomes = new Map<number, string>();
   runner.on('outcome', (seq: number, o: string) => outcomes.set(seq, o));
   const violations: unknown[] = [];
   runner.on('violation', (v: unknown) => violations.push(v));
   const startRev = await new Promise<number>((resolve) => {
-    const check = (): unknown => (runner.status().state === 'running' ? resolve(runner.startRevision) : setTimeout(check, 50));
+    const check = (): unknown =>
+      runner.status().state === 'running' ? resolve(runner.startRevision) : setTimeout(check, 50);
     check();
   });
   t.equal(status.endpoints.length, 3, 'the three member client links');
   await new Promise((r) => setTimeout(r, 2000));
   for (const m of cluster.members) {
-    for (const direction of ['tx', 'rx'] as const) daemon.getLink(`${m.name}-client`).addFault(parseFaultSpec({ type: 'corrupt', direction, probability: 0.02, duration: 20000 }));
+    for (const direction of ['tx', 'rx'] as const)
+      daemon
+        .getLink(`${m.name}-client`)
+        .addFault(parseFaultSpec({ type: 'corrupt', direction, probability: 0.02, duration: 20000 }));
   }
   await new Promise((r) => setTimeout(r, 20000));
   t.equal(daemon.activeFaults().length, 0, 'the faults expired');
@@ -83,14 +107,27 @@ t.test('corrupt 2 % on tx and rx of every client link for 20 s: streams recover,
     }
     before = st.counts.events;
   }
-  t.ok(recovered, `every watcher watching and events flowing after the faults: ${JSON.stringify(runner.status().watchers)}`);
+  t.ok(
+    recovered,
+    `every watcher watching and events flowing after the faults: ${JSON.stringify(runner.status().watchers)}`,
+  );
   await new Promise((r) => setTimeout(r, 3000));
   const summary: LoadSummary = await daemon.stopLoad('test done');
   t.equal(summary.violations.reliable, 0, `reliable: no false verdict ${JSON.stringify(violations.slice(0, 5))}`);
   t.equal(summary.verdict.reliable, 'held');
-  t.ok(summary.generator.garbled + summary.generator.stalls + summary.generator.streamBreaks > 0, `the generator's own ledger saw the faults: ${JSON.stringify(summary.generator)}`);
-  t.equal(summary.findings.behindAtEnd, 0, `every watcher reached the end ${JSON.stringify(summary.findings.behind)} ${JSON.stringify(summary.generator)}`);
-  t.ok(summary.record.replayedTo > 0 || summary.counts.indeterminate === 0, `settled against etcd's record: ${JSON.stringify(summary.record)}`);
+  t.ok(
+    summary.generator.garbled + summary.generator.stalls + summary.generator.streamBreaks > 0,
+    `the generator's own ledger saw the faults: ${JSON.stringify(summary.generator)}`,
+  );
+  t.equal(
+    summary.findings.behindAtEnd,
+    0,
+    `every watcher reached the end ${JSON.stringify(summary.findings.behind)} ${JSON.stringify(summary.generator)}`,
+  );
+  t.ok(
+    summary.record.replayedTo > 0 || summary.counts.indeterminate === 0,
+    `settled against etcd's record: ${JSON.stringify(summary.record)}`,
+  );
 
   // every put's final state agrees with etcd's history
   const base = `/etcd-soak/${summary.runId}/`;
@@ -109,7 +146,18 @@ t.test('corrupt 2 % on tx and rx of every client link for 20 s: streams recover,
   // a write garbled on its way in may still decode, as a sequence nobody issued: it must be among the
   // corrupted writes the generator counted apart
   const foreign = [...hist.keys()].filter((seq) => !outcomes.has(seq));
-  t.ok(foreign.length <= summary.findings.corruptedWrites, `history entries nobody issued (${foreign.length}) are counted as corrupted writes (${summary.findings.corruptedWrites})`);
-  t.equal(disagree, 0, `final states agree with etcd's history (${outcomes.size} puts, ${hist.size} in history) ${examples.join('; ')}`);
-  t.equal(summary.counts.indeterminate, summary.counts.applied + summary.counts.notApplied, 'every indeterminate put settled');
+  t.ok(
+    foreign.length <= summary.findings.corruptedWrites,
+    `history entries nobody issued (${foreign.length}) are counted as corrupted writes (${summary.findings.corruptedWrites})`,
+  );
+  t.equal(
+    disagree,
+    0,
+    `final states agree with etcd's history (${outcomes.size} puts, ${hist.size} in history) ${examples.join('; ')}`,
+  );
+  t.equal(
+    summary.counts.indeterminate,
+    summary.counts.applied + summary.counts.notApplied,
+    'every indeterminate put settled',
+  );
 });

@@ -23,7 +23,12 @@ t.test('a rate change takes effect at once, also after a tiny rate; no timer ove
   const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
   process.on('warning', onWarning);
   t.teardown(() => void process.off('warning', onWarning));
-  const r = new LoadRunner({ profile: { ...quick, rate: 100 }, endpoints: [ep], reportDir: null, metrics: new Metrics({ defaultMetrics: false }) });
+  const r = new LoadRunner({
+    profile: { ...quick, rate: 100 },
+    endpoints: [ep],
+    reportDir: null,
+    metrics: new Metrics({ defaultMetrics: false }),
+  });
   await r.start();
   await running(r);
   await sleep(300);
@@ -48,59 +53,81 @@ t.test('a rate change takes effect at once, also after a tiny rate; no timer ove
   t.ok(half >= 2 && half <= 3, `rates below 1/s work (${half} at 0.5/s in 4.3 s)`);
   const s = await r.stop();
   t.equal(s.violations.reliable + s.violations.ordered + s.violations.unique + s.violations.unexpected, 0);
-  t.same(warnings.filter((w) => /TimeoutOverflow/.test(w)), [], 'no TimeoutOverflowWarning');
+  t.same(
+    warnings.filter((w) => /TimeoutOverflow/.test(w)),
+    [],
+    'no TimeoutOverflowWarning',
+  );
 });
 
-t.test("a removed link's load connections move to the remaining endpoint; the last one cannot be removed", async (t) => {
-  const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null });
-  t.teardown(() => daemon.close());
-  const [a, b, c] = await freePorts(3);
-  await daemon.addLink({ name: 's1-client', listen: `127.0.0.1:${a}`, upstream: ep, kind: 'client', member: 's1' });
-  await daemon.addLink({ name: 's1-client-b', listen: `127.0.0.1:${b}`, upstream: ep, kind: 'client', member: 's1' });
-  await daemon.addLink({ name: 'mine', listen: `127.0.0.1:${c}`, upstream: ep, kind: 'client' });
-  const st = await daemon.startLoad({ ...quick, rate: 50, watchers: 8, connections: 4 });
-  t.same(st.endpoints, [`127.0.0.1:${a}`, `127.0.0.1:${b}`], "a user's own link does not join the load unless named");
-  const r = daemon.loadRunner!;
-  await running(r);
-  await sleep(500);
-  await daemon.removeLink('s1-client-b');
-  t.same(r.status().endpoints, [`127.0.0.1:${a}`], 'GET /load shows the remaining endpoint');
-  let watching = 0;
-  for (let i = 0; i < 100 && watching !== 8; i++) {
-    await sleep(100);
-    watching = r.status().watchers.watching;
-  }
-  t.equal(watching, 8, 'every watcher watches again through the remaining endpoint');
-  const events = r.status().counts.events;
-  await sleep(1000);
-  t.ok(r.status().counts.events > events, 'events keep arriving');
-  await t.rejects(daemon.removeLink('s1-client'), { status: 409, message: /only endpoint of the running load/ });
-  const s = await daemon.stopLoad();
-  t.equal(s.violations.reliable + s.violations.ordered + s.violations.unique + s.violations.unexpected, 0, 'no violation from the move');
-  t.equal(s.findings.behindAtEnd, 0);
-});
+t.test(
+  "a removed link's load connections move to the remaining endpoint; the last one cannot be removed",
+  async (t) => {
+    const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null });
+    t.teardown(() => daemon.close());
+    const [a, b, c] = await freePorts(3);
+    await daemon.addLink({ name: 's1-client', listen: `127.0.0.1:${a}`, upstream: ep, kind: 'client', member: 's1' });
+    await daemon.addLink({ name: 's1-client-b', listen: `127.0.0.1:${b}`, upstream: ep, kind: 'client', member: 's1' });
+    await daemon.addLink({ name: 'mine', listen: `127.0.0.1:${c}`, upstream: ep, kind: 'client' });
+    const st = await daemon.startLoad({ ...quick, rate: 50, watchers: 8, connections: 4 });
+    t.same(st.endpoints, [`127.0.0.1:${a}`, `127.0.0.1:${b}`], "a user's own link does not join the load unless named");
+    const r = daemon.loadRunner!;
+    await running(r);
+    await sleep(500);
+    await daemon.removeLink('s1-client-b');
+    t.same(r.status().endpoints, [`127.0.0.1:${a}`], 'GET /load shows the remaining endpoint');
+    let watching = 0;
+    for (let i = 0; i < 100 && watching !== 8; i++) {
+      await sleep(100);
+      watching = r.status().watchers.watching;
+    }
+    t.equal(watching, 8, 'every watcher watches again through the remaining endpoint');
+    const events = r.status().counts.events;
+    await sleep(1000);
+    t.ok(r.status().counts.events > events, 'events keep arriving');
+    await t.rejects(daemon.removeLink('s1-client'), { status: 409, message: /only endpoint of the running load/ });
+    const s = await daemon.stopLoad();
+    t.equal(
+      s.violations.reliable + s.violations.ordered + s.violations.unique + s.violations.unexpected,
+      0,
+      'no violation from the move',
+    );
+    t.equal(s.findings.behindAtEnd, 0);
+  },
+);
 
-t.test("indeterminate puts are settled by etcd's record while the run goes (every 12 × settle), not only at its end", async (t) => {
-  const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null });
-  t.teardown(() => daemon.close());
-  const [a] = await freePorts(1);
-  await daemon.addLink({ name: 's1-client', listen: `127.0.0.1:${a}`, upstream: ep, kind: 'client', member: 's1' });
-  // no watcher: only etcd's record can say what happened to a put whose answer was lost
-  await daemon.startLoad({ rate: 50, watchers: 0, keys: 2, connections: 1, settle: '500ms', putTimeout: '300ms', interval: '1s' });
-  const r = daemon.loadRunner!;
-  await running(r);
-  await sleep(500);
-  const pause = daemon.getLink('s1-client').addFault(parseFaultSpec({ type: 'pause', direction: 'rx' }));
-  await sleep(1000);
-  daemon.getLink('s1-client').removeFault(pause.id);
-  let st = r.status();
-  for (let i = 0; i < 100 && st.counts.applied === 0; i++) {
-    await sleep(100);
-    st = r.status();
-  }
-  t.ok(st.counts.indeterminate > 0, `${st.counts.indeterminate} puts lost their answers`);
-  t.ok(st.counts.applied > 0, `${st.counts.applied} of them settled as applied during the run`);
-  t.equal(st.state, 'running');
-  const s = await daemon.stopLoad();
-  t.equal(s.counts.applied + s.counts.notApplied, s.counts.indeterminate, 'every one settled at the end');
-});
+t.test(
+  "indeterminate puts are settled by etcd's record while the run goes (every 12 × settle), not only at its end",
+  async (t) => {
+    const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null });
+    t.teardown(() => daemon.close());
+    const [a] = await freePorts(1);
+    await daemon.addLink({ name: 's1-client', listen: `127.0.0.1:${a}`, upstream: ep, kind: 'client', member: 's1' });
+    // no watcher: only etcd's record can say what happened to a put whose answer was lost
+    await daemon.startLoad({
+      rate: 50,
+      watchers: 0,
+      keys: 2,
+      connections: 1,
+      settle: '500ms',
+      putTimeout: '300ms',
+      interval: '1s',
+    });
+    const r = daemon.loadRunner!;
+    await running(r);
+    await sleep(500);
+    const pause = daemon.getLink('s1-client').addFault(parseFaultSpec({ type: 'pause', direction: 'rx' }));
+    await sleep(1000);
+    daemon.getLink('s1-client').removeFault(pause.id);
+    let st = r.status();
+    for (let i = 0; i < 100 && st.counts.applied === 0; i++) {
+      await sleep(100);
+      st = r.status();
+    }
+    t.ok(st.counts.indeterminate > 0, `${st.counts.indeterminate} puts lost their answers`);
+    t.ok(st.counts.applied > 0, `${st.counts.applied} of them settled as applied during the run`);
+    t.equal(st.state, 'running');
+    const s = await daemon.stopLoad();
+    t.equal(s.counts.applied + s.counts.notApplied, s.counts.indeterminate, 'every one settled at the end');
+  },
+);

@@ -9,7 +9,13 @@ const SETTLE = 1000;
 function setup(opts: { watchers?: number } = {}) {
   const violations: Violation[] = [];
   const settled: [number, boolean][] = [];
-  const c = new Checker({ runId: RUN, keys: ['/p/k0', '/p/k1'], settleMs: SETTLE, onViolation: (v) => violations.push(v), onSettled: (p, a) => settled.push([p.seq, a]) });
+  const c = new Checker({
+    runId: RUN,
+    keys: ['/p/k0', '/p/k1'],
+    settleMs: SETTLE,
+    onViolation: (v) => violations.push(v),
+    onSettled: (p, a) => settled.push([p.seq, a]),
+  });
   const ws = Array.from({ length: opts.watchers ?? 1 }, (_, i) => c.addWatcher(i, 0, [0], false, 10));
   const value = (seq: number) => encodeValue(RUN, { writer: 0, seq, due: 1000 + seq }, 64);
   // etcd's record: revision → [key, seq] (what a Range at that revision or the replay would say)
@@ -25,10 +31,12 @@ function setup(opts: { watchers?: number } = {}) {
   const finish = () => {
     c.sweep(SETTLE * 2);
     c.sweep(SETTLE * 10);
-    for (const q of c.takeQuestions()) c.recordSays(q.key, q.rev, history.get(q.rev)?.[0] === q.key ? 'on-key' : 'not-on-key');
+    for (const q of c.takeQuestions())
+      c.recordSays(q.key, q.rev, history.get(q.rev)?.[0] === q.key ? 'on-key' : 'not-on-key');
     c.sweep(SETTLE * 20, true);
     const revs = [...history.keys()].sort((a, b) => a - b);
-    if (c.hasOpenQuestions()) for (const r of revs) c.replayEvent(history.get(r)![0], r, value(history.get(r)![1]), SETTLE * 20);
+    if (c.hasOpenQuestions())
+      for (const r of revs) c.replayEvent(history.get(r)![0], r, value(history.get(r)![1]), SETTLE * 20);
     c.finish(SETTLE * 20, revs.length ? revs[revs.length - 1] : 0);
   };
   return { c, ws, violations, settled, put, ev, finish, value, history };
@@ -94,22 +102,25 @@ t.test("a skip etcd's record does not have is the ack's fault (a garbled revisio
   t.equal(s.c.findings.falseSkips, 1);
 });
 
-t.test('a skip of an unknown revision passed on a possibly garbled stream is unverified, not a violation', async (t) => {
-  const s = setup({ watchers: 2 });
-  s.put(1);
-  s.put(2, false);
-  s.c.indeterminate(2, 0); // its answer was lost: revision 11 unknown to the run
-  s.put(3);
-  s.ev(0, 10);
-  s.ev(1, 10);
-  t.equal(s.c.onEvent(s.ws[0], 0, 12, s.value(3), 0, true), 1003, 'no gap is known: the watcher moves on');
-  s.ev(1, 12); // a clean stream skips it too
-  s.finish();
-  t.same(s.settled, [[2, true]], "etcd's record has it");
-  t.same(kinds(s.violations), ['reliable@11'], 'the clean watcher skipped it: etcd violated');
-  t.equal(s.violations[0].watcher, 1);
-  t.equal(s.c.findings.unverifiedSkips, 1, 'the watcher on a garbled stream: unverified');
-});
+t.test(
+  'a skip of an unknown revision passed on a possibly garbled stream is unverified, not a violation',
+  async (t) => {
+    const s = setup({ watchers: 2 });
+    s.put(1);
+    s.put(2, false);
+    s.c.indeterminate(2, 0); // its answer was lost: revision 11 unknown to the run
+    s.put(3);
+    s.ev(0, 10);
+    s.ev(1, 10);
+    t.equal(s.c.onEvent(s.ws[0], 0, 12, s.value(3), 0, true), 1003, 'no gap is known: the watcher moves on');
+    s.ev(1, 12); // a clean stream skips it too
+    s.finish();
+    t.same(s.settled, [[2, true]], "etcd's record has it");
+    t.same(kinds(s.violations), ['reliable@11'], 'the clean watcher skipped it: etcd violated');
+    t.equal(s.violations[0].watcher, 1);
+    t.equal(s.c.findings.unverifiedSkips, 1, 'the watcher on a garbled stream: unverified');
+  },
+);
 
 t.test('a suspected skip whose record cannot be read is unverified, not a violation', async (t) => {
   const s = setup();
@@ -208,20 +219,23 @@ t.test("an indeterminate put that never appears is not applied once etcd's recor
   t.same(s.settled, [[2, false]]);
 });
 
-t.test("an indeterminate put no watcher saw but etcd's record has is applied, and watchers past it skipped it", async (t) => {
-  const s = setup({ watchers: 2 });
-  s.put(1);
-  s.put(2, false);
-  s.c.indeterminate(2, 0);
-  s.put(3);
-  s.ev(0, 10);
-  s.ev(0, 12);
-  s.ev(1, 10);
-  s.finish();
-  t.same(s.settled, [[2, true]]);
-  t.same(kinds(s.violations), ['reliable@11'], 'watcher 0 moved past it; watcher 1 is only behind');
-  t.equal(s.violations[0].watcher, 0);
-});
+t.test(
+  "an indeterminate put no watcher saw but etcd's record has is applied, and watchers past it skipped it",
+  async (t) => {
+    const s = setup({ watchers: 2 });
+    s.put(1);
+    s.put(2, false);
+    s.c.indeterminate(2, 0);
+    s.put(3);
+    s.ev(0, 10);
+    s.ev(0, 12);
+    s.ev(1, 10);
+    s.finish();
+    t.same(s.settled, [[2, true]]);
+    t.same(kinds(s.violations), ['reliable@11'], 'watcher 0 moved past it; watcher 1 is only behind');
+    t.equal(s.violations[0].watcher, 0);
+  },
+);
 
 t.test('an event that arrives before its ack is fine', async (t) => {
   const s = setup();
@@ -263,7 +277,12 @@ t.test('planted anomalies together are each reported exactly once', async (t) =>
 
 t.test('prefix watchers check each key', async (t) => {
   const violations: Violation[] = [];
-  const c = new Checker({ runId: RUN, keys: ['/p/k0', '/p/k1'], settleMs: SETTLE, onViolation: (v) => violations.push(v) });
+  const c = new Checker({
+    runId: RUN,
+    keys: ['/p/k0', '/p/k1'],
+    settleMs: SETTLE,
+    onViolation: (v) => violations.push(v),
+  });
   const w = c.addWatcher(0, 0, [0, 1], true, 10);
   const v = (seq: number) => encodeValue(RUN, { writer: 0, seq, due: 0 }, 64);
   c.registerPut(1, 0, 0);
@@ -276,7 +295,11 @@ t.test('prefix watchers check each key', async (t) => {
   c.onEvent(w, 0, 12, v(3), 0); // 11 on key 1 never arrives: a prefix watch is ordered across keys
   c.sweep(10 * SETTLE);
   const qs = c.takeQuestions();
-  t.same(qs.map((q) => [q.key, q.rev]), [[1, 11]], 'a skip on key 1, asked about');
+  t.same(
+    qs.map((q) => [q.key, q.rev]),
+    [[1, 11]],
+    'a skip on key 1, asked about',
+  );
   c.recordSays(1, 11, 'on-key');
   t.same(kinds(violations), ['reliable@11']);
 });
@@ -311,10 +334,20 @@ t.test('open-loop schedule: due times, rate change without burst, rate 0', async
   s.takeDue(1350, (d) => after.push(d));
   t.same(after, [1200, 1300], 'new rate from the change instant, no burst');
   s.setRate(0, 1400);
-  t.equal(s.takeDue(99999, () => {}), 0);
+  t.equal(
+    s.takeDue(99999, () => {}),
+    0,
+  );
   t.equal(s.nextDue(), undefined);
   t.equal(s.issued, 23);
-  t.equal(s.takeDue(1e9, () => {}, 5), 0);
+  t.equal(
+    s.takeDue(1e9, () => {}, 5),
+    0,
+  );
   const capped = new OpenLoopSchedule(1000, 0);
-  t.equal(capped.takeDue(1e6, () => {}, 50), 50, 'bounded per call');
+  t.equal(
+    capped.takeDue(1e6, () => {}, 50),
+    50,
+    'bounded per call',
+  );
 });

@@ -27,7 +27,11 @@ t.test('a clean run: every put acknowledged and delivered to every watcher, no v
   const done = finished(r);
   await r.start();
   await new Promise((res) => setTimeout(res, 1000));
-  t.match(await metrics.registry.metrics(), /etcd_soak_watchers\{state="watching"\} 50\n/, 'the watcher gauges follow the watchers while the run goes');
+  t.match(
+    await metrics.registry.metrics(),
+    /etcd_soak_watchers\{state="watching"\} 50\n/,
+    'the watcher gauges follow the watchers while the run goes',
+  );
   const s = await done;
   t.equal(s.state, 'stopped');
   t.match(await metrics.registry.metrics(), /etcd_soak_watchers\{state="stopped"\} 50\n/, 'and at the end');
@@ -42,36 +46,65 @@ t.test('a clean run: every put acknowledged and delivered to every watcher, no v
   const dir = path.join(reportDir, r.runId);
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
   t.equal(summary.counts.ok, s.counts.ok);
-  const lines = fs.readFileSync(path.join(dir, 'timeline.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = fs
+    .readFileSync(path.join(dir, 'timeline.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.ok(lines.length >= 7, `${lines.length} timeline lines`);
-  t.ok(lines.every((l) => typeof l.putRate === 'number' && l.put && l.watch && l.violations), 'timeline lines carry rates, percentiles, violations');
-  t.ok(lines.every((l) => typeof l.cpu === 'number' && l.rssMB > 0 && typeof l.overloaded === 'boolean'), 'and the generator\'s own CPU, RSS and overload flag');
+  t.ok(
+    lines.every((l) => typeof l.putRate === 'number' && l.put && l.watch && l.violations),
+    'timeline lines carry rates, percentiles, violations',
+  );
+  t.ok(
+    lines.every((l) => typeof l.cpu === 'number' && l.rssMB > 0 && typeof l.overloaded === 'boolean'),
+    "and the generator's own CPU, RSS and overload flag",
+  );
   const text = await metrics.registry.metrics();
   t.match(text, new RegExp(`etcd_soak_puts_total\\{outcome="ok"\\} ${s.counts.ok}`));
   t.match(text, new RegExp(`etcd_soak_watch_events_total ${s.counts.events}`));
 });
 
-t.test('a member SIGKILLed and restarted mid-run: watchers resume and catch up, puts settle, no violation', async (t) => {
-  const victim = cluster.members[0];
-  const r = new LoadRunner({
-    profile: { rate: 200, watchers: 30, keys: 6, connections: 3, duration: '14s', interval: '1s', settle: '10s', putTimeout: '2s' },
-    endpoints: cluster.clientEndpoints(),
-    reportDir,
-  });
-  const done = finished(r);
-  await r.start();
-  await new Promise((res) => setTimeout(res, 3000));
-  await cluster.stopMember(victim.name, 'SIGKILL');
-  await new Promise((res) => setTimeout(res, 2000));
-  cluster.startMember(victim.name);
-  await cluster.waitHealthy(30000);
-  const s = await done;
-  t.ok(s.counts.indeterminate + s.counts.failed > 0, `${s.counts.failed} puts failed unsent and ${s.counts.indeterminate} were indeterminate while the member was down`);
-  t.equal(s.counts.applied + s.counts.notApplied, s.counts.indeterminate, 'every indeterminate put was settled');
-  t.ok(s.counts.resumes >= 10, `${s.counts.resumes} watcher resumes (the killed member's watchers)`);
-  t.equal(s.counts.events, (s.counts.ok + s.counts.applied) * 5, 'every applied put reached each of its 5 watchers exactly once');
-  t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0 });
-});
+t.test(
+  'a member SIGKILLed and restarted mid-run: watchers resume and catch up, puts settle, no violation',
+  async (t) => {
+    const victim = cluster.members[0];
+    const r = new LoadRunner({
+      profile: {
+        rate: 200,
+        watchers: 30,
+        keys: 6,
+        connections: 3,
+        duration: '14s',
+        interval: '1s',
+        settle: '10s',
+        putTimeout: '2s',
+      },
+      endpoints: cluster.clientEndpoints(),
+      reportDir,
+    });
+    const done = finished(r);
+    await r.start();
+    await new Promise((res) => setTimeout(res, 3000));
+    await cluster.stopMember(victim.name, 'SIGKILL');
+    await new Promise((res) => setTimeout(res, 2000));
+    cluster.startMember(victim.name);
+    await cluster.waitHealthy(30000);
+    const s = await done;
+    t.ok(
+      s.counts.indeterminate + s.counts.failed > 0,
+      `${s.counts.failed} puts failed unsent and ${s.counts.indeterminate} were indeterminate while the member was down`,
+    );
+    t.equal(s.counts.applied + s.counts.notApplied, s.counts.indeterminate, 'every indeterminate put was settled');
+    t.ok(s.counts.resumes >= 10, `${s.counts.resumes} watcher resumes (the killed member's watchers)`);
+    t.equal(
+      s.counts.events,
+      (s.counts.ok + s.counts.applied) * 5,
+      'every applied put reached each of its 5 watchers exactly once',
+    );
+    t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0 });
+  },
+);
 
 t.test('the load CLI: bad flags exit 2 naming the flag; a short run exits 0', async (t) => {
   const bad = run('etcd-soak', ['load', '--endpoints', cluster.clientEndpoints()[0], '--watchers=-3']);
@@ -83,7 +116,23 @@ t.test('the load CLI: bad flags exit 2 naming the flag; a short run exits 0', as
   const bad3 = run('etcd-soak', ['load', '--endpoints', cluster.clientEndpoints()[0], '--settle', '5']);
   t.equal((await bad3.exited).code, 2);
   t.match(bad3.stderr(), /--settle: time: missing unit in duration "5"/);
-  const ok = run('etcd-soak', ['load', '--endpoints', cluster.clientEndpoints().join(','), '--rate', '100', '--watchers', '6', '--keys', '3', '--duration', '3s', '--interval', '1s', '--no-report', '--json']);
+  const ok = run('etcd-soak', [
+    'load',
+    '--endpoints',
+    cluster.clientEndpoints().join(','),
+    '--rate',
+    '100',
+    '--watchers',
+    '6',
+    '--keys',
+    '3',
+    '--duration',
+    '3s',
+    '--interval',
+    '1s',
+    '--no-report',
+    '--json',
+  ]);
   const { code } = await ok.exited;
   t.equal(code, 0, 'exit 0: every guarantee held');
   const summary = JSON.parse(ok.stdout());

@@ -6,7 +6,11 @@ import { describeError } from '../src/util/errors.js';
 
 t.test('unreachable endpoints: start keeps retrying, status says why, stop returns a summary', async (t) => {
   const [port] = await freePorts(1);
-  const r = new LoadRunner({ profile: { rate: 10, watchers: 2, keys: 1, connections: 1, settle: '200ms', putTimeout: '200ms' }, endpoints: [`127.0.0.1:${port}`], reportDir: null });
+  const r = new LoadRunner({
+    profile: { rate: 10, watchers: 2, keys: 1, connections: 1, settle: '200ms', putTimeout: '200ms' },
+    endpoints: [`127.0.0.1:${port}`],
+    reportDir: null,
+  });
   const started = r.start();
   await new Promise((res) => setTimeout(res, 1500));
   const st = r.status();

@@ -5,7 +5,19 @@ import { freePorts } from '../src/util/net.js';
 import { describeError } from '../src/util/errors.js';
 import { parseFaultSpec as fault } from '../src/schema/fault.js';
 import { LongTimer, MAX_TIMER_MS } from '../src/util/timer.js';
-import { close, closeKind, connect, echoServer, listen, pattern, readAll, sha, sinkServer, sleep, startLink } from './helpers/net.js';
+import {
+  close,
+  closeKind,
+  connect,
+  echoServer,
+  listen,
+  pattern,
+  readAll,
+  sha,
+  sinkServer,
+  sleep,
+  startLink,
+} from './helpers/net.js';
 
 async function echoLink(t: TapTest) {
   const echo = await echoServer();
@@ -80,10 +92,17 @@ t.test('a fault with a duration removes itself; same type on same direction repl
   const c = link.addFault(fault({ type: 'delay', direction: 'tx', latency: '20ms' }));
   t.same(removed, [`${b.id}:replaced`]);
   t.equal(link.findFault('delay', 'tx')?.id, c.id);
-  t.equal(link.findFault('delay', 'tx')?.spec.type === 'delay' && (link.findFault('delay', 'tx')!.spec as { latency: number }).latency, 20);
+  t.equal(
+    link.findFault('delay', 'tx')?.spec.type === 'delay' &&
+      (link.findFault('delay', 'tx')!.spec as { latency: number }).latency,
+    20,
+  );
   await sleep(250);
   t.same(removed, [`${b.id}:replaced`, `${a.id}:expired`]);
-  t.same(link.listFaults().map((f) => f.id), [c.id]);
+  t.same(
+    link.listFaults().map((f) => f.id),
+    [c.id],
+  );
   link.clearFaults();
   t.same(link.listFaults(), []);
 });
@@ -98,12 +117,18 @@ t.test('bad fault specs are rejected with the field named', async (t) => {
     [{ type: 'nope' }, /^type: .*'delay'/],
     [{ type: 'pause', direction: 'tx', bogus: 1 }, /'bogus'/],
     [{ type: 'pause', direction: 'tx', duration: '-1s' }, /^duration: .*>= 0/],
-    [{ type: 'pause', direction: 'tx', duration: 0 }, /^duration: expected a duration of at least 1ms \(omit it for no expiry\)/],
+    [
+      { type: 'pause', direction: 'tx', duration: 0 },
+      /^duration: expected a duration of at least 1ms \(omit it for no expiry\)/,
+    ],
     [{ type: 'blackhole', direction: 'rx', duration: '1ns' }, /^duration: expected a duration of at least 1ms/],
     [{ type: 'refuse', duration: 0.5 }, /^duration: expected a duration of at least 1ms/],
     [{ type: 'pause', direction: 'tx', duration: '169h' }, /^duration: expected a duration of at most 168h/],
     [{ type: 'delay', direction: 'tx', latency: '-1ms' }, /^latency: .*>= 0/],
-    [{ type: 'delay', direction: 'tx', latency: 1e300 }, /^latency: expected a duration of at most 2562047h47m16\.854775807s/],
+    [
+      { type: 'delay', direction: 'tx', latency: 1e300 },
+      /^latency: expected a duration of at most 2562047h47m16\.854775807s/,
+    ],
     [{ type: 'bandwidth', direction: 'tx', rate: 2e10 }, /^rate: expected at most 10737418240 bytes\/s/],
   ];
   for (const [spec, re] of cases) {
@@ -118,10 +143,17 @@ t.test('bad fault specs are rejected with the field named', async (t) => {
   t.same(link.listFaults(), []);
 });
 
-t.test('the longest durations: latency up to Go\'s maximum, fault duration 1ms to 168h', async (t) => {
-  t.equal(fault({ type: 'delay', direction: 'tx', latency: '200h' }).type === 'delay' && fault({ type: 'delay', direction: 'tx', latency: '200h' }).latency, 720_000_000);
+t.test("the longest durations: latency up to Go's maximum, fault duration 1ms to 168h", async (t) => {
+  t.equal(
+    fault({ type: 'delay', direction: 'tx', latency: '200h' }).type === 'delay' &&
+      fault({ type: 'delay', direction: 'tx', latency: '200h' }).latency,
+    720_000_000,
+  );
   const max = fault({ type: 'accept-delay', latency: '2562047h47m16.854775807s', jitter: '2562047h47m16.854775807s' });
-  t.ok(max.type === 'accept-delay' && max.latency > 9.2e12 && max.jitter === max.latency, 'Go\'s largest duration is a valid latency and jitter');
+  t.ok(
+    max.type === 'accept-delay' && max.latency > 9.2e12 && max.jitter === max.latency,
+    "Go's largest duration is a valid latency and jitter",
+  );
   t.equal(fault({ type: 'pause', direction: 'tx', duration: '1ms' }).duration, 1);
   t.equal(fault({ type: 'pause', direction: 'tx', duration: '168h' }).duration, 168 * 3600e3);
 });
@@ -143,37 +175,43 @@ function watchWarnings(t: TapTest): string[] {
   return seen;
 }
 
-t.test("delays beyond Node's timer limit: no overflow; removing or replacing the delay re-times queued data", async (t) => {
-  const warnings = watchWarnings(t);
-  const { link } = await echoLink(t);
-  const sock = await connect(link.address().port);
-  t.teardown(() => sock.destroy());
-  let got = 0;
-  sock.on('data', (b: Buffer) => (got += b.length));
-  const f = link.addFault(fault({ type: 'delay', direction: 'tx', latency: '1000h' }));
-  sock.write(Buffer.alloc(64, 1));
-  await sleep(150);
-  t.equal(got, 0, 'held by a 1000h delay');
-  t.same(warnings, [], 'no TimeoutOverflowWarning');
-  let t0 = performance.now();
-  link.removeFault(f.id);
-  await until(() => got >= 64, 2000, 'release after removal (not 1000h later)');
-  t.comment(`released ${(performance.now() - t0).toFixed(1)} ms after the delay was removed`);
+t.test(
+  "delays beyond Node's timer limit: no overflow; removing or replacing the delay re-times queued data",
+  async (t) => {
+    const warnings = watchWarnings(t);
+    const { link } = await echoLink(t);
+    const sock = await connect(link.address().port);
+    t.teardown(() => sock.destroy());
+    let got = 0;
+    sock.on('data', (b: Buffer) => (got += b.length));
+    const f = link.addFault(fault({ type: 'delay', direction: 'tx', latency: '1000h' }));
+    sock.write(Buffer.alloc(64, 1));
+    await sleep(150);
+    t.equal(got, 0, 'held by a 1000h delay');
+    t.same(warnings, [], 'no TimeoutOverflowWarning');
+    let t0 = performance.now();
+    link.removeFault(f.id);
+    await until(() => got >= 64, 2000, 'release after removal (not 1000h later)');
+    t.comment(`released ${(performance.now() - t0).toFixed(1)} ms after the delay was removed`);
 
-  link.addFault(fault({ type: 'delay', direction: 'tx', latency: '2562047h47m16.854775807s', jitter: '1h' }));
-  sock.write(Buffer.alloc(64, 2));
-  await sleep(600);
-  t.equal(got, 64, 'held by the largest Go duration');
-  // the queued chunk passed the gate ~600 ms ago: under a replacing 1000ms delay it is due ~400 ms from
-  // now (timed from the change instead, it would be 1000 ms): wide margins, a loaded machine varies
-  t0 = performance.now();
-  link.addFault(fault({ type: 'delay', direction: 'tx', latency: '1000ms' }));
-  await until(() => got >= 128, 3000, 'release after replacement');
-  const took = performance.now() - t0;
-  t.ok(took >= 300 && took < 800, `a replacing 1000ms delay re-timed the queued chunk from its arrival (${took.toFixed(1)} ms after the change)`);
-  t.same(warnings, [], 'still no warning');
-  link.clearFaults();
-});
+    link.addFault(fault({ type: 'delay', direction: 'tx', latency: '2562047h47m16.854775807s', jitter: '1h' }));
+    sock.write(Buffer.alloc(64, 2));
+    await sleep(600);
+    t.equal(got, 64, 'held by the largest Go duration');
+    // the queued chunk passed the gate ~600 ms ago: under a replacing 1000ms delay it is due ~400 ms from
+    // now (timed from the change instead, it would be 1000 ms): wide margins, a loaded machine varies
+    t0 = performance.now();
+    link.addFault(fault({ type: 'delay', direction: 'tx', latency: '1000ms' }));
+    await until(() => got >= 128, 3000, 'release after replacement');
+    const took = performance.now() - t0;
+    t.ok(
+      took >= 300 && took < 800,
+      `a replacing 1000ms delay re-timed the queued chunk from its arrival (${took.toFixed(1)} ms after the change)`,
+    );
+    t.same(warnings, [], 'still no warning');
+    link.clearFaults();
+  },
+);
 
 t.test("accept-delay beyond Node's timer limit holds connections; removing it dials them at once", async (t) => {
   const warnings = watchWarnings(t);
@@ -194,10 +232,14 @@ t.test('LongTimer re-arms in steps no longer than the limit and fires once, on t
   const t0 = performance.now();
   let fired = 0;
   let at = 0;
-  const timer = new LongTimer(70, () => {
-    fired++;
-    at = performance.now() - t0;
-  }, { maxStep: 20 });
+  const timer = new LongTimer(
+    70,
+    () => {
+      fired++;
+      at = performance.now() - t0;
+    },
+    { maxStep: 20 },
+  );
   await sleep(200);
   t.equal(fired, 1);
   t.ok(at >= 69 && at < 150, `fired after ${at.toFixed(1)} ms`);
@@ -229,7 +271,10 @@ t.test('pause is lossless and memory stays bounded while a sender pushes', async
     const ok = sock.write(block);
     sent += block.length;
     if (!ok) {
-      const drained = await Promise.race([new Promise((r) => sock.once('drain', () => r(true))), sleep(500).then(() => false)]);
+      const drained = await Promise.race([
+        new Promise((r) => sock.once('drain', () => r(true))),
+        sleep(500).then(() => false),
+      ]);
       if (!drained) {
         blocked = true;
         break;

@@ -1,7 +1,18 @@
 import t from 'tap';
 import { Metrics } from '../src/metrics.js';
 import { parseFaultSpec as fault } from '../src/schema/fault.js';
-import { connect, echoServer, pattern, readAll, sha, sinkServer, sleep, startLink, writeAll, close } from './helpers/net.js';
+import {
+  connect,
+  echoServer,
+  pattern,
+  readAll,
+  sha,
+  sinkServer,
+  sleep,
+  startLink,
+  writeAll,
+  close,
+} from './helpers/net.js';
 
 t.test('bytes arrive complete and in order, both directions, while delay/pause/bandwidth toggle', async (t) => {
   const echo = await echoServer();
@@ -20,7 +31,8 @@ t.test('bytes arrive complete and in order, both directions, while delay/pause/b
       () => link.addFault(fault({ type: 'delay', direction: 'tx', latency: '3ms', jitter: '2ms' })),
       () => link.addFault(fault({ type: 'pause', direction: 'rx' })),
       () => link.addFault(fault({ type: 'bandwidth', direction: 'tx', rate: 20 * 1024 * 1024 })),
-      () => link.addFault(fault({ type: 'delay', direction: 'rx', latency: '2ms', jitter: '2ms', distribution: 'normal' })),
+      () =>
+        link.addFault(fault({ type: 'delay', direction: 'rx', latency: '2ms', jitter: '2ms', distribution: 'normal' })),
       () => link.addFault(fault({ type: 'pause', direction: 'tx' })),
       () => link.addFault(fault({ type: 'bandwidth', direction: 'rx', rate: 10 * 1024 * 1024 })),
     ];
@@ -51,7 +63,10 @@ t.test('bytes arrive complete and in order, both directions, while delay/pause/b
   t.equal(st.tx.forwarded, data.length);
   t.equal(st.rx.forwarded, data.length);
   const text = await metrics.registry.metrics();
-  t.match(text, new RegExp(`etcd_soak_proxy_bytes_total\\{link="test",direction="tx",outcome="forwarded"\\} ${data.length}`));
+  t.match(
+    text,
+    new RegExp(`etcd_soak_proxy_bytes_total\\{link="test",direction="tx",outcome="forwarded"\\} ${data.length}`),
+  );
 });
 
 // Self-synchronising 16-byte records: magic, seq, ~seq, magic. Found anywhere in a lossy stream.
@@ -67,10 +82,10 @@ function records(n: number): Buffer {
 }
 function scan(b: Buffer): number[] {
   const seqs: number[] = [];
-  for (let o = 0; o + 16 <= b.length; ) {
+  for (let o = 0; o + 16 <= b.length;) {
     if (b.readUInt32BE(o) === 0xa5c3e1f7 && b.readUInt32BE(o + 12) === 0x5a3c1e8f) {
       const s = b.readUInt32BE(o + 4);
-      if ((~s >>> 0) === b.readUInt32BE(o + 8)) {
+      if (~s >>> 0 === b.readUInt32BE(o + 8)) {
         seqs.push(s);
         o += 16;
         continue;
@@ -96,7 +111,13 @@ for (const kind of ['drop', 'blackhole'] as const) {
     let stop = false;
     const toggler = (async () => {
       while (!stop) {
-        const f = link.addFault(fault(kind === 'drop' ? { type: 'drop', direction: 'tx', probability: 0.3 } : { type: 'blackhole', direction: 'tx' }));
+        const f = link.addFault(
+          fault(
+            kind === 'drop'
+              ? { type: 'drop', direction: 'tx', probability: 0.3 }
+              : { type: 'blackhole', direction: 'tx' },
+          ),
+        );
         await sleep(3);
         link.removeFault(f.id);
         await sleep(3);

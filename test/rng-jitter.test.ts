@@ -13,7 +13,11 @@ t.test('the generator is seeded and reproducible', async (t) => {
   const b = new Rng(42);
   const c = new Rng(43);
   const xa = Array.from({ length: 100 }, () => a.next());
-  t.same(xa, Array.from({ length: 100 }, () => b.next()), 'same seed, same draws');
+  t.same(
+    xa,
+    Array.from({ length: 100 }, () => b.next()),
+    'same seed, same draws',
+  );
   t.not(xa[0], c.next(), 'another seed, other draws');
   t.ok(xa.every((x) => x >= 0 && x < 1));
   const u = stats(Array.from({ length: N }, () => a.next()));
@@ -49,6 +53,9 @@ t.test('pareto jitter: never below latency, heavy tail, mean latency + jitter/2'
 t.test('samples are clamped at zero and jitter 0 is exact', async (t) => {
   const r = new Rng(4);
   const xs = Array.from({ length: 10000 }, () => sampleDelay(r, 'normal', 1, 10));
-  t.ok(xs.every((x) => x >= 0), 'no negative delay');
+  t.ok(
+    xs.every((x) => x >= 0),
+    'no negative delay',
+  );
   t.equal(sampleDelay(r, 'paretonormal', 7, 0), 7);
 });

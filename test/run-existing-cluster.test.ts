@@ -36,16 +36,41 @@ t.test('banner rows and GET /cluster for existing members; admin port; the load 
   await p.waitFor(/API: http:\/\/\S+/, 'stderr', 30000);
   const err = p.stderr();
   const api = /API: (http:\/\/\S+)/.exec(err)![1];
-  t.match(err, new RegExp(`\\n  a\\s+127\\.0\\.0\\.1:${m1.clientPort}\\s+127\\.0\\.0\\.1:${p1}\\s+[0-9a-f]+\\s+(yes|no)\\s+\\d+\\s+ok\\n`), 'a banner row for member a with its status');
-  t.match(err, new RegExp(`\\n  b\\s+127\\.0\\.0\\.1:${m2.clientPort}\\s+127\\.0\\.0\\.1:${p2}\\s+[0-9a-f]+\\s+(yes|no)\\s+\\d+\\s+ok\\n`), 'and for member b');
+  t.match(
+    err,
+    new RegExp(
+      `\\n  a\\s+127\\.0\\.0\\.1:${m1.clientPort}\\s+127\\.0\\.0\\.1:${p1}\\s+[0-9a-f]+\\s+(yes|no)\\s+\\d+\\s+ok\\n`,
+    ),
+    'a banner row for member a with its status',
+  );
+  t.match(
+    err,
+    new RegExp(
+      `\\n  b\\s+127\\.0\\.0\\.1:${m2.clientPort}\\s+127\\.0\\.0\\.1:${p2}\\s+[0-9a-f]+\\s+(yes|no)\\s+\\d+\\s+ok\\n`,
+    ),
+    'and for member b',
+  );
 
   const members = (await (await fetch(`${api}/cluster`)).json()) as any[];
-  t.same(members.map((m) => m.name), ['a', 'b']);
-  t.ok(members.every((m) => m.ok && typeof m.revision === 'number' && m.memberId), 'each member answers with its own status');
+  t.same(
+    members.map((m) => m.name),
+    ['a', 'b'],
+  );
+  t.ok(
+    members.every((m) => m.ok && typeof m.revision === 'number' && m.memberId),
+    'each member answers with its own status',
+  );
   t.equal(members.filter((m) => m.isLeader).length, 1, 'one of them is the leader');
-  t.same(members.map((m) => m.clientLink), ['a-client', 'b-client']);
+  t.same(
+    members.map((m) => m.clientLink),
+    ['a-client', 'b-client'],
+  );
 
-  t.match(await (await fetch(`http://127.0.0.1:${admin}/anything`)).text(), new RegExp(`^proxying \\[tcp://.*:${p1} -> tcp://127\\.0\\.0\\.1:${m1.clientPort}\\]\\n$`), "member a's etcd-proxy admin port");
+  t.match(
+    await (await fetch(`http://127.0.0.1:${admin}/anything`)).text(),
+    new RegExp(`^proxying \\[tcp://.*:${p1} -> tcp://127\\.0\\.0\\.1:${m1.clientPort}\\]\\n$`),
+    "member a's etcd-proxy admin port",
+  );
 
   await p.waitFor(/\[1(\.\d+)?s\] puts/, 'stderr', 20000);
   const load = (await (await fetch(`${api}/load`)).json()) as any;

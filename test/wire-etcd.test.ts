@@ -17,7 +17,13 @@ t.test('put and range; revisions increase', async (t) => {
   const b = await c.put('/w/b', Buffer.from('2'), { timeoutMs: 5000 });
   t.ok(b.revision > a.revision);
   const r = await c.range('/w/', { rangeEnd: Buffer.from('/w0') });
-  t.same(r.kvs.map((k) => [str(k.key), str(k.value), k.modRevision]), [['/w/a', '1', a.revision], ['/w/b', '2', b.revision]]);
+  t.same(
+    r.kvs.map((k) => [str(k.key), str(k.value), k.modRevision]),
+    [
+      ['/w/a', '1', a.revision],
+      ['/w/b', '2', b.revision],
+    ],
+  );
   t.ok(c.connected);
 });
 
@@ -32,10 +38,13 @@ t.test('200 pipelined watches on one stream all get their events, in order', asy
     seen.set(id, l);
   });
   const start = (await c.range('/pw/x')).revision + 1;
-  const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => s.watch({ key: `/pw/k${i % 10}`, startRevision: start })));
+  const ids = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => s.watch({ key: `/pw/k${i % 10}`, startRevision: start })),
+  );
   t.equal(new Set(ids).size, 200, 'distinct ids');
   const revs: number[][] = Array.from({ length: 10 }, () => []);
-  for (let n = 0; n < 50; n++) revs[n % 10].push((await c.put(`/pw/k${n % 10}`, Buffer.from(String(n)), { timeoutMs: 5000 })).revision);
+  for (let n = 0; n < 50; n++)
+    revs[n % 10].push((await c.put(`/pw/k${n % 10}`, Buffer.from(String(n)), { timeoutMs: 5000 })).revision);
   await new Promise((r) => setTimeout(r, 500));
   ids.forEach((id, i) => t.same(seen.get(id), revs[i % 10], `watch ${id}`));
   s.close();
@@ -50,7 +59,9 @@ t.test('a watch from a compacted revision is canceled with the compact revision'
   t.teardown(() => ctl.close());
   await ctl.kv.compact({ revision: String(last), physical: true });
   const s = c.watchStream();
-  const canceled = new Promise<[number, string, number]>((r) => s.once('canceled', (...a: [number, string, number]) => r(a)));
+  const canceled = new Promise<[number, string, number]>((r) =>
+    s.once('canceled', (...a: [number, string, number]) => r(a)),
+  );
   // etcd 3.4 confirms the create, then cancels the watch with the compact revision (no reason text)
   const id = await s.watch({ key: '/cw/k', startRevision: last - 3 });
   const [canceledId, , rev] = await canceled;

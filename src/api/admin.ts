@@ -18,4 +18,3 @@ export async function serveCompatAdmin(link: Link, listen: string, metrics: Metr
   });
   return server;
 }
-

@@ -5,17 +5,44 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { z, ZodError } from 'zod';
-import { ApiError, type Daemon } from '../daemon.js';
+import type { Daemon } from '../daemon.js';
 import { faultSpecSchema } from '../schema/fault.js';
 import { linkCreateSchema } from '../schema/link.js';
 import { loadProfileSchema } from '../schema/load.js';
 import { hostPortSchema } from '../schema/net.js';
-import { zodDetails } from '../util/errors.js';
+import {
+  Conflict,
+  DomainError,
+  Invalid,
+  NotFound,
+  Unprocessable,
+  zodDetails,
+  type ErrorDetail,
+} from '../util/errors.js';
+
+/** An HTTP answer the API itself gives (bad JSON, a schema failure): status and the fields at fault. */
+class ApiError extends Error {
+  constructor(
+    readonly status: 400 | 404,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The engine's domain errors, as HTTP statuses (here only: the daemon knows nothing of HTTP). */
+function domainStatus(err: DomainError): 400 | 404 | 409 | 422 {
+  if (err instanceof NotFound) return 404;
+  if (err instanceof Conflict) return 409;
+  if (err instanceof Unprocessable) return 422;
+  if (err instanceof Invalid) return 400;
+  return 400;
+}
 import { answerCompat, compatRoutes } from './compat.js';
 import { openapiDocument } from './openapi.js';
 
 const hostPort = hostPortSchema;
-
 
 export const loadStartSchema = z
   .object({
@@ -40,7 +67,12 @@ async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
-function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, prefix = '', error = 'invalid request body'): z.output<T> {
+function parse<T extends z.ZodTypeAny>(
+  schema: T,
+  body: unknown,
+  prefix = '',
+  error = 'invalid request body',
+): z.output<T> {
   const r = schema.safeParse(body);
   if (!r.success) throw new ApiError(400, error, zodDetails(r.error, prefix));
   return r.data;
@@ -54,7 +86,13 @@ function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, prefix = '', er
 const limitBody = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: (c) =>
-    c.json({ error: 'request body too large: limit 1 MiB', details: [{ path: 'body', message: `expected at most ${MAX_BODY_BYTES} bytes` }] }, 413),
+    c.json(
+      {
+        error: 'request body too large: limit 1 MiB',
+        details: [{ path: 'body', message: `expected at most ${MAX_BODY_BYTES} bytes` }],
+      },
+      413,
+    ),
 });
 
 /**
@@ -79,8 +117,10 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json({ error: err.message, details: err.details }, err.status);
+    if (err instanceof DomainError) return c.json({ error: err.message, details: err.details }, domainStatus(err));
     if (err instanceof ZodError) return c.json({ error: 'invalid request', details: zodDetails(err) }, 400);
-    if (err instanceof HTTPException && err.status < 500) return c.json({ error: err.message, details: [] }, err.status);
+    if (err instanceof HTTPException && err.status < 500)
+      return c.json({ error: err.message, details: [] }, err.status);
     daemon.logger.error({ err, path: c.req.path }, 'API handler failed');
     return c.json({ error: `internal error: ${err.message}`, details: [] }, 500);
   });
@@ -92,12 +132,21 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
     const expected = `Bearer ${opts.token}`;
     app.use('*', async (c, next) => {
       if (c.req.path === '/healthz') return next();
-      if (c.req.header('authorization') !== expected) return c.json({ error: 'missing or wrong bearer token', details: [{ path: 'Authorization', message: 'expected "Bearer <token>"' }] }, 401);
+      if (c.req.header('authorization') !== expected)
+        return c.json(
+          {
+            error: 'missing or wrong bearer token',
+            details: [{ path: 'Authorization', message: 'expected "Bearer <token>"' }],
+          },
+          401,
+        );
       return next();
     });
   }
 
-  app.get('/metrics', async (c) => c.body(await daemon.metrics.registry.metrics(), 200, { 'Content-Type': daemon.metrics.registry.contentType }));
+  app.get('/metrics', async (c) =>
+    c.body(await daemon.metrics.registry.metrics(), 200, { 'Content-Type': daemon.metrics.registry.contentType }),
+  );
   app.get('/openapi.json', (c) => c.json(openapiDocument()));
 
   // links
@@ -106,7 +155,12 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
     const spec = parse(linkCreateSchema, await jsonBody(c));
     return c.json(await daemon.addLink(spec), 201);
   });
-  app.get('/links/:name', (c) => c.json({ ...daemon.getLink(c.req.param('name')).stats(), compatAdmin: daemon.linkSpec(c.req.param('name')).compatAdmin }));
+  app.get('/links/:name', (c) =>
+    c.json({
+      ...daemon.getLink(c.req.param('name')).stats(),
+      compatAdmin: daemon.linkSpec(c.req.param('name')).compatAdmin,
+    }),
+  );
   app.delete('/links/:name', async (c) => {
     await daemon.removeLink(c.req.param('name'));
     return c.body(null, 204);
@@ -127,7 +181,8 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
   });
   app.delete('/links/:name/faults/:id', (c) => {
     const link = daemon.getLink(c.req.param('name'));
-    if (!link.removeFault(c.req.param('id'))) throw new ApiError(404, `no fault ${JSON.stringify(c.req.param('id'))} on link ${link.name}`);
+    if (!link.removeFault(c.req.param('id')))
+      throw new ApiError(404, `no fault ${JSON.stringify(c.req.param('id'))} on link ${link.name}`);
     return c.body(null, 204);
   });
   app.post('/links/:name/reset', (c) => c.json({ reset: daemon.getLink(c.req.param('name')).resetConnections() }));
@@ -140,7 +195,11 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
     const name = c.req.param('name');
     const link = daemon.getLink(name);
     const a = link.address();
-    return (await answerCompat(c, op, { link, from: `tcp://${a.host || 'localhost'}:${a.port}`, to: `tcp://${link.upstream}` }))!;
+    return (await answerCompat(c, op, {
+      link,
+      from: `tcp://${a.host || 'localhost'}:${a.port}`,
+      to: `tcp://${link.upstream}`,
+    }))!;
   });
 
   // load

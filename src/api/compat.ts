@@ -46,7 +46,12 @@ function currentLatency(link: Link, type: FaultType, scope: FaultScope): bigint 
 }
 
 /** Spec fields as the compat routes name them in their error texts. */
-const FORM_NAMES: Record<string, string> = { latency: 'latency', jitter: 'random-variable', probability: 'probability', rate: 'rate' };
+const FORM_NAMES: Record<string, string> = {
+  latency: 'latency',
+  jitter: 'random-variable',
+  probability: 'probability',
+  rate: 'rate',
+};
 
 /**
  * Validates a spec built from a form with the fault schema. Returns the spec, or the answer text for the
@@ -84,7 +89,8 @@ function effectiveJitter(lat: bigint, rv: bigint): bigint | string {
   let j = rv < 0n ? -rv : rv;
   if (j > lat) {
     // Go panics here for latency < 10ns (rand.Int63n(0)); we answer instead
-    if (lat < 10n) return `wrong random-variable form ${goQuote(`random-variable ${formatGoDuration(rv)} is larger than a latency below 10ns (${formatGoDuration(lat)})`)}`;
+    if (lat < 10n)
+      return `wrong random-variable form ${goQuote(`random-variable ${formatGoDuration(rv)} is larger than a latency below 10ns (${formatGoDuration(lat)})`)}`;
     j = lat / 10n;
   }
   return j;
@@ -109,7 +115,10 @@ function delayRoute(scope: 'tx' | 'rx' | 'accept', word: string) {
           const jitter = effectiveJitter(lat, rv);
           if (typeof jitter === 'string') return jitter;
           const fields = { latency: nsToMs(lat), jitter: nsToMs(jitter) };
-          const spec = validated(scope === 'accept' ? { type: 'accept-delay', ...fields } : { type: 'delay', direction: scope, ...fields }, { latency: form.get('latency'), jitter: form.get('random-variable') });
+          const spec = validated(
+            scope === 'accept' ? { type: 'accept-delay', ...fields } : { type: 'delay', direction: scope, ...fields },
+            { latency: form.get('latency'), jitter: form.get('random-variable') },
+          );
           if (typeof spec === 'string') return spec;
           exactLatency.set(spec, lat);
           link.addFault(spec);
@@ -136,13 +145,24 @@ const arrow = (t: CompatTarget, scope: FaultScope) =>
   scope === 'rx' ? `[${t.from} <- ${t.to}]` : `[${t.from} -> ${t.to}]`;
 
 /** PUT/POST sets, DELETE removes: pause, blackhole, accept-pause, refuse. */
-function toggleRoute(type: 'pause' | 'blackhole' | 'accept-pause' | 'refuse', scope: FaultScope, on: string, off: string) {
+function toggleRoute(
+  type: 'pause' | 'blackhole' | 'accept-pause' | 'refuse',
+  scope: FaultScope,
+  on: string,
+  off: string,
+) {
   return async (c: Context, t: CompatTarget): Promise<string> => {
     const { link } = t;
     switch (c.req.method) {
       case 'PUT':
       case 'POST': {
-        const spec = validated(type === 'pause' || type === 'blackhole' ? { type, direction: scope } : type === 'refuse' ? { type, mode: 'rst' } : { type });
+        const spec = validated(
+          type === 'pause' || type === 'blackhole'
+            ? { type, direction: scope }
+            : type === 'refuse'
+              ? { type, mode: 'rst' }
+              : { type },
+        );
         if (typeof spec === 'string') return spec;
         link.addFault(spec);
         return `${on} ${arrow(t, scope)}`;
@@ -159,12 +179,17 @@ function toggleRoute(type: 'pause' | 'blackhole' | 'accept-pause' | 'refuse', sc
 }
 
 /** Additive: a numeric parameter (probability or rate). */
-function valueRoute(type: 'drop' | 'corrupt' | 'bandwidth', scope: 'tx' | 'rx', param: 'probability' | 'rate', texts: { on: (v: number) => string; off: string; current: (v: number | undefined) => string }) {
+function valueRoute(
+  type: 'drop' | 'corrupt' | 'bandwidth',
+  scope: 'tx' | 'rx',
+  param: 'probability' | 'rate',
+  texts: { on: (v: number) => string; off: string; current: (v: number | undefined) => string },
+) {
   return async (c: Context, t: CompatTarget): Promise<string> => {
     const { link } = t;
     const current = () => {
       const f = link.findFault(type, scope);
-      return f ? (f.spec as Record<string, unknown>)[param] as number : undefined;
+      return f ? ((f.spec as Record<string, unknown>)[param] as number) : undefined;
     };
     switch (c.req.method) {
       case 'GET':
@@ -176,7 +201,8 @@ function valueRoute(type: 'drop' | 'corrupt' | 'bandwidth', scope: 'tx' | 'rx', 
         const raw = form.get(param);
         const v = Number(raw);
         // the form gives text: only "is it a number" is decided here, the range by the fault schema
-        if (raw.trim() === '' || Number.isNaN(v)) return `wrong ${param} form ${goQuote(`expected a number, got ${JSON.stringify(raw)}`)}`;
+        if (raw.trim() === '' || Number.isNaN(v))
+          return `wrong ${param} form ${goQuote(`expected a number, got ${JSON.stringify(raw)}`)}`;
         const spec = validated({ type, direction: scope, [param]: v }, { [param]: raw });
         if (typeof spec === 'string') return spec;
         link.addFault(spec);
@@ -232,7 +258,12 @@ export const compatRoutes: Record<string, Route> = {
   '/bandwidth-tx': valueRoute('bandwidth', 'tx', 'rate', bandwidthTexts),
   '/bandwidth-rx': valueRoute('bandwidth', 'rx', 'rate', bandwidthTexts),
   '/accept-delay': delayRoute('accept', 'accept'),
-  '/accept-pause': toggleRoute('accept-pause', 'accept', 'paused accepting connections', 'unpaused accepting connections'),
+  '/accept-pause': toggleRoute(
+    'accept-pause',
+    'accept',
+    'paused accepting connections',
+    'unpaused accepting connections',
+  ),
   '/refuse': toggleRoute('refuse', 'link', 'refusing connections', 'accepting connections'),
   '/reset': oneShotRoute((link) => `reset ${link.resetConnections()} connections`),
   '/reset-listener': oneShotRoute((link) => {

@@ -25,7 +25,7 @@ export function queryUnescape(str: string): string {
   const s = Buffer.from(str, 'utf8');
   const out = Buffer.allocUnsafe(s.length);
   let n = 0;
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const c = s[i];
     if (c === 0x25) {
       if (i + 2 >= s.length || !isHex(s[i + 1]) || !isHex(s[i + 2])) {
@@ -78,13 +78,22 @@ function formMedia(contentType: string | undefined): 'form' | { error: string } 
  * ParseForm for one request: method, Content-Type header, the raw body (or `TOO_LARGE` when it exceeded
  * Go's 10 MiB form limit) and the raw URL query.
  */
-export function parseGoForm(method: string, contentType: string | undefined, body: string | typeof TOO_LARGE, rawQuery: string): GoForm {
+export function parseGoForm(
+  method: string,
+  contentType: string | undefined,
+  body: string | typeof TOO_LARGE,
+  rawQuery: string,
+): GoForm {
   const post = new Map<string, string[]>();
   let error: string | undefined;
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
     const media = formMedia(contentType);
     if (typeof media === 'object') error = media.error;
-    else if (media === 'form') error = body === TOO_LARGE || Buffer.byteLength(body) > MAX_FORM_BYTES ? 'http: POST too large' : parseQuery(body, post);
+    else if (media === 'form')
+      error =
+        body === TOO_LARGE || Buffer.byteLength(body) > MAX_FORM_BYTES
+          ? 'http: POST too large'
+          : parseQuery(body, post);
   }
   const queryError = parseQuery(rawQuery, new Map());
   error ??= queryError;
@@ -127,5 +136,10 @@ export async function readGoForm(req: Request): Promise<GoForm> {
   const body = hasBody && formMedia(contentType) === 'form' ? await readBodyUpTo(req, MAX_FORM_BYTES) : Buffer.alloc(0);
   const url = req.url;
   const q = url.indexOf('?');
-  return parseGoForm(method, contentType, body === TOO_LARGE ? TOO_LARGE : body.toString('utf8'), q < 0 ? '' : url.slice(q + 1));
+  return parseGoForm(
+    method,
+    contentType,
+    body === TOO_LARGE ? TOO_LARGE : body.toString('utf8'),
+    q < 0 ? '' : url.slice(q + 1),
+  );
 }

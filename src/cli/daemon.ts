@@ -76,7 +76,10 @@ function describeConfigError(err: ConfigError, flags: FlagPaths): string {
     else byFile.push(d);
   }
   const parts = [...byFlag];
-  if (byFile.length) parts.push(`invalid config: ${err.file}: ${byFile.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ')}`);
+  if (byFile.length)
+    parts.push(
+      `invalid config: ${err.file}: ${byFile.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ')}`,
+    );
   return parts.join('\n');
 }
 
@@ -135,7 +138,10 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
     const c = structuredClone(raw) as Record<string, any>;
     const num = (flag: string) => {
       const n = Number(values[flag]);
-      if (String(values[flag]).trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${flag}`, [{ path: '', message: `expected a number, got ${JSON.stringify(values[flag])}` }]);
+      if (String(values[flag]).trim() === '' || !Number.isFinite(n))
+        throw new ConfigError(`--${flag}`, [
+          { path: '', message: `expected a number, got ${JSON.stringify(values[flag])}` },
+        ]);
       return n;
     };
     const set = (obj: Record<string, any>, key: string, value: unknown, cfgPath: string, flag: string) => {
@@ -145,17 +151,36 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
     c.api ??= {};
     if (values.api) set(c.api, 'listen', values.api, 'api.listen', '--api');
     if (values.token !== undefined) set(c.api, 'token', values.token, 'api.token', '--token');
-    else if (process.env.ETCD_SOAK_TOKEN) set(c.api, 'token', process.env.ETCD_SOAK_TOKEN, 'api.token', 'ETCD_SOAK_TOKEN');
+    else if (process.env.ETCD_SOAK_TOKEN)
+      set(c.api, 'token', process.env.ETCD_SOAK_TOKEN, 'api.token', 'ETCD_SOAK_TOKEN');
     const offsetFlag = values['port-offset'] !== undefined ? 'port-offset' : 'port-base';
     const launch = c.cluster?.launch;
-    if (values.ephemeral || values[offsetFlag] !== undefined || values['plain-peers'] || values['no-compat-admin'] || values['etcd-bin'] || values['data-dir'] || values.keep) {
-      if (!launch) throw new ConfigError(file, [{ path: 'cluster.launch', message: 'cluster flags (--ephemeral, --port-offset, --plain-peers, --no-compat-admin, --etcd-bin, --data-dir, --keep) need a config that launches a cluster' }]);
+    if (
+      values.ephemeral ||
+      values[offsetFlag] !== undefined ||
+      values['plain-peers'] ||
+      values['no-compat-admin'] ||
+      values['etcd-bin'] ||
+      values['data-dir'] ||
+      values.keep
+    ) {
+      if (!launch)
+        throw new ConfigError(file, [
+          {
+            path: 'cluster.launch',
+            message:
+              'cluster flags (--ephemeral, --port-offset, --plain-peers, --no-compat-admin, --etcd-bin, --data-dir, --keep) need a config that launches a cluster',
+          },
+        ]);
       if (values.ephemeral) launch.ports = 'ephemeral';
-      if (values[offsetFlag] !== undefined) set(launch, 'portOffset', num(offsetFlag), 'cluster.launch.portOffset', `--${offsetFlag}`);
+      if (values[offsetFlag] !== undefined)
+        set(launch, 'portOffset', num(offsetFlag), 'cluster.launch.portOffset', `--${offsetFlag}`);
       if (values['plain-peers']) launch.peerTls = false;
       if (values['no-compat-admin']) launch.compatAdmin = false;
-      if (values['etcd-bin'] !== undefined) set(launch, 'etcdBin', values['etcd-bin'], 'cluster.launch.etcdBin', '--etcd-bin');
-      if (values['data-dir'] !== undefined) set(launch, 'dataDir', values['data-dir'], 'cluster.launch.dataDir', '--data-dir');
+      if (values['etcd-bin'] !== undefined)
+        set(launch, 'etcdBin', values['etcd-bin'], 'cluster.launch.etcdBin', '--etcd-bin');
+      if (values['data-dir'] !== undefined)
+        set(launch, 'dataDir', values['data-dir'], 'cluster.launch.dataDir', '--data-dir');
       if (values.keep) launch.keep = true;
     }
     if (values['no-load']) delete c.load;
@@ -213,7 +238,9 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
       abort.abort();
       return;
     }
-    process.stderr.write(`\n${sig}: stopping the load, writing the report, stopping the members (again to quit at once)\n`);
+    process.stderr.write(
+      `\n${sig}: stopping the load, writing the report, stopping the members (again to quit at once)\n`,
+    );
     stopRequested?.(`interrupted (${sig})`);
   };
   process.on('SIGINT', onSignal);
@@ -225,10 +252,16 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
     if ((err as Error).name === 'AbortError' || abort.signal.aborted) return EXIT.ok;
     const code = exitCodeOf(err);
     if (code === EXIT.internal) logger.error({ err }, 'the lab failed to start');
-    return fail(code === EXIT.internal ? `internal error: ${(err as Error).stack ?? err}` : (err as Error).message, code);
+    return fail(
+      code === EXIT.internal ? `internal error: ${(err as Error).stack ?? err}` : (err as Error).message,
+      code,
+    );
   }
   // a LongTimer: `--duration 1000h` is longer than Node's timer limit and must not fire at once
-  const timer = durationMs !== undefined ? new LongTimer(durationMs, () => stopRequested?.('duration reached'), { unref: true }) : undefined;
+  const timer =
+    durationMs !== undefined
+      ? new LongTimer(durationMs, () => stopRequested?.('duration reached'), { unref: true })
+      : undefined;
   const reason = await done;
   timer?.cancel();
   const summary = await lab.stop(reason);

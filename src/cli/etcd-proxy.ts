@@ -85,7 +85,9 @@ export async function main(argv: string[]): Promise<void> {
   const app = compatApp(link, { from, to, metrics });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await new Promise<void>((resolve) => {
-    server.once('error', (err) => fail(`etcd-proxy: cannot serve HTTP on :${httpPort} (--http-port): ${err.message}`, 1));
+    server.once('error', (err) =>
+      fail(`etcd-proxy: cannot serve HTTP on :${httpPort} (--http-port): ${err.message}`, 1),
+    );
     server.listen(httpPort, () => resolve());
   });
   process.stdout.write(`\nserving HTTP server http://localhost:${httpPort}\n\n`);

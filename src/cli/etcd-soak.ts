@@ -50,7 +50,9 @@ export async function main(argv: string[]): Promise<void> {
     code = await dispatch(argv);
   } catch (err) {
     // a command is meant to return its code; anything thrown up to here is a bug of ours
-    process.stderr.write(`etcd-soak: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `etcd-soak: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     code = EXIT.internal;
   }
   // Exit now, explicitly (stdout and stderr are written synchronously on Linux: nothing is lost). Never

@@ -15,7 +15,10 @@ export type FlagValues = Record<string, string | number | boolean>;
 
 export class FlagError extends Error {
   /** true for -h/-help: print usage and exit 0 */
-  constructor(message: string, readonly help = false) {
+  constructor(
+    message: string,
+    readonly help = false,
+  ) {
     super(message);
   }
 }
@@ -73,7 +76,8 @@ export function parseGoFlags(argv: string[], defs: FlagDef[]): { values: FlagVal
       if (value === undefined) values[name] = true;
       else {
         const b = parseBool(value);
-        if (b === undefined) throw new FlagError(`invalid boolean value ${JSON.stringify(value)} for -${name}: parse error`);
+        if (b === undefined)
+          throw new FlagError(`invalid boolean value ${JSON.stringify(value)} for -${name}: parse error`);
         values[name] = b;
       }
       continue;
@@ -85,7 +89,9 @@ export function parseGoFlags(argv: string[], defs: FlagDef[]): { values: FlagVal
     if (def.type === 'int') {
       const n = parseInt64(value);
       if (typeof n !== 'number') {
-        throw new FlagError(`invalid value ${JSON.stringify(value)} for flag -${name}: ${n === 'range' ? 'value out of range' : 'parse error'}`);
+        throw new FlagError(
+          `invalid value ${JSON.stringify(value)} for flag -${name}: ${n === 'range' ? 'value out of range' : 'parse error'}`,
+        );
       }
       values[name] = n;
     } else {

@@ -70,7 +70,8 @@ export function profileFromFlags(values: Record<string, string | boolean | undef
     if (raw === undefined) continue;
     if (NUMERIC.has(field)) {
       const n = Number(raw);
-      if (String(raw).trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag}: expected a number, got ${JSON.stringify(raw)}`);
+      if (String(raw).trim() === '' || !Number.isFinite(n))
+        throw new UsageError(`--${flag}: expected a number, got ${JSON.stringify(raw)}`);
       profile[field] = n;
     } else profile[field] = raw;
   }
@@ -118,7 +119,10 @@ export async function loadCommand(argv: string[]): Promise<number> {
   let runner: LoadRunner;
   try {
     if (!values.endpoints) throw new UsageError('--endpoints: required (HOST:PORT[,HOST:PORT...])');
-    const endpoints = String(values.endpoints).split(',').map((e) => e.trim()).filter(Boolean);
+    const endpoints = String(values.endpoints)
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean);
     for (const e of endpoints) {
       try {
         splitHostPort(e);
@@ -135,10 +139,15 @@ export async function loadCommand(argv: string[]): Promise<number> {
       runId: values['run-id'] as string | undefined,
     });
   } catch (err) {
-    const msg = err instanceof ZodError ? err.issues.map((i) => `${flagOf(i.path[0])}: ${i.message}`).join('; ') : (err as Error).message;
+    const msg =
+      err instanceof ZodError
+        ? err.issues.map((i) => `${flagOf(i.path[0])}: ${i.message}`).join('; ')
+        : (err as Error).message;
     process.stderr.write(`etcd-soak load: ${msg}\n`);
     // a report dir that cannot be created is the environment's; anything else here is a bad flag
-    return (err as NodeJS.ErrnoException).code && !(err instanceof ZodError) && !(err instanceof UsageError) ? EXIT.environment : EXIT.usage;
+    return (err as NodeJS.ErrnoException).code && !(err instanceof ZodError) && !(err instanceof UsageError)
+      ? EXIT.environment
+      : EXIT.usage;
   }
   runner.on('interval', (line) => process.stderr.write(formatStatusLine(line) + '\n'));
   let signals = 0;

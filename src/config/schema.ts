@@ -51,7 +51,13 @@ export const existingSchema = z
 
 export const configSchema = z
   .object({
-    api: z.object({ listen: hostPort.default('127.0.0.1:8379'), token: z.string().min(8, 'expected at least 8 characters').optional() }).strict().default({}),
+    api: z
+      .object({
+        listen: hostPort.default('127.0.0.1:8379'),
+        token: z.string().min(8, 'expected at least 8 characters').optional(),
+      })
+      .strict()
+      .default({}),
     seed: z.number().int().min(0).max(0xffffffff).optional(),
     reportDir: z.string().min(1).default('reports'),
     statusInterval: durationInput.default('5s'),
@@ -90,11 +96,19 @@ export function loadConfigFile(file: string): Config {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [{ path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    throw new ConfigError(file, [
+      { path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` },
+    ]);
   }
   const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
-    throw new ConfigError(file, doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: e.message.split('\n')[0] })));
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}` : '',
+        message: e.message.split('\n')[0],
+      })),
+    );
   }
   return parseConfig(doc.toJS(), file);
 }

@@ -95,7 +95,10 @@ export function tailLines(file: string, n = LOG_TAIL_LINES): string[] {
     const len = Math.min(size, 65536);
     const buf = Buffer.alloc(len);
     fs.readSync(fd, buf, 0, len, size - len);
-    const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = buf
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     if (len < size) lines.shift(); // the first line may be cut
     return lines.slice(-n);
   } catch {
@@ -132,7 +135,15 @@ export class Cluster extends EventEmitter {
     this.baseDir = baseDir;
     this.tie = new MemberTie(opts.tie ?? 'auto', baseDir);
     const now = new Date().toISOString();
-    this.record = { version: 1, daemon: selfOwner(), baseDir, keep: !!opts.keep, createdAt: now, updatedAt: now, members: [] };
+    this.record = {
+      version: 1,
+      daemon: selfOwner(),
+      baseDir,
+      keep: !!opts.keep,
+      createdAt: now,
+      updatedAt: now,
+      members: [],
+    };
     this.writeRecord();
   }
 
@@ -172,17 +183,28 @@ export class Cluster extends EventEmitter {
     const scheme = this.opts.peerTls ? 'https' : 'http';
     const initial = this.members.map((x) => `${x.name}=${scheme}://127.0.0.1:${x.advertisePeerPort}`).join(',');
     const a = [
-      '--name', m.name,
-      '--data-dir', m.dataDir,
-      '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`,
-      '--advertise-client-urls', `http://127.0.0.1:${m.advertiseClientPort}`,
-      '--listen-peer-urls', `${scheme}://127.0.0.1:${m.peerPort}`,
-      '--initial-advertise-peer-urls', `${scheme}://127.0.0.1:${m.advertisePeerPort}`,
-      '--initial-cluster', initial,
-      '--initial-cluster-token', this.opts.token ?? 'tkn',
-      '--initial-cluster-state', 'new',
-      '--logger', 'zap',
-      '--log-outputs', 'stderr',
+      '--name',
+      m.name,
+      '--data-dir',
+      m.dataDir,
+      '--listen-client-urls',
+      `http://127.0.0.1:${m.clientPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${m.advertiseClientPort}`,
+      '--listen-peer-urls',
+      `${scheme}://127.0.0.1:${m.peerPort}`,
+      '--initial-advertise-peer-urls',
+      `${scheme}://127.0.0.1:${m.advertisePeerPort}`,
+      '--initial-cluster',
+      initial,
+      '--initial-cluster-token',
+      this.opts.token ?? 'tkn',
+      '--initial-cluster-state',
+      'new',
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
     ];
     if (this.opts.peerTls) a.push('--peer-auto-tls');
     return a.concat(this.opts.extraArgs ?? []);
@@ -213,7 +235,17 @@ export class Cluster extends EventEmitter {
       if (!expected) {
         m.lastLog = tailLines(m.logFile);
         // its data dir may be gone by the time someone reads this: the last lines travel with it
-        this.logger.warn({ member: name, memberPid: m.pid, code, signal, lastLog: m.lastLog.slice(-5), log: this.opts.keep ? m.logFile : undefined }, 'etcd member exited unexpectedly');
+        this.logger.warn(
+          {
+            member: name,
+            memberPid: m.pid,
+            code,
+            signal,
+            lastLog: m.lastLog.slice(-5),
+            log: this.opts.keep ? m.logFile : undefined,
+          },
+          'etcd member exited unexpectedly',
+        );
         for (const w of [...this.exitWatchers]) w(m, code, signal);
         this.emit('member-exit', name, code, signal);
       }
@@ -271,7 +303,9 @@ export class Cluster extends EventEmitter {
     let wake: (() => void) | undefined;
     const onExit = (m: Member, code: number | null, sig: string | null) => {
       const lines = m.lastLog?.length ? m.lastLog : ['(its log is empty)'];
-      failure = new EnvironmentError(`etcd member ${m.name} exited before the cluster was healthy (${sig ? `signal ${sig}` : `exit code ${code}`}); last lines of its log:\n${indent(lines)}`);
+      failure = new EnvironmentError(
+        `etcd member ${m.name} exited before the cluster was healthy (${sig ? `signal ${sig}` : `exit code ${code}`}); last lines of its log:\n${indent(lines)}`,
+      );
       wake?.();
     };
     const onAbort = () => {
@@ -298,9 +332,13 @@ export class Cluster extends EventEmitter {
       }
       if (failure) throw failure;
       const detail = unhealthy.length
-        ? unhealthy.map((m) => `  ${m.name} (pid ${m.pid}), last lines of its log:\n${indent(tailLines(m.logFile, 8))}`).join('\n')
+        ? unhealthy
+            .map((m) => `  ${m.name} (pid ${m.pid}), last lines of its log:\n${indent(tailLines(m.logFile, 8))}`)
+            .join('\n')
         : '  no member is running';
-      throw new EnvironmentError(`etcd cluster not healthy after ${timeoutMs} ms:\n${detail}${this.opts.keep ? `\n  logs in ${this.baseDir}` : ''}`);
+      throw new EnvironmentError(
+        `etcd cluster not healthy after ${timeoutMs} ms:\n${detail}${this.opts.keep ? `\n  logs in ${this.baseDir}` : ''}`,
+      );
     } finally {
       this.exitWatchers.delete(onExit);
       signal?.removeEventListener('abort', onAbort);
@@ -357,9 +395,16 @@ async function memberHealthy(port: number): Promise<boolean> {
 }
 
 /** A member's own view through etcd's JSON gateway (ids as decimal strings). */
-async function memberStatus(port: number, timeoutMs: number): Promise<{ memberId: string; leader: string } | undefined> {
+async function memberStatus(
+  port: number,
+  timeoutMs: number,
+): Promise<{ memberId: string; leader: string } | undefined> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`http://127.0.0.1:${port}/v3/maintenance/status`, {
+      method: 'POST',
+      body: '{}',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     const body = (await res.json()) as { header?: { member_id?: string }; leader?: string };
     if (!body.header?.member_id || !body.leader) return undefined;
     return { memberId: String(body.header.member_id), leader: String(body.leader) };
@@ -418,7 +463,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   }
   try {
     for (const m of members) cluster.startMember(m.name);
-    logger.info({ members: members.map((m) => ({ name: m.name, pid: m.pid, client: m.clientPort, peer: m.peerPort })), tie: cluster.tie.mode }, 'etcd cluster starting');
+    logger.info(
+      {
+        members: members.map((m) => ({ name: m.name, pid: m.pid, client: m.clientPort, peer: m.peerPort })),
+        tie: cluster.tie.mode,
+      },
+      'etcd cluster starting',
+    );
     if (opts.wait !== false) await cluster.waitHealthy(60000, opts.signal);
   } catch (err) {
     await cluster.stop();

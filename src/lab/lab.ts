@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { buildApp } from '../api/app.js';
 import type { Config } from '../config/schema.js';
 import { serveCompatAdmin } from '../api/admin.js';
-import { ApiError, closeServer, Daemon, type LinkSpec } from '../daemon.js';
+import { closeServer, Daemon, type LinkSpec } from '../daemon.js';
+import { Conflict, DomainError } from '../util/errors.js';
 import { formatStatusLine, formatSummaryTable, type LoadSummary, type TimelineLine } from '../loadgen/report.js';
 import { Metrics } from '../metrics.js';
 import { EnvironmentError, InputError } from '../util/exit.js';
@@ -73,16 +74,22 @@ async function ephemeralPorts(members: number): Promise<MemberPorts[]> {
 export function ensureEtcd(explicit: string | undefined, out: (line: string) => void): string {
   const found = findEtcd(explicit);
   if (found) return found;
-  if (explicit || process.env.ETCD_BIN) throw new EnvironmentError(`etcd binary not found at ${explicit ?? process.env.ETCD_BIN}`);
+  if (explicit || process.env.ETCD_BIN)
+    throw new EnvironmentError(`etcd binary not found at ${explicit ?? process.env.ETCD_BIN}`);
   const cmd = 'apt-get update && apt-get install -y etcd-server';
   const haveApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (process.getuid?.() === 0 && haveApt) {
     out(`etcd is not installed; installing Debian's etcd-server (${cmd})`);
-    const r = spawnSync('sh', ['-c', `${cmd} >&2`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const r = spawnSync('sh', ['-c', `${cmd} >&2`], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     const again = findEtcd();
     if (r.status === 0 && again) return again;
   }
-  throw new EnvironmentError(`etcd is not installed and could not be installed here; install it with: sudo ${cmd.replace('&& apt-get', '&& sudo apt-get')} (or pass --etcd-bin / ETCD_BIN)`);
+  throw new EnvironmentError(
+    `etcd is not installed and could not be installed here; install it with: sudo ${cmd.replace('&& apt-get', '&& sudo apt-get')} (or pass --etcd-bin / ETCD_BIN)`,
+  );
 }
 
 /** Whether a listen host is reachable only from this machine. */
@@ -108,8 +115,15 @@ export function exposureWarnings(listeners: Listener[], tokenSet: boolean): stri
     for (const l of listeners) {
       const { host } = splitHostPort(l.listen);
       if (isLoopbackHost(host)) continue;
-      const what = l.kind === 'api' ? 'anyone who reaches it controls every link, fault and the load' : l.kind === 'link' ? 'anyone who reaches it talks to etcd through it' : 'anyone who reaches it sets faults on its link';
-      lines.push(`warning: the ${l.role} listens on ${host ? l.listen : `every interface (${l.listen})`} and no --token is set: ${what}`);
+      const what =
+        l.kind === 'api'
+          ? 'anyone who reaches it controls every link, fault and the load'
+          : l.kind === 'link'
+            ? 'anyone who reaches it talks to etcd through it'
+            : 'anyone who reaches it sets faults on its link';
+      lines.push(
+        `warning: the ${l.role} listens on ${host ? l.listen : `every interface (${l.listen})`} and no --token is set: ${what}`,
+      );
     }
   } else if (listeners.some((l) => l.kind === 'admin')) {
     const exposed = listeners.filter((l) => l.kind === 'admin' && !isLoopbackHost(splitHostPort(l.listen).host));
@@ -131,7 +145,14 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
   const out = opts.out === null ? () => {} : (opts.out ?? ((l: string) => void process.stderr.write(l + '\n')));
   const signal = opts.signal;
   let cluster: Cluster | undefined;
-  const daemon = new Daemon({ metrics: opts.metrics ?? new Metrics(), logger, seed: config.seed, reportDir: config.reportDir, defaultProfile: config.load, serveAdmin: serveCompatAdmin });
+  const daemon = new Daemon({
+    metrics: opts.metrics ?? new Metrics(),
+    logger,
+    seed: config.seed,
+    reportDir: config.reportDir,
+    defaultProfile: config.load,
+    serveAdmin: serveCompatAdmin,
+  });
   let api: Server | undefined;
   // the links first (their connections closed by us, not reset under us by members going away), then
   // the members (followers first: a leader cut off from its peers stops without a hand-over), the API
@@ -161,16 +182,50 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
       // a lab whose daemon died left members and data behind: its own record says which
       await reapStaleClusters(clusterParents([launch.dataDir]), { log: out });
       etcdBin = ensureEtcd(launch.etcdBin, out);
-      const ports = launch.ports === 'ephemeral' ? await ephemeralPorts(launch.members) : procfilePorts(launch.members, launch.portOffset);
+      const ports =
+        launch.ports === 'ephemeral'
+          ? await ephemeralPorts(launch.members)
+          : procfilePorts(launch.members, launch.portOffset);
       for (const m of ports) {
         const admin = (p: number) => (launch.compatAdmin ? `127.0.0.1:${p}` : undefined);
-        linkSpecs.push({ name: `${m.name}-client`, listen: `127.0.0.1:${m.clientProxy}`, upstream: `127.0.0.1:${m.client}`, kind: 'client', member: m.name, compatAdmin: admin(m.clientAdmin) });
-        linkSpecs.push({ name: `${m.name}-peer`, listen: `127.0.0.1:${m.peerProxy}`, upstream: `127.0.0.1:${m.peer}`, kind: 'peer', member: m.name, compatAdmin: admin(m.peerAdmin) });
-        claims.push({ host: '127.0.0.1', port: m.client, role: `${m.name} client` }, { host: '127.0.0.1', port: m.peer, role: `${m.name} peer` });
+        linkSpecs.push({
+          name: `${m.name}-client`,
+          listen: `127.0.0.1:${m.clientProxy}`,
+          upstream: `127.0.0.1:${m.client}`,
+          kind: 'client',
+          member: m.name,
+          compatAdmin: admin(m.clientAdmin),
+        });
+        linkSpecs.push({
+          name: `${m.name}-peer`,
+          listen: `127.0.0.1:${m.peerProxy}`,
+          upstream: `127.0.0.1:${m.peer}`,
+          kind: 'peer',
+          member: m.name,
+          compatAdmin: admin(m.peerAdmin),
+        });
+        claims.push(
+          { host: '127.0.0.1', port: m.client, role: `${m.name} client` },
+          { host: '127.0.0.1', port: m.peer, role: `${m.name} peer` },
+        );
       }
-      memberSpecs = ports.map((m) => ({ name: m.name, clientPort: m.client, peerPort: m.peer, advertisePeerPort: m.peerProxy, advertiseClientPort: m.clientProxy }));
+      memberSpecs = ports.map((m) => ({
+        name: m.name,
+        clientPort: m.client,
+        peerPort: m.peer,
+        advertisePeerPort: m.peerProxy,
+        advertiseClientPort: m.clientProxy,
+      }));
     } else if (existing) {
-      for (const m of existing.members) linkSpecs.push({ name: `${m.name}-client`, listen: m.clientProxy ?? '127.0.0.1:0', upstream: m.client, kind: 'client', member: m.name, compatAdmin: m.compatAdmin });
+      for (const m of existing.members)
+        linkSpecs.push({
+          name: `${m.name}-client`,
+          listen: m.clientProxy ?? '127.0.0.1:0',
+          upstream: m.client,
+          kind: 'client',
+          member: m.name,
+          compatAdmin: m.compatAdmin,
+        });
     }
     const extra = config.links as LinkSpec[];
     for (const l of [...linkSpecs, ...extra]) {
@@ -194,19 +249,31 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
         if (launch) daemon.getLink(l.name).quiet = true;
       }
     } catch (err) {
-      if (err instanceof ApiError && err.status === 409) throw new EnvironmentError(err.message);
+      if (err instanceof Conflict) throw new EnvironmentError(err.message);
       throw err;
     }
     if (launch) {
-      out(`starting ${memberSpecs.length} etcd members (${etcdBin}, peers over ${launch.peerTls ? 'TLS' : 'plain HTTP'})...`);
-      cluster = await startCluster({ members: memberSpecs, etcdBin, baseDir: launch.dataDir, keep: launch.keep, peerTls: launch.peerTls, logger, signal });
+      out(
+        `starting ${memberSpecs.length} etcd members (${etcdBin}, peers over ${launch.peerTls ? 'TLS' : 'plain HTTP'})...`,
+      );
+      cluster = await startCluster({
+        members: memberSpecs,
+        etcdBin,
+        baseDir: launch.dataDir,
+        keep: launch.keep,
+        peerTls: launch.peerTls,
+        logger,
+        signal,
+      });
       daemon.cluster = cluster;
       for (const l of linkSpecs) daemon.getLink(l.name).quiet = false;
       const c = cluster;
       c.on('member-exit', (name: string, code: number | null, sig: string | null) => {
         const m = c.member(name);
         const tail = (m.lastLog ?? tailLines(m.logFile, 5)).slice(-5);
-        out(`!! etcd member ${name} exited unexpectedly (${sig ? `signal ${sig}` : `exit code ${code}`}); last lines of its log:\n${tail.map((l) => `     ${l.slice(0, 300)}`).join('\n')}`);
+        out(
+          `!! etcd member ${name} exited unexpectedly (${sig ? `signal ${sig}` : `exit code ${code}`}); last lines of its log:\n${tail.map((l) => `     ${l.slice(0, 300)}`).join('\n')}`,
+        );
       });
     }
     checkAbort();
@@ -214,8 +281,8 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
       try {
         await daemon.addLink(l);
       } catch (err) {
-        if (err instanceof ApiError && err.status === 409) throw new EnvironmentError(err.message);
-        if (err instanceof ApiError) throw new InputError(`links: ${err.message}`);
+        if (err instanceof Conflict) throw new EnvironmentError(err.message);
+        if (err instanceof DomainError) throw new InputError(`links: ${err.message}`);
         throw err;
       }
     }
@@ -223,7 +290,9 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
     const app = buildApp(daemon, { token: config.api.token });
     api = createAdaptorServer({ fetch: app.fetch }) as Server;
     await new Promise<void>((resolve, reject) => {
-      api!.once('error', (err: NodeJS.ErrnoException) => reject(new EnvironmentError(`cannot serve the API on ${config.api.listen}: ${err.code ?? err.message}`)));
+      api!.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new EnvironmentError(`cannot serve the API on ${config.api.listen}: ${err.code ?? err.message}`)),
+      );
       api!.listen(apiAddr.port, apiAddr.host || undefined, () => resolve());
     });
     const apiPort = (api.address() as AddressInfo).port;
@@ -235,7 +304,11 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
     // an existing cluster's members are known by their client URLs: show what each says of itself
     const existingStatus = !cluster && existing ? await daemon.clusterStatus(2000).catch(() => []) : [];
     printBanner(out, daemon, cluster, apiUrl, !!config.api.token, existingStatus);
-    daemon.on('load-interval', (line: TimelineLine) => out(`${formatStatusLine(line)} | faults ${daemon.activeFaults().length}${cluster ? ` | members up ${cluster.members.filter((m) => m.running).length}/${cluster.members.length}` : ''}`));
+    daemon.on('load-interval', (line: TimelineLine) =>
+      out(
+        `${formatStatusLine(line)} | faults ${daemon.activeFaults().length}${cluster ? ` | members up ${cluster.members.filter((m) => m.running).length}/${cluster.members.length}` : ''}`,
+      ),
+    );
 
     let stopping: Promise<LoadSummary | undefined> | undefined;
     return {
@@ -261,7 +334,14 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
   }
 }
 
-function printBanner(out: (l: string) => void, daemon: Daemon, cluster: Cluster | undefined, apiUrl: string, token: boolean, existing: Awaited<ReturnType<Daemon['clusterStatus']>>): void {
+function printBanner(
+  out: (l: string) => void,
+  daemon: Daemon,
+  cluster: Cluster | undefined,
+  apiUrl: string,
+  token: boolean,
+  existing: Awaited<ReturnType<Daemon['clusterStatus']>>,
+): void {
   const lines = ['', 'etcd-soak is running', ''];
   if (existing.length) {
     lines.push('  member  client                 client link            id                leader  revision  health');
@@ -270,27 +350,39 @@ function printBanner(out: (l: string) => void, daemon: Daemon, cluster: Cluster 
       const health = m.ok ? 'ok' : `unreachable (${(m.error ?? '').slice(0, 60)})`;
       // etcd prints member ids in hex (etcdctl member list)
       const id = m.memberId && /^\d+$/.test(m.memberId) ? BigInt(m.memberId).toString(16) : (m.memberId ?? '-');
-      lines.push(`  ${m.name.padEnd(8)}${(m.client ?? '-').padEnd(23)}${(link ?? '-').padEnd(23)}${id.padEnd(18)}${(m.isLeader ? 'yes' : m.ok ? 'no' : '-').padEnd(8)}${String(m.revision ?? '-').padEnd(10)}${health}`);
+      lines.push(
+        `  ${m.name.padEnd(8)}${(m.client ?? '-').padEnd(23)}${(link ?? '-').padEnd(23)}${id.padEnd(18)}${(m.isLeader ? 'yes' : m.ok ? 'no' : '-').padEnd(8)}${String(m.revision ?? '-').padEnd(10)}${health}`,
+      );
     }
   }
   if (cluster) {
     lines.push('  member  client          client link (proxy)  peer            peer link (advertised)  pid');
     for (const m of cluster.members) {
-      lines.push(`  ${m.name.padEnd(8)}127.0.0.1:${String(m.clientPort).padEnd(6)}127.0.0.1:${String(m.advertiseClientPort).padEnd(11)}127.0.0.1:${String(m.peerPort).padEnd(6)}127.0.0.1:${String(m.advertisePeerPort).padEnd(14)}${m.pid}`);
+      lines.push(
+        `  ${m.name.padEnd(8)}127.0.0.1:${String(m.clientPort).padEnd(6)}127.0.0.1:${String(m.advertiseClientPort).padEnd(11)}127.0.0.1:${String(m.peerPort).padEnd(6)}127.0.0.1:${String(m.advertisePeerPort).padEnd(14)}${m.pid}`,
+      );
     }
   }
   const links = daemon.listLinks();
   const eps = daemon.clientEndpoints();
   lines.push('', `  endpoints (through the links): ${eps.join(',')}`);
-  lines.push(`  API: ${apiUrl}   metrics: ${apiUrl}/metrics   OpenAPI: ${apiUrl}/openapi.json${token ? '   (bearer token required)' : ''}`);
+  lines.push(
+    `  API: ${apiUrl}   metrics: ${apiUrl}/metrics   OpenAPI: ${apiUrl}/openapi.json${token ? '   (bearer token required)' : ''}`,
+  );
   const admin = links.find((l) => l.kind === 'client' && l.compatAdmin);
   const peerLink = links.find((l) => l.kind === 'peer');
   // the token itself is never printed: the lines read it from the shell
   const auth = token ? ' -H "Authorization: Bearer $ETCD_SOAK_TOKEN"' : '';
   lines.push('', token ? '  try (with ETCD_SOAK_TOKEN set to the token in your shell):' : '  try:');
   lines.push(`    ETCDCTL_API=3 etcdctl --endpoints ${eps[0] ?? '127.0.0.1:23790'} put foo bar`);
-  if (admin?.compatAdmin) lines.push(`    curl -L http://localhost:${admin.compatAdmin.split(':').pop()}/delay-tx -X PUT -d "latency=5s&random-variable=100ms"`);
-  if (peerLink) lines.push(`    curl${auth} -X POST ${apiUrl}/links/${peerLink.name}/faults -d '{"type":"blackhole","direction":"tx","duration":"10s"}'`);
+  if (admin?.compatAdmin)
+    lines.push(
+      `    curl -L http://localhost:${admin.compatAdmin.split(':').pop()}/delay-tx -X PUT -d "latency=5s&random-variable=100ms"`,
+    );
+  if (peerLink)
+    lines.push(
+      `    curl${auth} -X POST ${apiUrl}/links/${peerLink.name}/faults -d '{"type":"blackhole","direction":"tx","duration":"10s"}'`,
+    );
   lines.push(`    curl${auth} ${apiUrl}/load`, '');
   out(lines.join('\n'));
 }

@@ -77,7 +77,10 @@ export function clusterParents(extra: (string | undefined)[] = []): string[] {
  * Cleans every `etcd-soak-cluster-*` dir under `parents` whose record names an owner that is dead.
  * Dirs without a readable record are left alone (they may be a cluster being created right now).
  */
-export async function reapStaleClusters(parents: string[], opts: { log?: (line: string) => void } = {}): Promise<ReapedCluster[]> {
+export async function reapStaleClusters(
+  parents: string[],
+  opts: { log?: (line: string) => void } = {},
+): Promise<ReapedCluster[]> {
   const out: ReapedCluster[] = [];
   for (const parent of parents) {
     let names: string[];
@@ -103,7 +106,10 @@ export async function reapStaleClusters(parents: string[], opts: { log?: (line: 
           // gone meanwhile, or not ours to signal
         }
       }
-      await waitGone(killed.map((k) => k.pid), 2000);
+      await waitGone(
+        killed.map((k) => k.pid),
+        2000,
+      );
       let removed = false;
       if (!rec.keep) {
         try {
@@ -115,7 +121,9 @@ export async function reapStaleClusters(parents: string[], opts: { log?: (line: 
       }
       if (!killed.length && !removed) continue;
       const what = [
-        killed.length ? `killed ${killed.map((k) => `${k.name} (pid ${k.pid})`).join(', ')}` : 'no member was left running',
+        killed.length
+          ? `killed ${killed.map((k) => `${k.name} (pid ${k.pid})`).join(', ')}`
+          : 'no member was left running',
         removed ? `removed ${dir}` : `kept ${dir} (it was started with keep)`,
       ].join('; ');
       const line = `cleaned up after a lab whose daemon (pid ${rec.daemon.pid}) died: ${what}`;

@@ -52,7 +52,10 @@ export class MemberTie {
     private readonly dir: string,
     private readonly setpriv: string | undefined = findOnPath('setpriv'),
   ) {
-    if (mode === 'pdeathsig' && !this.setpriv) throw new Error('setpriv (util-linux) not found on PATH; it is needed to tie members to the daemon with PR_SET_PDEATHSIG');
+    if (mode === 'pdeathsig' && !this.setpriv)
+      throw new Error(
+        'setpriv (util-linux) not found on PATH; it is needed to tie members to the daemon with PR_SET_PDEATHSIG',
+      );
     this.mode = mode === 'auto' ? (this.setpriv ? 'pdeathsig' : 'watchdog') : mode;
   }
 
@@ -81,7 +84,10 @@ export class MemberTie {
   private ensureWatchdog(): void {
     if (this.watchdog) return;
     // its own process group: a terminal's Ctrl-C must not take it away before the members are stopped
-    const child = spawn('/bin/sh', ['-c', WATCHDOG, 'etcd-soak-watchdog', this.dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn('/bin/sh', ['-c', WATCHDOG, 'etcd-soak-watchdog', this.dir], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     child.on('error', () => {});
     child.stdin!.on('error', () => {});
     // neither the watchdog nor its pipe may keep the daemon alive

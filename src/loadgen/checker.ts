@@ -139,7 +139,14 @@ export class Checker {
   /** puts in state 'indeterminate' (the periodic replay asks every tick: a count, not a scan) */
   private open = 0;
   readonly violations: Record<ViolationKind, number> = { ordered: 0, unique: 0, reliable: 0, unexpected: 0 };
-  readonly findings: CheckerFindings = { late: 0, maxLateMs: 0, falseSkips: 0, unverifiedSkips: 0, corruptedWrites: 0, unchecked: 0 };
+  readonly findings: CheckerFindings = {
+    late: 0,
+    maxLateMs: 0,
+    falseSkips: 0,
+    unverifiedSkips: 0,
+    corruptedWrites: 0,
+    unchecked: 0,
+  };
 
   constructor(private readonly opts: CheckerOptions) {
     this.runIdBytes = Buffer.from(opts.runId, 'latin1');
@@ -153,9 +160,22 @@ export class Checker {
     return v.ordered + v.unique + v.reliable + v.unexpected;
   }
 
-  private report(kind: ViolationKind, w: WatcherState | undefined, key: number, revision: number, detail: string): void {
+  private report(
+    kind: ViolationKind,
+    w: WatcherState | undefined,
+    key: number,
+    revision: number,
+    detail: string,
+  ): void {
     this.violations[kind]++;
-    this.opts.onViolation({ kind, key: this.opts.keys[key] ?? `#${key}`, revision, watcher: w?.id ?? -1, connection: w?.connection ?? -1, detail });
+    this.opts.onViolation({
+      kind,
+      key: this.opts.keys[key] ?? `#${key}`,
+      revision,
+      watcher: w?.id ?? -1,
+      connection: w?.connection ?? -1,
+      detail,
+    });
   }
 
   registerPut(seq: number, key: number, due: number): PutRecord {
@@ -169,7 +189,13 @@ export class Checker {
     const rec = this.puts.get(seq);
     if (!rec) return;
     if (rec.revision && rec.revision !== revision) {
-      this.report('unexpected', undefined, rec.key, revision, `put ${seq} acknowledged at ${revision} but seen at ${rec.revision}`);
+      this.report(
+        'unexpected',
+        undefined,
+        rec.key,
+        revision,
+        `put ${seq} acknowledged at ${revision} but seen at ${rec.revision}`,
+      );
     }
     rec.state = 'acked';
     rec.revision = revision;
@@ -215,7 +241,8 @@ export class Checker {
     // a watcher already past this revision never delivered it (it would have been learned then)
     if (this.keyMaxSeen[rec.key] > rev) {
       for (const w of this.keyWatchers[rec.key]) {
-        if (rev >= w.startRev && w.lastOnKey[w.prefix ? rec.key : 0] > rev && !w.missing.has(rev)) w.suspects.set(rev, { key: rec.key, since: now });
+        if (rev >= w.startRev && w.lastOnKey[w.prefix ? rec.key : 0] > rev && !w.missing.has(rev))
+          w.suspects.set(rev, { key: rec.key, since: now });
       }
     }
     return e;
@@ -245,7 +272,14 @@ export class Checker {
    * run's puts delivered in order, GARBLED when it is anomalous and `transitSuspect` (nothing recorded),
    * else undefined.
    */
-  onEvent(w: WatcherState, key: number, rev: number, value: Uint8Array, now: number, transitSuspect = false): number | undefined {
+  onEvent(
+    w: WatcherState,
+    key: number,
+    rev: number,
+    value: Uint8Array,
+    now: number,
+    transitSuspect = false,
+  ): number | undefined {
     let e = this.revs.get(rev);
     if (!e || e.key !== key) {
       const info = decodeValue(value, this.runIdBytes);
@@ -255,7 +289,15 @@ export class Checker {
         w.events++;
         if (!this.unexpectedRevs.has(rev)) {
           this.unexpectedRevs.add(rev);
-          this.report('unexpected', w, key, rev, info ? `value of put ${info.seq} that was not written to this key at this revision` : 'value not written by this run');
+          this.report(
+            'unexpected',
+            w,
+            key,
+            rev,
+            info
+              ? `value of put ${info.seq} that was not written to this key at this revision`
+              : 'value not written by this run',
+          );
         }
         if (rev > w.lastRev) w.lastRev = rev;
         return undefined;
@@ -274,7 +316,8 @@ export class Checker {
       else if (w.missing.delete(rev)) {
         this.unpend(w, key, rev);
         this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}, more than settle late`);
-      } else if (rev < w.startRev) this.report('ordered', w, key, rev, `revision ${rev} is before the watch start ${w.startRev}`);
+      } else if (rev < w.startRev)
+        this.report('ordered', w, key, rev, `revision ${rev} is before the watch start ${w.startRev}`);
       else this.report('unique', w, key, rev, `revision ${rev} delivered again (last ${w.lastRev})`);
       return undefined;
     }
@@ -285,11 +328,13 @@ export class Checker {
     if (list.length && list[list.length - 1] > last) {
       const from = firstAbove(list, last);
       if (transitSuspect) {
-        for (let i = from; i < list.length && list[i] < rev; i++) if (list[i] >= w.startRev && !w.missing.has(list[i])) return GAP;
+        for (let i = from; i < list.length && list[i] < rev; i++)
+          if (list[i] >= w.startRev && !w.missing.has(list[i])) return GAP;
       }
       for (let i = from; i < list.length && list[i] < rev; i++) {
         const r = list[i];
-        if (r >= w.startRev && !w.missing.has(r)) w.suspects.set(r, { key: w.prefix ? this.revs.get(r)!.key : key, since: now });
+        if (r >= w.startRev && !w.missing.has(r))
+          w.suspects.set(r, { key: w.prefix ? this.revs.get(r)!.key : key, since: now });
       }
     }
     w.events++;
@@ -389,7 +434,8 @@ export class Checker {
     }
     this.pending.delete(id);
     if (answer === 'on-key') {
-      for (const w of p.watchers) this.judgeSkip(w, key, rev, `skipped: etcd's history has revision ${rev} on this key, the watch moved past it`);
+      for (const w of p.watchers)
+        this.judgeSkip(w, key, rev, `skipped: etcd's history has revision ${rev} on this key, the watch moved past it`);
       return;
     }
     // the revision we believed a put on this key is not one: the acknowledgement was wrong
@@ -432,7 +478,13 @@ export class Checker {
     this.learn(rev, rec, now);
     // etcd has it and watchers are past it: they skipped it (the record itself confirms it)
     for (const w of this.keyWatchers[key]) {
-      if (w.suspects.delete(rev)) this.judgeSkip(w, key, rev, `skipped: etcd's history has revision ${rev} (an indeterminate put) on this key, the watch moved past it`);
+      if (w.suspects.delete(rev))
+        this.judgeSkip(
+          w,
+          key,
+          rev,
+          `skipped: etcd's history has revision ${rev} (an indeterminate put) on this key, the watch moved past it`,
+        );
     }
   }
 
@@ -466,7 +518,9 @@ export class Checker {
   }
 
   /** Watchers behind the last revision of their keys (as etcd's record or the acks know it). */
-  behind(lastOnKey: (key: number) => number): { watcher: number; connection: number; key: string; seen: number; last: number }[] {
+  behind(
+    lastOnKey: (key: number) => number,
+  ): { watcher: number; connection: number; key: string; seen: number; last: number }[] {
     const out = [];
     for (const w of this.watchers) {
       for (const k of w.keys) {
@@ -495,7 +549,9 @@ export class Checker {
   private prune(now: number): void {
     const horizon = now - 3 * this.opts.settleMs;
     const limit = now - Math.max(RETAIN_MS, 12 * this.opts.settleMs);
-    const minSeen = this.keyWatchers.map((ws, k) => ws.reduce((m, w) => Math.min(m, w.lastOnKey[w.prefix ? k : 0]), Infinity));
+    const minSeen = this.keyWatchers.map((ws, k) =>
+      ws.reduce((m, w) => Math.min(m, w.lastOnKey[w.prefix ? k : 0]), Infinity),
+    );
     for (const [rev, e] of this.revs) {
       if (!e.checked || e.knownAt > horizon) continue;
       // keep the newest revision of each key: it is where a lagging watcher is compared at the end
@@ -503,16 +559,23 @@ export class Checker {
       if (list[list.length - 1] === rev) continue;
       if (rev > minSeen[e.key]) {
         if (e.knownAt > limit) continue;
-        for (const w of this.keyWatchers[e.key]) if (rev >= w.startRev && w.lastOnKey[w.prefix ? e.key : 0] < rev) this.findings.unchecked++;
+        for (const w of this.keyWatchers[e.key])
+          if (rev >= w.startRev && w.lastOnKey[w.prefix ? e.key : 0] < rev) this.findings.unchecked++;
       }
       this.drop(e);
     }
     for (const [seq, rec] of this.puts) {
-      if ((rec.state === 'acked' || rec.state === 'applied' || rec.state === 'not_applied') && rec.since < horizon && !this.revs.has(rec.revision)) {
+      if (
+        (rec.state === 'acked' || rec.state === 'applied' || rec.state === 'not_applied') &&
+        rec.since < horizon &&
+        !this.revs.has(rec.revision)
+      ) {
         this.puts.delete(seq);
       }
     }
-    for (const w of this.watchers) for (const [rev, m] of w.missing) if (m.at < horizon && !this.pending.has(`${m.key}:${rev}`)) w.missing.delete(rev);
+    for (const w of this.watchers)
+      for (const [rev, m] of w.missing)
+        if (m.at < horizon && !this.pending.has(`${m.key}:${rev}`)) w.missing.delete(rev);
   }
 
   /** true while something could still change a verdict (for a clean stop). */

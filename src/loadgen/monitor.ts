@@ -30,7 +30,12 @@ export class SelfMonitor {
     this.mark = { at: now, cpu: process.cpuUsage() };
     const loopDelayP99 = Math.round(this.loopDelay.percentile(99) / 1e4) / 100;
     this.loopDelay.reset();
-    return { cpu, rssMB: Math.round(process.memoryUsage.rss() / 1048576), loopDelayP99, overloaded: loopDelayP99 > 500 || cpu >= 0.9 };
+    return {
+      cpu,
+      rssMB: Math.round(process.memoryUsage.rss() / 1048576),
+      loopDelayP99,
+      overloaded: loopDelayP99 > 500 || cpu >= 0.9,
+    };
   }
 
   stop(): void {

@@ -94,7 +94,10 @@ export class PutWriter {
         counts.indeterminate++;
         metrics?.puts.inc({ outcome: 'indeterminate' });
         if (counts.indeterminate <= 10 || counts.indeterminate % 1000 === 0) {
-          host.logger.warn({ endpoint, seq, err: err.message, indeterminate: counts.indeterminate }, "put failed; indeterminate until observed or settled by etcd's record");
+          host.logger.warn(
+            { endpoint, seq, err: err.message, indeterminate: counts.indeterminate },
+            "put failed; indeterminate until observed or settled by etcd's record",
+          );
         }
         checker.indeterminate(seq, t);
       },

@@ -67,7 +67,8 @@ export class EtcdRecord {
       } catch (err) {
         // compacted or unreachable: the end-of-run replay (or nobody) decides
         answer = 'unavailable';
-        if (!(err instanceof WireError) || err.code !== Status.OUT_OF_RANGE) this.logger.debug({ err: (err as Error).message, key: q.key, rev: q.rev }, 'could not ask etcd about a skip');
+        if (!(err instanceof WireError) || err.code !== Status.OUT_OF_RANGE)
+          this.logger.debug({ err: (err as Error).message, key: q.key, rev: q.rev }, 'could not ask etcd about a skip');
       }
       checker.recordSays(q.key, q.rev, answer);
     }
@@ -86,7 +87,11 @@ export class EtcdRecord {
   }
 
   /** Replays from where the last replay ended; the checkpoint moves on when it succeeded. */
-  private async replayOnward(checker: Checker, now: () => number, timeoutMs: number): Promise<ReplayResult & { from: number }> {
+  private async replayOnward(
+    checker: Checker,
+    now: () => number,
+    timeoutMs: number,
+  ): Promise<ReplayResult & { from: number }> {
     const from = this.checkpoint + 1;
     const r = await this.replay(checker, from, now, timeoutMs);
     if (!r.error && r.replayedTo) this.checkpoint = Math.max(this.checkpoint, r.replayedTo);
@@ -102,7 +107,9 @@ export class EtcdRecord {
     checker.sweep(now(), true);
     await this.replaying;
     await this.confirmAll(checker);
-    const r = checker.hasOpenQuestions() ? await this.replayOnward(checker, now, timeoutMs) : { replayedTo: this.checkpoint, events: 0, lastOnKey: new Map<number, number>(), from: this.checkpoint + 1 };
+    const r = checker.hasOpenQuestions()
+      ? await this.replayOnward(checker, now, timeoutMs)
+      : { replayedTo: this.checkpoint, events: 0, lastOnKey: new Map<number, number>(), from: this.checkpoint + 1 };
     // where each key ended, for the catch-up check, needs the head even when nothing was open
     if (!r.lastOnKey.size && !r.error) Object.assign(r, await this.replay(checker, 0, now, 10_000), { from: r.from });
     checker.finish(now(), r.error ? 0 : r.replayedTo, r.from);
@@ -142,10 +149,21 @@ export class EtcdRecord {
     return result;
   }
 
-  private watchUntil(client: EtcdWireClient, fromRev: number, target: number, checker: Checker, now: () => number, timeoutMs: number, result: ReplayResult): Promise<void> {
+  private watchUntil(
+    client: EtcdWireClient,
+    fromRev: number,
+    target: number,
+    checker: Checker,
+    now: () => number,
+    timeoutMs: number,
+    result: ReplayResult,
+  ): Promise<void> {
     const stream = client.watchStream();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`replay did not reach revision ${target} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`replay did not reach revision ${target} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       let done = false;
       const finish = (err?: Error) => {
         if (done) return;
@@ -159,7 +177,10 @@ export class EtcdRecord {
         const t = now();
         for (const ev of events) {
           const rev = ev.kv.modRevision;
-          const key = this.keyIndex.get(Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1')) ?? -1;
+          const key =
+            this.keyIndex.get(
+              Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1'),
+            ) ?? -1;
           result.events++;
           if (ev.type === 'put') checker.replayEvent(key, rev, ev.kv.value, t);
           if (rev >= target) {
@@ -169,10 +190,18 @@ export class EtcdRecord {
         }
       });
       stream.on('canceled', (_id: number, _reason: string, compactRev: number) =>
-        finish(new Error(compactRev > 0 ? `history compacted at ${compactRev}: the run's record before it is gone` : 'replay watch canceled')),
+        finish(
+          new Error(
+            compactRev > 0
+              ? `history compacted at ${compactRev}: the run's record before it is gone`
+              : 'replay watch canceled',
+          ),
+        ),
       );
       stream.on('error', (err: Error) => finish(err));
-      stream.watch({ key: this.base, rangeEnd: prefixEnd(this.base), startRevision: fromRev }).catch((err: Error) => finish(err));
+      stream
+        .watch({ key: this.base, rangeEnd: prefixEnd(this.base), startRevision: fromRev })
+        .catch((err: Error) => finish(err));
     });
   }
 }

@@ -91,7 +91,12 @@ export interface LoadStatus {
 export interface LoadSummary extends LoadStatus {
   reason: string;
   endedAt: string;
-  verdict: { ordered: 'held' | 'violated'; unique: 'held' | 'violated'; reliable: 'held' | 'violated' | 'unverified'; unexpected: 'none' | 'seen' };
+  verdict: {
+    ordered: 'held' | 'violated';
+    unique: 'held' | 'violated';
+    reliable: 'held' | 'violated' | 'unverified';
+    unexpected: 'none' | 'seen';
+  };
   averages: { putRate: number; eventRate: number };
   /** how the end of the run was settled against etcd's record */
   record: { replayedTo: number; events: number; error?: string };
@@ -99,7 +104,11 @@ export interface LoadSummary extends LoadStatus {
 }
 
 /** The end-of-run summary from the final status: the verdict per guarantee and the averages. */
-export function summarize(st: LoadStatus, reason: string, record: { replayedTo: number; events: number; error?: string } | undefined): LoadSummary {
+export function summarize(
+  st: LoadStatus,
+  reason: string,
+  record: { replayedTo: number; events: number; error?: string } | undefined,
+): LoadSummary {
   const v = st.violations;
   const rate = (n: number) => (st.elapsed ? Math.round((n / st.elapsed) * 10) / 10 : 0);
   return {
@@ -112,7 +121,10 @@ export function summarize(st: LoadStatus, reason: string, record: { replayedTo: 
       reliable: v.reliable > 0 ? 'violated' : st.findings.unverifiedSkips > 0 ? 'unverified' : 'held',
       unexpected: v.unexpected === 0 ? 'none' : 'seen',
     },
-    averages: { putRate: rate(st.counts.ok + st.counts.indeterminate + st.counts.failed), eventRate: rate(st.counts.events) },
+    averages: {
+      putRate: rate(st.counts.ok + st.counts.indeterminate + st.counts.failed),
+      eventRate: rate(st.counts.events),
+    },
     record: { replayedTo: record?.replayedTo ?? 0, events: record?.events ?? 0, error: record?.error },
   };
 }
@@ -158,13 +170,29 @@ function generatorNotes(s: LoadSummary): string[] {
     fi.falseSkips && `${fi.falseSkips} suspected skip(s) not in etcd's history (garbled acks)`,
   ].filter(Boolean);
   out.push(`  generator (not etcd's): ${own.length ? own.join(', ') : 'nothing to report'}`);
-  if (fi.late) out.push(`  latency finding: ${fi.late} event(s) arrived more than settle after their put (max ${humanMs(fi.maxLateMs)}); etcd promises no delivery time`);
+  if (fi.late)
+    out.push(
+      `  latency finding: ${fi.late} event(s) arrived more than settle after their put (max ${humanMs(fi.maxLateMs)}); etcd promises no delivery time`,
+    );
   const unsettled = s.counts.indeterminate - s.counts.applied - s.counts.notApplied;
-  if (unsettled > 0 && s.state === 'stopped') out.push(`  ${unsettled} indeterminate put(s) unsettled: etcd's record of the run could not be read (${s.record.error ?? 'unknown'}); nothing says they were not applied`);
-  if (fi.unchecked) out.push(`  ${fi.unchecked} (watcher, revision) pair(s) were forgotten before a far-behind watcher reached them: not checked`);
-  if (fi.behindAtEnd) out.push(`  ${fi.behindAtEnd} watcher(s) had not reached the last revision of their keys when the run ended`);
-  if (fi.unverifiedSkips) out.push(`  ${fi.unverifiedSkips} suspected skip(s) could not be checked against etcd's history (${s.record.error ?? 'compacted'}): reliable is unverified`);
-  if (g.overloadedIntervals) out.push(`  WARNING: the generator could not keep up in ${g.overloadedIntervals} interval(s); late events there are its own lag`);
+  if (unsettled > 0 && s.state === 'stopped')
+    out.push(
+      `  ${unsettled} indeterminate put(s) unsettled: etcd's record of the run could not be read (${s.record.error ?? 'unknown'}); nothing says they were not applied`,
+    );
+  if (fi.unchecked)
+    out.push(
+      `  ${fi.unchecked} (watcher, revision) pair(s) were forgotten before a far-behind watcher reached them: not checked`,
+    );
+  if (fi.behindAtEnd)
+    out.push(`  ${fi.behindAtEnd} watcher(s) had not reached the last revision of their keys when the run ended`);
+  if (fi.unverifiedSkips)
+    out.push(
+      `  ${fi.unverifiedSkips} suspected skip(s) could not be checked against etcd's history (${s.record.error ?? 'compacted'}): reliable is unverified`,
+    );
+  if (g.overloadedIntervals)
+    out.push(
+      `  WARNING: the generator could not keep up in ${g.overloadedIntervals} interval(s); late events there are its own lag`,
+    );
   return out;
 }
 
@@ -201,5 +229,12 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
   const w = s.watchers;
   const g = s.generator;
   const own = g.stalls + g.garbled;
-  return `[${humanMs(s.elapsed * 1000)}] puts ${puts}/s p99 ${humanMs(p99p)} | events ${events}/s watch p99 ${humanMs(p99w)} | watchers ${w.watching ?? 0} ok ${w.resuming ?? 0} resuming | violations ${total}${total ? ` (${Object.entries(v).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | indeterminate ${s.counts.indeterminate}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
+  return `[${humanMs(s.elapsed * 1000)}] puts ${puts}/s p99 ${humanMs(p99p)} | events ${events}/s watch p99 ${humanMs(p99w)} | watchers ${w.watching ?? 0} ok ${w.resuming ?? 0} resuming | violations ${total}${
+    total
+      ? ` (${Object.entries(v)
+          .filter(([, n]) => n)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')})`
+      : ''
+  } | indeterminate ${s.counts.indeterminate}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
 }

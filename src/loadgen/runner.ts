@@ -9,7 +9,14 @@ import { Checker, type Violation } from './checker.js';
 import { SelfMonitor } from './monitor.js';
 import { loadProfileSchema, type LoadProfile, type LoadProfileInput } from '../schema/load.js';
 import { EtcdRecord, type ReplayResult } from './record.js';
-import { ReportWriter, summarize, type GeneratorLedger, type LoadStatus, type LoadSummary, type TimelineLine } from './report.js';
+import {
+  ReportWriter,
+  summarize,
+  type GeneratorLedger,
+  type LoadStatus,
+  type LoadSummary,
+  type TimelineLine,
+} from './report.js';
 import { PutWriter } from './puts.js';
 import { OpenLoopSchedule } from './schedule.js';
 import { LatencyStats } from './stats.js';
@@ -128,13 +135,22 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       m,
     );
     this.watchStats = new LatencyStats(m?.watchLatency);
-    this.record = new EtcdRecord(() => this.conns.map((c) => c.client), this.keyBytes, this.base, this.keyIndex, this.logger);
+    this.record = new EtcdRecord(
+      () => this.conns.map((c) => c.client),
+      this.keyBytes,
+      this.base,
+      this.keyIndex,
+      this.logger,
+    );
     this.report = opts.reportDir === null ? undefined : new ReportWriter(opts.reportDir ?? 'reports', this.runId);
   }
 
   private newClient(endpoint: string): EtcdWireClient {
     // a watch response batches at most ~1000 revisions: a larger message means a garbled stream
-    return new EtcdWireClient(endpoint, { logger: this.logger, maxMessageBytes: Math.max(16 << 20, 1100 * (this.profile.valueSize + 1024)) });
+    return new EtcdWireClient(endpoint, {
+      logger: this.logger,
+      maxMessageBytes: Math.max(16 << 20, 1100 * (this.profile.valueSize + 1024)),
+    });
   }
 
   /** Connects, creates every watcher, then starts the schedule. Retries an unreachable cluster. */
@@ -160,7 +176,13 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       const conn = this.conns[i % this.conns.length];
       const key = i % this.keys.length;
       const keys = this.prefixMode ? this.keys.map((_, k) => k) : [key];
-      const w: Watcher = { id: i, key, state: this.checker.addWatcher(i, conn.idx, keys, this.prefixMode, startRev + 1), status: 'starting', attached: false };
+      const w: Watcher = {
+        id: i,
+        key,
+        state: this.checker.addWatcher(i, conn.idx, keys, this.prefixMode, startRev + 1),
+        status: 'starting',
+        attached: false,
+      };
       this.watchers.push(w);
       conn.watchers.push(w);
       for (const k of keys) if (!this.keyConns[k].includes(conn)) this.keyConns[k].push(conn);
@@ -170,8 +192,17 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.updateWatcherGauges();
     if (this.state !== 'starting') return;
     this.state = 'running';
-    this.report?.start({ runId: this.runId, profile: this.profile, endpoints: this.endpoints, startedAt: this.startedIso, startRevision: startRev });
-    this.logger.info({ profile: this.profile, endpoints: this.endpoints, startRevision: startRev, keys: this.keys.length }, 'load started');
+    this.report?.start({
+      runId: this.runId,
+      profile: this.profile,
+      endpoints: this.endpoints,
+      startedAt: this.startedIso,
+      startRevision: startRev,
+    });
+    this.logger.info(
+      { profile: this.profile, endpoints: this.endpoints, startRevision: startRev, keys: this.keys.length },
+      'load started',
+    );
     const t = now();
     this.intervalMark = { at: t, puts: 0, events: 0 };
     this.monitor.start(t);
@@ -179,7 +210,8 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.tick();
     this.watchdogTimer = setInterval(() => this.watchdog(), 250);
     this.timers.push(setInterval(() => this.interval(), this.profile.interval));
-    if (this.profile.duration !== undefined) this.timers.push(setTimeout(() => void this.stop('duration reached'), this.profile.duration));
+    if (this.profile.duration !== undefined)
+      this.timers.push(setTimeout(() => void this.stop('duration reached'), this.profile.duration));
   }
 
   /** The store's revision before the first put, so every watcher sees every put of the run. */
@@ -209,7 +241,8 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     if (this.gaugesDirty) this.updateWatcherGauges();
     // long runs: settle indeterminate puts against etcd's record as the run goes, not only at its end
     // (not while a drop/corrupt fault may garble the replay: the checkpoint must only pass what was read)
-    if (!this.transitSuspect()) this.record.maybeReplay(this.checker, t, 12 * this.profile.settle, now, this.replayTimeout);
+    if (!this.transitSuspect())
+      this.record.maybeReplay(this.checker, t, 12 * this.profile.settle, now, this.replayTimeout);
   }
 
   private get replayTimeout(): number {
@@ -278,7 +311,8 @@ export class LoadRunner extends EventEmitter implements WatchHost {
   private onViolation(v: Violation): void {
     this.metrics?.watchViolations.inc({ kind: v.kind });
     this.counts.violationsLogged++;
-    if (this.counts.violationsLogged <= 1000 || this.counts.violationsLogged % 1000 === 0) this.logger.error({ violation: v }, `watch violation: ${v.kind}`);
+    if (this.counts.violationsLogged <= 1000 || this.counts.violationsLogged % 1000 === 0)
+      this.logger.error({ violation: v }, `watch violation: ${v.kind}`);
     this.emit('violation', v);
   }
 
@@ -332,7 +366,10 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     const t = now();
     const dt = (t - this.intervalMark.at) / 1000 || 1;
     const done = this.puts.done;
-    this.lastRates = { puts: (done - this.intervalMark.puts) / dt, events: (this.counts.events - this.intervalMark.events) / dt };
+    this.lastRates = {
+      puts: (done - this.intervalMark.puts) / dt,
+      events: (this.counts.events - this.intervalMark.events) / dt,
+    };
     this.intervalMark = { at: t, puts: done, events: this.counts.events };
     const watch = this.watchStats.takeInterval();
     const self = this.monitor.sample(t);
@@ -341,7 +378,10 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     if (self.overloaded) {
       this.counts.overloadedIntervals++;
       this.ledger.overloadedIntervals++;
-      this.logger.warn({ cpu: self.cpu, loopDelayP99: self.loopDelayP99, eventRate: this.lastRates.events }, 'the load generator cannot keep up: lower the rate or watchers; late events of this interval may be its own lag');
+      this.logger.warn(
+        { cpu: self.cpu, loopDelayP99: self.loopDelayP99, eventRate: this.lastRates.events },
+        'the load generator cannot keep up: lower the rate or watchers; late events of this interval may be its own lag',
+      );
     }
     const line: TimelineLine = {
       time: new Date().toISOString(),
@@ -384,14 +424,28 @@ export class LoadRunner extends EventEmitter implements WatchHost {
       elapsed: this.startedAt ? Math.round((now() - this.startedAt) / 100) / 10 : 0,
       profile: { ...this.profile },
       endpoints: [...this.endpoints],
-      rates: { target: this.profile.rate, puts: Math.round(this.lastRates.puts * 10) / 10, events: Math.round(this.lastRates.events * 10) / 10 },
+      rates: {
+        target: this.profile.rate,
+        puts: Math.round(this.lastRates.puts * 10) / 10,
+        events: Math.round(this.lastRates.events * 10) / 10,
+      },
       inFlight: this.puts.inFlight,
       counts: this.countsSnapshot(),
       violations: c ? { ...c.violations } : { ordered: 0, unique: 0, reliable: 0, unexpected: 0 },
       generator: { ...this.ledger },
-      findings: { ...(c ? c.findings : { late: 0, maxLateMs: 0, falseSkips: 0, unverifiedSkips: 0, corruptedWrites: 0, unchecked: 0 }), behindAtEnd: this.behindAtEnd, behind: this.behindList },
+      findings: {
+        ...(c
+          ? c.findings
+          : { late: 0, maxLateMs: 0, falseSkips: 0, unverifiedSkips: 0, corruptedWrites: 0, unchecked: 0 }),
+        behindAtEnd: this.behindAtEnd,
+        behind: this.behindList,
+      },
       watchers: this.watcherCounts(),
-      latency: { put: this.puts.okStats.summary(), putError: this.puts.errStats.summary(), watch: this.watchStats.summary() },
+      latency: {
+        put: this.puts.okStats.summary(),
+        putError: this.puts.errStats.summary(),
+        watch: this.watchStats.summary(),
+      },
       lastError: this.lastError,
     };
   }
@@ -431,7 +485,10 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     this.state = 'stopped';
     const summary = summarize(this.status(), reason, this.replayResult);
     this.report?.finish(summary);
-    this.logger.info({ verdict: summary.verdict, counts: summary.counts, generator: summary.generator }, 'load stopped');
+    this.logger.info(
+      { verdict: summary.verdict, counts: summary.counts, generator: summary.generator },
+      'load stopped',
+    );
     this.emit('done', summary);
     return summary;
   }
@@ -441,14 +498,21 @@ export class LoadRunner extends EventEmitter implements WatchHost {
     const c = this.checker;
     const r = await this.record.settle(c, now, this.replayTimeout);
     this.replayResult = r;
-    if (r.error) this.logger.warn({ err: r.error, from: r.from }, "could not read etcd's record of the run; open questions stay unverified");
+    if (r.error)
+      this.logger.warn(
+        { err: r.error, from: r.from },
+        "could not read etcd's record of the run; open questions stay unverified",
+      );
     // etcd's record says where each key ended; without it, the last revision the run knows
     const behind = c.behind((k) => (r.replayedTo ? (r.lastOnKey.get(k) ?? 0) : c.lastKnownOnKey(k)));
     this.behindAtEnd = behind.length;
     if (behind.length) {
       const t = now();
       const conns = [...new Set(behind.map((b) => b.connection))].map((i) => this.conns[i].diagnostics(t));
-      this.logger.warn({ behind: behind.slice(0, 10), count: behind.length, connections: conns }, 'watchers had not reached the last revision of their keys at the end of the run');
+      this.logger.warn(
+        { behind: behind.slice(0, 10), count: behind.length, connections: conns },
+        'watchers had not reached the last revision of their keys at the end of the run',
+      );
     }
     this.behindList = behind.slice(0, 20);
   }

@@ -83,13 +83,16 @@ export class WatchConnection {
     this.probeAt = 0;
     this.maxDelivered = 0;
     this.lagging.clear();
-    stream.on('events', (id: number, events: WatchEvent[], revision: number) => this.onEvents(stream, id, events, revision));
+    stream.on('events', (id: number, events: WatchEvent[], revision: number) =>
+      this.onEvents(stream, id, events, revision),
+    );
     stream.on('canceled', (id: number, reason: string, compactRev: number) => this.onCanceled(id, reason, compactRev));
     stream.on('error', (err: Error) => this.onStreamError(stream, err));
     // creates that etcd never confirms (lost on a garbled connection) would leave watchers resuming forever
     clearTimeout(this.attachTimer);
     this.attachTimer = setTimeout(() => {
-      if (stream === this.stream && this.watchers.some((w) => w.status !== 'watching')) this.reset('stall', `watch creates on ${this.endpoint} unanswered for ${this.host.stallMs} ms`);
+      if (stream === this.stream && this.watchers.some((w) => w.status !== 'watching'))
+        this.reset('stall', `watch creates on ${this.endpoint} unanswered for ${this.host.stallMs} ms`);
     }, this.host.stallMs);
     try {
       await Promise.all(this.watchers.map((w) => this.createWatch(stream, w)));
@@ -126,7 +129,9 @@ export class WatchConnection {
     for (const ev of events) {
       const rev = ev.kv.modRevision;
       let key = w.key;
-      if (prefixMode) key = keyIndex.get(Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1')) ?? -1;
+      if (prefixMode)
+        key =
+          keyIndex.get(Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1')) ?? -1;
       else if (suspect && !sameBytes(ev.kv.key, this.host.keyBytes[w.key])) key = -1;
       let due: number | undefined;
       if (suspect && (rev <= 0 || rev > headerRev)) due = GARBLED;
@@ -140,7 +145,10 @@ export class WatchConnection {
           due = checker.onEvent(w.state, Math.max(key, 0), rev, ev.kv.value, t, false);
         } else {
           this.host.eventsChecked(n);
-          this.reset('garbled', `watcher ${w.id} skipped known revisions before ${rev} while a drop/corrupt fault was active; re-reading from ${w.state.lastRev + 1} on a fresh stream`);
+          this.reset(
+            'garbled',
+            `watcher ${w.id} skipped known revisions before ${rev} while a drop/corrupt fault was active; re-reading from ${w.state.lastRev + 1} on a fresh stream`,
+          );
           return;
         }
       }
@@ -154,7 +162,10 @@ export class WatchConnection {
           continue;
         }
         this.host.eventsChecked(n);
-        this.reset('garbled', `watcher ${w.id} got an anomalous event at revision ${rev} while a drop/corrupt fault was active; re-reading it on a fresh stream`);
+        this.reset(
+          'garbled',
+          `watcher ${w.id} got an anomalous event at revision ${rev} while a drop/corrupt fault was active; re-reading it on a fresh stream`,
+        );
         return;
       }
       n++;
@@ -188,7 +199,10 @@ export class WatchConnection {
       // history was compacted under the watcher: resume from what is left, counted apart
       this.host.compacted();
       this.host.checker.compacted(w.state, compactRev);
-      this.host.logger.warn({ watcher: w.id, compactRevision: compactRev }, 'watch compacted; resuming from the compact revision');
+      this.host.logger.warn(
+        { watcher: w.id, compactRevision: compactRev },
+        'watch compacted; resuming from the compact revision',
+      );
     } else {
       this.host.logger.warn({ watcher: w.id, reason }, 'watch canceled by etcd; re-creating');
     }
@@ -204,7 +218,10 @@ export class WatchConnection {
     this.host.generatorFault('streamBroken', `watch stream on ${this.endpoint}: ${err.message}`);
     for (const w of this.watchers) w.status = 'resuming';
     this.host.statusChanged();
-    this.host.logger.warn({ connection: this.idx, endpoint: this.endpoint, err: err.message, retryInMs: this.backoffMs }, 'watch stream broke; resuming from last seen revision + 1');
+    this.host.logger.warn(
+      { connection: this.idx, endpoint: this.endpoint, err: err.message, retryInMs: this.backoffMs },
+      'watch stream broke; resuming from last seen revision + 1',
+    );
     clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => void this.attach(), this.backoffMs);
     this.backoffMs = Math.min(this.backoffMs * 2, 2000);
@@ -252,7 +269,10 @@ export class WatchConnection {
       return;
     }
     if (now - this.probeAt >= stallMs) {
-      this.reset('stall', `watch stream on ${this.endpoint} silent for ${Math.round(now - this.ackedSince)} ms while puts on its keys were acknowledged, and no answer to a progress request`);
+      this.reset(
+        'stall',
+        `watch stream on ${this.endpoint} silent for ${Math.round(now - this.ackedSince)} ms while puts on its keys were acknowledged, and no answer to a progress request`,
+      );
     }
   }
 
@@ -278,7 +298,10 @@ export class WatchConnection {
         continue;
       }
       if (now - lag.since >= ms && this.maxDelivered > lag.target) {
-        this.reset('stall', `watcher ${w.id} on ${this.endpoint} has not moved from revision ${seen} in ${Math.round(now - lag.since)} ms while its stream delivered up to ${this.maxDelivered}`);
+        this.reset(
+          'stall',
+          `watcher ${w.id} on ${this.endpoint} has not moved from revision ${seen} in ${Math.round(now - lag.since)} ms while its stream delivered up to ${this.maxDelivered}`,
+        );
         return true;
       }
     }

@@ -92,16 +92,24 @@ export class Link extends EventEmitter implements ConnectionHost {
   private childMetrics(direction: 'tx' | 'rx'): PipeMetrics | undefined {
     const m = this.metrics;
     if (!m) return undefined;
-    const bytes = (outcome: string): Counter.Internal =>
-      m.proxyBytes.labels({ link: this.name, direction, outcome });
+    const bytes = (outcome: string): Counter.Internal => m.proxyBytes.labels({ link: this.name, direction, outcome });
     const delay: Histogram.Internal<string> = m.proxyDelay.labels({ link: this.name, direction });
-    return { forwarded: bytes('forwarded'), dropped: bytes('dropped'), corrupted: bytes('corrupted'), blackholed: bytes('blackholed'), delay };
+    return {
+      forwarded: bytes('forwarded'),
+      dropped: bytes('dropped'),
+      corrupted: bytes('corrupted'),
+      blackholed: bytes('blackholed'),
+      delay,
+    };
   }
 
   /** Starts listening. Rejects with the listen error (err.code 'EADDRINUSE', 'EACCES', ...). */
   async start(): Promise<void> {
     await this.listen();
-    this.logger.info({ link: this.name, listen: this.listenAddress(), upstream: this.upstream, seed: this.seed }, 'link listening');
+    this.logger.info(
+      { link: this.name, listen: this.listenAddress(), upstream: this.upstream, seed: this.seed },
+      'link listening',
+    );
   }
 
   private listen(): Promise<void> {
@@ -155,7 +163,8 @@ export class Link extends EventEmitter implements ConnectionHost {
     this.metrics?.proxyConnectionsTotal.inc({ link: this.name });
     this.metrics?.proxyConnections.inc({ link: this.name });
     this.emit('connection', conn.id);
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ link: this.name, conn: conn.id, remote: conn.remote }, 'accepted');
+    if (this.logger.isLevelEnabled('debug'))
+      this.logger.debug({ link: this.name, conn: conn.id, remote: conn.remote }, 'accepted');
     if (this.accept.pause) {
       this.held.add(conn);
     } else if (this.accept.delay) {
@@ -186,7 +195,10 @@ export class Link extends EventEmitter implements ConnectionHost {
     // at most one line per 5 s per link: a member that is down is dialled many times a second
     const now = Date.now();
     if (!this.quiet && now - this.lastDialLog >= 5000) {
-      this.logger.warn({ link: this.name, upstream: this.upstream, conn: conn.id, err: err.message, dialFailures: this.dialFailures }, 'upstream dial failed; client closed');
+      this.logger.warn(
+        { link: this.name, upstream: this.upstream, conn: conn.id, err: err.message, dialFailures: this.dialFailures },
+        'upstream dial failed; client closed',
+      );
       this.lastDialLog = now;
     }
     this.emit('dial-failure', err);
@@ -244,7 +256,8 @@ export class Link extends EventEmitter implements ConnectionHost {
   }
 
   findFault(type: FaultType, scope?: FaultScope): FaultInfo | undefined {
-    for (const { info } of this.active.values()) if (info.type === type && (!scope || info.scope === scope)) return info;
+    for (const { info } of this.active.values())
+      if (info.type === type && (!scope || info.scope === scope)) return info;
     return undefined;
   }
 
@@ -276,7 +289,9 @@ export class Link extends EventEmitter implements ConnectionHost {
   private apply(spec: FaultSpec, on: boolean, refresh = true): void {
     switch (spec.type) {
       case 'delay':
-        this.faults[spec.direction].delay = on ? new DelayFault(spec.latency, spec.jitter, spec.distribution) : undefined;
+        this.faults[spec.direction].delay = on
+          ? new DelayFault(spec.latency, spec.jitter, spec.distribution)
+          : undefined;
         break;
       case 'pause':
         this.faults[spec.direction].pause = on;

@@ -221,7 +221,8 @@ export class Pipe {
     const { stats, metrics } = this.ctx;
     stats.forwarded += buf.length;
     metrics?.forwarded?.inc(buf.length);
-    if (this.debug) this.ctx.logger.debug({ 'data-size': buf.length, from: this.ctx.from, to: this.ctx.to }, this.ctx.verb);
+    if (this.debug)
+      this.ctx.logger.debug({ 'data-size': buf.length, from: this.ctx.from, to: this.ctx.to }, this.ctx.verb);
     // write() says false above a 16 KiB buffer, nearly always for a 64 KiB chunk; stopping the reads
     // then would churn readStop/readStart per chunk. Keep reading until the socket's own buffer holds
     // HIGH_WATER bytes ('drain' still comes, since write() said false).

@@ -15,10 +15,14 @@ export function durationField(bounds: { maxMs: number; max: string; minMs?: numb
     try {
       ms = durationToMs(v);
     } catch (err) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${(err as Error).message} (expected a Go duration such as "250ms" or a number of milliseconds)` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `${(err as Error).message} (expected a Go duration such as "250ms" or a number of milliseconds)`,
+      });
       return z.NEVER;
     }
-    const out = ms > bounds.maxMs ? bounds.max : bounds.minMs !== undefined && ms < bounds.minMs ? bounds.min : undefined;
+    const out =
+      ms > bounds.maxMs ? bounds.max : bounds.minMs !== undefined && ms < bounds.minMs ? bounds.min : undefined;
     if (out === undefined) return ms;
     ctx.addIssue({ code: z.ZodIssueCode.custom, message: out });
     return z.NEVER;
@@ -44,4 +48,3 @@ export const faultDurationInput = durationField({
   maxMs: 168 * HOUR_MS,
   max: 'expected a duration of at most 168h',
 });
-

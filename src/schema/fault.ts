@@ -30,12 +30,16 @@ const rate = z
  */
 export const faultSpecSchema = z
   .discriminatedUnion('type', [
-    z.object({
-      type: z.literal('delay'), direction: dir, ...base,
-      latency: latencyInput,
-      jitter: latencyInput.default(0),
-      distribution: z.enum(['uniform', 'normal', 'pareto', 'paretonormal']).default('uniform'),
-    }).strict(),
+    z
+      .object({
+        type: z.literal('delay'),
+        direction: dir,
+        ...base,
+        latency: latencyInput,
+        jitter: latencyInput.default(0),
+        distribution: z.enum(['uniform', 'normal', 'pareto', 'paretonormal']).default('uniform'),
+      })
+      .strict(),
     z.object({ type: z.literal('pause'), direction: dir, ...base }).strict(),
     z.object({ type: z.literal('blackhole'), direction: dir, ...base }).strict(),
     z.object({ type: z.literal('drop'), direction: dir, ...base, probability }).strict(),
@@ -43,7 +47,9 @@ export const faultSpecSchema = z
     z.object({ type: z.literal('bandwidth'), direction: dir, ...base, rate }).strict(),
     z.object({ type: z.literal('reset'), ...base }).strict(),
     z.object({ type: z.literal('refuse'), ...base, mode: z.enum(['close', 'rst']).default('rst') }).strict(),
-    z.object({ type: z.literal('accept-delay'), ...base, latency: latencyInput, jitter: latencyInput.default(0) }).strict(),
+    z
+      .object({ type: z.literal('accept-delay'), ...base, latency: latencyInput, jitter: latencyInput.default(0) })
+      .strict(),
     z.object({ type: z.literal('accept-pause'), ...base }).strict(),
     z.object({ type: z.literal('reset-listener'), ...base }).strict(),
   ])
@@ -58,4 +64,3 @@ export type FaultType = FaultSpec['type'];
 export function parseFaultSpec(input: unknown): FaultSpec {
   return faultSpecSchema.parse(input);
 }
-

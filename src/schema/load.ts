@@ -14,13 +14,23 @@ export const loadProfileSchema = z
     watchers: count(100000).default(60),
     keys: count(100000).min(1).default(12),
     rate: z.number().finite().min(0).max(1_000_000).default(200),
-    valueSize: z.number().int().min(VALUE_HEADER).max(1536 * 1024).default(256),
+    valueSize: z
+      .number()
+      .int()
+      .min(VALUE_HEADER)
+      .max(1536 * 1024)
+      .default(256),
     duration: durationInput.optional(),
     putTimeout: durationInput.default('5s'),
     settle: durationInput.default('5s'),
     /** a watch stream silent this long after a put on its keys was acknowledged is probed, then reset */
     stallTimeout: durationInput.default('5s'),
-    prefix: z.string().min(1).max(512).regex(/^[^\s]+$/, 'expected a key prefix without spaces').default('/etcd-soak'),
+    prefix: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(/^[^\s]+$/, 'expected a key prefix without spaces')
+      .default('/etcd-soak'),
     maxInFlight: count(100000).min(1).default(1024),
     watchMode: z.enum(['key', 'prefix']).default('key'),
     interval: durationInput.default('5s'),
@@ -28,9 +38,15 @@ export const loadProfileSchema = z
   .strict()
   .superRefine((p, ctx) => {
     if (p.putTimeout <= 0) ctx.addIssue({ code: 'custom', path: ['putTimeout'], message: 'expected a duration > 0' });
-    if (p.stallTimeout < 100) ctx.addIssue({ code: 'custom', path: ['stallTimeout'], message: 'expected at least 100ms' });
+    if (p.stallTimeout < 100)
+      ctx.addIssue({ code: 'custom', path: ['stallTimeout'], message: 'expected at least 100ms' });
     if (p.interval < 100) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected at least 100ms' });
-    if (p.duration !== undefined && p.duration <= 0) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'expected a duration > 0 (omit it for an unbounded run)' });
+    if (p.duration !== undefined && p.duration <= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['duration'],
+        message: 'expected a duration > 0 (omit it for an unbounded run)',
+      });
   });
 
 export type LoadProfileInput = z.input<typeof loadProfileSchema>;

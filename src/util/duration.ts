@@ -17,8 +17,8 @@ export const MAX_GO_DURATION_MS = Number(MAX_I64) / 1e6;
 const UNITS: Record<string, bigint> = {
   ns: 1n,
   us: 1000n,
-  'µs': 1000n, // U+00B5 micro sign
-  'μs': 1000n, // U+03BC Greek small letter mu
+  µs: 1000n, // U+00B5 micro sign
+  μs: 1000n, // U+03BC Greek small letter mu
   ms: 1000000n,
   s: 1000000000n,
   m: 60000000000n,
@@ -189,7 +189,9 @@ export function durationToMs(input: string | number, opts: { allowNegative?: boo
     ms = Number(parseGoDuration(input)) / 1e6;
   }
   if (ms < 0 && !opts.allowNegative) {
-    throw new GoDurationError(`expected a duration >= 0, got ${typeof input === 'string' ? JSON.stringify(input) : input}`);
+    throw new GoDurationError(
+      `expected a duration >= 0, got ${typeof input === 'string' ? JSON.stringify(input) : input}`,
+    );
   }
   return ms;
 }

@@ -27,3 +27,25 @@ export function describeError(err: unknown, prefix = ''): string {
   }
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * What the engine says when an operation cannot be done; the API maps each kind to an HTTP status
+ * (NotFound 404, Conflict 409, Invalid 400, Unprocessable 422) and the CLIs to exit codes.
+ */
+export class DomainError extends Error {
+  constructor(
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+/** no such link, fault, member or run */
+export class NotFound extends DomainError {}
+/** a name or port in use, or a run already going */
+export class Conflict extends DomainError {}
+/** input the engine cannot take (beyond what the schemas check) */
+export class Invalid extends DomainError {}
+/** well-formed, but cannot be done in this state */
+export class Unprocessable extends DomainError {}

@@ -37,6 +37,14 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof EnvironmentError || err instanceof InputError) return err.exitCode;
   if (err instanceof ZodError) return EXIT.usage;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOSPC' || code === 'EROFS' || code === 'EMFILE') return EXIT.environment;
+  if (
+    code === 'EADDRINUSE' ||
+    code === 'EACCES' ||
+    code === 'EADDRNOTAVAIL' ||
+    code === 'ENOSPC' ||
+    code === 'EROFS' ||
+    code === 'EMFILE'
+  )
+    return EXIT.environment;
   return EXIT.internal;
 }

@@ -24,7 +24,10 @@ export function reportEscaped(source: keyof GuardCounts, err: unknown, context: 
   const n = counts[source];
   // at most the first 100, then one in 1000: a hot loop of the same error must not flood the log
   if (logger && (n <= 100 || n % 1000 === 0)) {
-    logger.error({ err, source, count: n, ...context }, 'unexpected error escaped its handler; the daemon keeps serving');
+    logger.error(
+      { err, source, count: n, ...context },
+      'unexpected error escaped its handler; the daemon keeps serving',
+    );
   }
   installed?.onError?.(source, err);
 }

@@ -30,7 +30,11 @@ export interface LoggerOptions {
 }
 
 /** Pretty or JSON for a `lines` logger: an explicit format wins, then ETCD_SOAK_LOG_PRETTY, then the terminal. */
-export function resolveLogFormat(format: LogFormat | undefined, isTTY: boolean, env: NodeJS.ProcessEnv = process.env): 'pretty' | 'json' {
+export function resolveLogFormat(
+  format: LogFormat | undefined,
+  isTTY: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): 'pretty' | 'json' {
   if (format === 'pretty' || format === 'json') return format;
   if (env.ETCD_SOAK_LOG_PRETTY === '1') return 'pretty';
   if (env.ETCD_SOAK_LOG_PRETTY === '0') return 'json';
@@ -50,7 +54,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   }
   const pretty = opts.pretty ?? process.env.ETCD_SOAK_LOG_PRETTY === '1';
   if (pretty) {
-    return pino({ level, name: opts.name, transport: { target: 'pino-pretty', options: { destination: opts.destination ?? 2 } } });
+    return pino({
+      level,
+      name: opts.name,
+      transport: { target: 'pino-pretty', options: { destination: opts.destination ?? 2 } },
+    });
   }
   return pino({ level, name: opts.name }, pino.destination({ dest: opts.destination ?? 2, sync: false }));
 }

@@ -16,6 +16,9 @@ let cached: string | undefined;
 
 /** The version field of the package's package.json. */
 export function packageVersion(): string {
-  cached ??= String((JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+  cached ??= String(
+    (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version ??
+      'unknown',
+  );
   return cached;
 }

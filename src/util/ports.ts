@@ -122,5 +122,7 @@ export async function assertPortsFree(claims: PortClaim[]): Promise<void> {
   const conflicts = await findPortConflicts(claims);
   if (!conflicts.length) return;
   const lines = conflicts.map(describePortConflict);
-  throw new EnvironmentError(conflicts.length === 1 ? `port in use: ${lines[0]}` : `ports in use:\n  ${lines.join('\n  ')}`);
+  throw new EnvironmentError(
+    conflicts.length === 1 ? `port in use: ${lines[0]}` : `ports in use:\n  ${lines.join('\n  ')}`,
+  );
 }

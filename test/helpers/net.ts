@@ -28,7 +28,11 @@ export async function echoServer(port = 0): Promise<{ server: net.Server; port: 
 }
 
 /** Sink server: counts and hashes what it reads; `done` resolves at the client's FIN. */
-export async function sinkServer(): Promise<{ server: net.Server; port: number; next: () => Promise<{ bytes: number; data: Buffer[] }> }> {
+export async function sinkServer(): Promise<{
+  server: net.Server;
+  port: number;
+  next: () => Promise<{ bytes: number; data: Buffer[] }>;
+}> {
   const waiting: ((r: { bytes: number; data: Buffer[] }) => void)[] = [];
   const server = net.createServer((s) => {
     const data: Buffer[] = [];
@@ -48,7 +52,13 @@ export async function sinkServer(): Promise<{ server: net.Server; port: number; 
 }
 
 export async function startLink(opts: Partial<LinkOptions> & { upstreamPort: number }): Promise<Link> {
-  const link = new Link({ name: opts.name ?? 'test', listen: '127.0.0.1:0', upstream: `127.0.0.1:${opts.upstreamPort}`, seed: 42, ...opts });
+  const link = new Link({
+    name: opts.name ?? 'test',
+    listen: '127.0.0.1:0',
+    upstream: `127.0.0.1:${opts.upstreamPort}`,
+    seed: 42,
+    ...opts,
+  });
   await link.start();
   return link;
 }
@@ -104,7 +114,11 @@ export function closeKind(s: net.Socket): Promise<string> {
   return new Promise((resolve) => {
     let kind = 'close';
     s.on('data', () => {});
-    s.once('error', (e: NodeJS.ErrnoException) => (kind = e.code === 'ECONNRESET' || e.code === 'EPIPE' ? 'reset' : e.code ?? 'error'));
+    s.once(
+      'error',
+      (e: NodeJS.ErrnoException) =>
+        (kind = e.code === 'ECONNRESET' || e.code === 'EPIPE' ? 'reset' : (e.code ?? 'error')),
+    );
     s.once('end', () => (kind = kind === 'close' ? 'end' : kind));
     s.once('close', () => resolve(kind));
   });

@@ -45,7 +45,12 @@ function statusOf(h: http2.IncomingHttpHeaders): GrpcStatus | undefined {
 }
 
 /** Feeds a gRPC stream's messages to `onMessage`, reports framing errors to `onBad`, tracks the status. */
-function readGrpc(stream: http2.ClientHttp2Stream, maxMessage: number, onMessage: (m: Buffer) => void, onBad: (err: WireError) => void): () => GrpcStatus | undefined {
+function readGrpc(
+  stream: http2.ClientHttp2Stream,
+  maxMessage: number,
+  onMessage: (m: Buffer) => void,
+  onBad: (err: WireError) => void,
+): () => GrpcStatus | undefined {
   let status: GrpcStatus | undefined;
   const deframer = new Deframer(onMessage, maxMessage);
   stream.on('response', (h) => (status = statusOf(h) ?? status));
@@ -54,7 +59,11 @@ function readGrpc(stream: http2.ClientHttp2Stream, maxMessage: number, onMessage
     try {
       deframer.push(chunk);
     } catch (err) {
-      onBad(err instanceof WireError ? err : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`));
+      onBad(
+        err instanceof WireError
+          ? err
+          : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`),
+      );
     }
   });
   return () => status;
@@ -85,11 +94,14 @@ export class EtcdWireClient {
     if (this.closed) throw new WireError('CLOSED', 'client closed');
     const s = this.session;
     if (s && !s.destroyed && !s.closed) return s;
-    const session = http2.connect(`http://${this.endpoint}`, { settings: { enablePush: false, initialWindowSize: 1 << 24 } });
+    const session = http2.connect(`http://${this.endpoint}`, {
+      settings: { enablePush: false, initialWindowSize: 1 << 24 },
+    });
     session.setMaxListeners(0);
     this.session = session;
     const timer = setTimeout(() => {
-      if (session.connecting) session.destroy(new WireError(Status.UNAVAILABLE, `connect to ${this.endpoint} timed out`));
+      if (session.connecting)
+        session.destroy(new WireError(Status.UNAVAILABLE, `connect to ${this.endpoint} timed out`));
     }, this.connectTimeoutMs);
     session.once('connect', () => {
       clearTimeout(timer);
@@ -103,7 +115,9 @@ export class EtcdWireClient {
         this.logger.debug({ endpoint: this.endpoint, err: (err as Error).message }, 'could not widen the http2 window');
       }
     });
-    session.on('error', (err) => this.logger.debug({ endpoint: this.endpoint, err: err.message }, 'http2 session error'));
+    session.on('error', (err) =>
+      this.logger.debug({ endpoint: this.endpoint, err: err.message }, 'http2 session error'),
+    );
     session.once('close', () => {
       clearTimeout(timer);
       if (this.session === session) this.session = undefined;
@@ -164,7 +178,8 @@ export class EtcdWireClient {
       stream.on('error', (err) => finish(new WireError('UNAVAILABLE', `${path}: ${err.message}`)));
       stream.on('close', () => {
         const status = statusNow();
-        if (status === undefined) finish(new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${stream.rstCode}) without a status`));
+        if (status === undefined)
+          finish(new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${stream.rstCode}) without a status`));
         else if (status.code !== 0) finish(new WireError(status.code, status.message || `grpc status ${status.code}`));
         else if (!reply) finish(new WireError(Status.INTERNAL, `${path}: no response message`));
         else finish(undefined);
@@ -240,7 +255,10 @@ export class WatchStream extends EventEmitter {
     stream.on('error', (err) => this.fail(new WireError('UNAVAILABLE', `watch stream: ${err.message}`)));
     stream.on('close', () => {
       const status = statusNow();
-      const why = status && status.code !== 0 ? new WireError(status.code, status.message) : new WireError('UNAVAILABLE', `watch stream closed (rst code ${stream.rstCode})`);
+      const why =
+        status && status.code !== 0
+          ? new WireError(status.code, status.message)
+          : new WireError('UNAVAILABLE', `watch stream closed (rst code ${stream.rstCode})`);
       this.fail(why);
     });
     return stream;

@@ -63,9 +63,17 @@ export class Deframer {
   ) {}
 
   private lengthAt(b: Buffer, pos: number): number {
-    if (b[pos] !== 0) throw new WireError(Status.INTERNAL, `gRPC protocol error: compression flag ${b[pos]} (garbled stream or compressed message)`);
+    if (b[pos] !== 0)
+      throw new WireError(
+        Status.INTERNAL,
+        `gRPC protocol error: compression flag ${b[pos]} (garbled stream or compressed message)`,
+      );
     const len = b.readUInt32BE(pos + 1);
-    if (len > this.maxMessage) throw new WireError(Status.INTERNAL, `gRPC protocol error: message length ${len} above the maximum ${this.maxMessage} (garbled stream)`);
+    if (len > this.maxMessage)
+      throw new WireError(
+        Status.INTERNAL,
+        `gRPC protocol error: message length ${len} above the maximum ${this.maxMessage} (garbled stream)`,
+      );
     return len;
   }
 

@@ -99,7 +99,10 @@ export function encodePut(key: Uint8Array | string, value: Uint8Array): Buffer {
 }
 
 /** RangeRequest { key = 1; range_end = 2; limit = 3; revision = 4 } */
-export function encodeRange(key: Uint8Array | string, opts: { rangeEnd?: Uint8Array; revision?: number; limit?: number } = {}): Buffer {
+export function encodeRange(
+  key: Uint8Array | string,
+  opts: { rangeEnd?: Uint8Array; revision?: number; limit?: number } = {},
+): Buffer {
   const w = new Writer();
   w.bytes(1, toBytes(key));
   if (opts.rangeEnd) w.bytes(2, opts.rangeEnd);
@@ -304,7 +307,15 @@ export function decodeRangeResponse(b: Uint8Array): { revision: number; kvs: Kv[
 
 /** WatchResponse; the hottest decoder: events keep subarrays of the frame, nothing is copied. */
 export function decodeWatchResponse(b: Uint8Array): WatchResponse {
-  const r: WatchResponse = { revision: 0, watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', events: [] };
+  const r: WatchResponse = {
+    revision: 0,
+    watchId: 0,
+    created: false,
+    canceled: false,
+    compactRevision: 0,
+    cancelReason: '',
+    events: [],
+  };
   const end = b.length;
   let pos = 0;
   while (pos < end) {
