@@ -85,7 +85,7 @@ t.test(
     const events = r.status().counts.events;
     await sleep(1000);
     t.ok(r.status().counts.events > events, 'events keep arriving');
-    await t.rejects(daemon.removeLink('s1-client'), { status: 409, message: /only endpoint of the running load/ });
+    await t.rejects(daemon.removeLink('s1-client'), { name: 'Conflict', message: /only endpoint of the running load/ });
     const s = await daemon.stopLoad();
     t.equal(
       s.violations.reliable + s.violations.ordered + s.violations.unique + s.violations.unexpected,
