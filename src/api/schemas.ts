@@ -11,14 +11,19 @@ import { hostPortSchema } from '../schema/net.js';
 export const loadStartSchema = z
   .object({
     profile: z.record(z.unknown()).optional(),
-    endpoints: z.array(hostPortSchema).min(1).optional(),
-    /** start even while a load runs, stopping it first (without it the daemon answers 409) */
-    replace: z.boolean().optional(),
+    endpoints: z
+      .array(hostPortSchema)
+      .min(1)
+      .optional()
+      .describe("etcd client endpoints (default: the members' client links)"),
+    replace: z.boolean().optional().describe('stop a running load and start this one instead of answering 409'),
   })
   .strict();
 
 /** PATCH /load: the put rate, live. */
-export const rateSchema = z.object({ rate: z.number().finite().min(0).max(1_000_000) }).strict();
+export const rateSchema = z
+  .object({ rate: z.number().finite().min(0).max(1_000_000).describe('puts per second') })
+  .strict();
 
 export interface LoadStart {
   /** the whole profile: the daemon's default with the request's fields over it, parsed */
