@@ -2,6 +2,7 @@
 // `npm run openapi`; a test checks the served document and the file agree). Request bodies come from
 // the zod schemas the routes validate with (schemadoc.ts); the routes are the small table below, and
 // the responses, which have no zod schema, are the few hand-written components at the end.
+import { compatRoutes } from './compat.js';
 import { requestSchemas, type JsonSchema } from './schemadoc.js';
 
 type Method = 'get' | 'put' | 'post' | 'patch' | 'delete';
@@ -35,14 +36,8 @@ const ERRORS: Record<number, string> = {
 
 const name = { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'link name' };
 const faultId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
-const COMPAT_ROUTES = [
-  ...['delay', 'pause', 'blackhole', 'drop', 'corrupt', 'bandwidth'].flatMap((r) => [`${r}-tx`, `${r}-rx`]),
-  'accept-delay',
-  'accept-pause',
-  'refuse',
-  'reset',
-  'reset-listener',
-];
+/** the compat routes' names, from the compat layer's own table */
+const COMPAT_ROUTES = Object.keys(compatRoutes).map((r) => r.slice(1));
 const compatRoute = {
   name: 'compatRoute',
   in: 'path',
