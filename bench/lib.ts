@@ -13,3 +13,9 @@ export function writeResults(root: string, name: string, data: unknown, out?: st
   fs.writeFileSync(file, JSON.stringify(data, null, 2));
   return file;
 }
+
+/** The p-th percentile (nearest rank, 0-100) of the first `n` values of `xs`. */
+export function percentile(xs: ArrayLike<number>, p: number, n = xs.length): number {
+  const s = Array.from({ length: n }, (_, i) => xs[i]).sort((a, b) => a - b);
+  return s[Math.min(n - 1, Math.floor((p / 100) * n))];
+}

@@ -9,7 +9,7 @@ import { controlClient, memberStatuses } from '../src/etcd/control.js';
 import { startCluster, type Cluster } from '../src/lab/cluster.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
 import { EtcdWireClient } from '../src/loadgen/wire/client.js';
-import { packageRoot, writeResults } from './lib.js';
+import { packageRoot, percentile, writeResults } from './lib.js';
 
 const HELP = `Usage: npm run bench:load -- [options]
 
@@ -37,11 +37,6 @@ interface PutResult {
   p50ms?: number;
   p99ms?: number;
   cpu?: number;
-}
-
-function pct(xs: Float64Array, n: number, p: number): number {
-  const s = Array.from(xs.subarray(0, n)).sort((a, b) => a - b);
-  return s[Math.min(n - 1, Math.floor((p / 100) * n))];
 }
 
 /** Closed-loop puts: `inFlight` workers, each putting as soon as its previous put returns. */
@@ -76,8 +71,8 @@ async function maxPuts(
     conns,
     inFlight,
     putsPerSec: n / wall,
-    p50ms: pct(lat, Math.min(n, lat.length), 50),
-    p99ms: pct(lat, Math.min(n, lat.length), 99),
+    p50ms: percentile(lat, 50, Math.min(n, lat.length)),
+    p99ms: percentile(lat, 99, Math.min(n, lat.length)),
     cpu: (c.user + c.system) / 1e6 / wall,
   };
 }

@@ -6,8 +6,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { request } from 'undici';
 import { freePorts } from '../src/util/net.js';
-import { packageRoot, writeResults } from './lib.js';
+import { packageRoot, percentile, writeResults } from './lib.js';
 
 const HELP = `Usage: npm run bench:proxy -- [options]
 
@@ -127,18 +128,13 @@ async function pingPong(port: number, rounds: number): Promise<number[]> {
   return rtts;
 }
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
-
 async function admin(http: number, method: string, route: string, body?: string): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${http}${route}`, {
-    method,
+  const res = await request(`http://127.0.0.1:${http}${route}`, {
+    method: method as 'GET',
     body,
     headers: body ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
   });
-  return res.text();
+  return res.body.text();
 }
 
 async function startProxy(name: string, cmd: string, upstream: number): Promise<Target> {
@@ -210,16 +206,16 @@ async function main(): Promise<void> {
         r.mbps1 = await throughput(t.port, bytes, 1);
         r.mbpsN = await throughput(t.port, bytes, streams);
         const rtts = await pingPong(t.port, pings);
-        r.rttP50us = pct(rtts, 50) * 1000;
-        r.rttP99us = pct(rtts, 99) * 1000;
+        r.rttP50us = percentile(rtts, 50) * 1000;
+        r.rttP99us = percentile(rtts, 99) * 1000;
         if (t.http) {
           await admin(t.http, 'PUT', '/delay-tx', 'latency=50ms&random-variable=0s');
           const d = await pingPong(t.port, delayPings);
           await admin(t.http, 'DELETE', '/delay-tx');
-          const base = pct(rtts, 50);
+          const base = percentile(rtts, 50);
           const err = d.map((x) => Math.abs(x - base - 50));
-          r.delayErrP50ms = pct(err, 50);
-          r.delayErrP99ms = pct(err, 99);
+          r.delayErrP50ms = percentile(err, 50);
+          r.delayErrP99ms = percentile(err, 99);
         }
         (rounds[t.name] ??= []).push(r);
       }
@@ -228,7 +224,7 @@ async function main(): Promise<void> {
       results[name] = Object.fromEntries(
         Object.keys(rs[0]).map((k) => [
           k,
-          pct(
+          percentile(
             rs.map((r) => r[k]),
             50,
           ),

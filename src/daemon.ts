@@ -311,6 +311,11 @@ export class Daemon extends EventEmitter {
     });
   }
 
+  /** The profile a load start builds on (the config's `load` section), read-only. */
+  get defaultProfile(): Readonly<LoadProfileInput> | undefined {
+    return this.opts.defaultProfile;
+  }
+
   get loadRunner(): LoadRunner | undefined {
     return this.load;
   }

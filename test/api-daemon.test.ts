@@ -8,6 +8,7 @@ import { openapiDocument } from '../src/api/openapi.js';
 import { Daemon } from '../src/daemon.js';
 import { Metrics } from '../src/metrics.js';
 import { freePorts } from '../src/util/net.js';
+import { appClient } from './helpers/http.js';
 import { close, connect, echoServer } from './helpers/net.js';
 
 const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null });
@@ -18,21 +19,7 @@ t.teardown(async () => {
   await close(echo.server);
 });
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await app.request(path, {
-    method,
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    headers: { 'content-type': 'application/json', ...headers },
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json, type: res.headers.get('content-type') };
-}
+const call = appClient(app);
 
 async function rtt(port: number): Promise<number> {
   const s = await connect(port);

@@ -20,6 +20,30 @@ function isHex(c: number | undefined): boolean {
   return c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** strconv.Quote of bytes: Go cuts an escape at 3 bytes, and a UTF-8 sequence cut there is quoted as \xNN. */
+function quoteBytes(b: Buffer): string {
+  let out = '';
+  for (let i = 0; i < b.length;) {
+    const n = b[i] < 0x80 ? 1 : b[i] >= 0xf0 ? 4 : b[i] >= 0xe0 ? 3 : b[i] >= 0xc0 ? 2 : 0;
+    let ch: string | undefined;
+    try {
+      ch = n > 0 && i + n <= b.length ? utf8.decode(b.subarray(i, i + n)) : undefined;
+    } catch {
+      ch = undefined;
+    }
+    if (ch === undefined) {
+      out += '\\x' + b[i].toString(16).padStart(2, '0');
+      i++;
+    } else {
+      out += goQuote(ch).slice(1, -1);
+      i += n;
+    }
+  }
+  return `"${out}"`;
+}
+
 /** url.QueryUnescape, on bytes like Go. */
 export function queryUnescape(str: string): string {
   const s = Buffer.from(str, 'utf8');
@@ -29,7 +53,7 @@ export function queryUnescape(str: string): string {
     const c = s[i];
     if (c === 0x25) {
       if (i + 2 >= s.length || !isHex(s[i + 1]) || !isHex(s[i + 2])) {
-        throw new FormError(`invalid URL escape ${goQuote(s.subarray(i, i + 3).toString('utf8'))}`);
+        throw new FormError(`invalid URL escape ${quoteBytes(s.subarray(i, i + 3))}`);
       }
       out[n++] = parseInt(s.subarray(i + 1, i + 3).toString('latin1'), 16);
       i += 3;

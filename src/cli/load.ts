@@ -2,56 +2,115 @@
 // summary at the end; exit 0 when every guarantee held, 1 on violations, 2 on bad flags, 3 when the
 // environment is in the way (e.g. a report dir that cannot be written), 4 on an internal error.
 import { parseArgs } from 'node:util';
-import { ZodError } from 'zod';
+import { z, ZodError } from 'zod';
 import { Metrics } from '../metrics.js';
 import { LoadRunner } from '../loadgen/runner.js';
 import { formatStatusLine, formatSummaryTable } from '../loadgen/report.js';
-import type { LoadProfileInput } from '../schema/load.js';
+import { loadProfileSchema, type LoadProfileInput } from '../schema/load.js';
 import { splitHostPort } from '../util/net.js';
 import { createLogger } from '../util/log.js';
 import { EXIT, EXIT_HELP } from '../util/exit.js';
 import { installCrashGuard } from '../util/guard.js';
 import { packageVersion } from '../util/pkg.js';
 
-// flag → profile field
-const PROFILE_FLAGS = {
-  connections: 'connections',
-  watchers: 'watchers',
-  keys: 'keys',
-  rate: 'rate',
-  'value-size': 'valueSize',
-  duration: 'duration',
-  'put-timeout': 'putTimeout',
-  settle: 'settle',
-  'stall-timeout': 'stallTimeout',
-  prefix: 'prefix',
-  'max-in-flight': 'maxInFlight',
-  'watch-mode': 'watchMode',
-  interval: 'interval',
-} as const;
-const NUMERIC = new Set(['connections', 'watchers', 'keys', 'rate', 'valueSize', 'maxInFlight']);
+/**
+ * Today's wording of each profile flag, used where the schema's field has no .describe() text; a
+ * field's default is appended from the schema.
+ */
+const FALLBACK_HELP: Record<string, string> = {
+  connections: 'gRPC connections, each with its own watch stream',
+  watchers: 'watchers, spread over the keys and connections',
+  keys: 'keys under <prefix>/<run-id>/',
+  rate: 'puts per second, open loop',
+  valueSize: 'value size, at least 49',
+  duration: 'run length, Go duration (default: until Ctrl-C)',
+  putTimeout: 'deadline of one put; a put past it is indeterminate',
+  settle: "after this long a suspected skip is checked against etcd's record, and an event is counted late",
+  stallTimeout:
+    'a watch stream silent this long while puts on its keys are acknowledged is probed, then reset and resumed',
+  prefix: 'key prefix',
+  maxInFlight: 'puts in flight at most; puts due beyond it are counted as slips',
+  watchMode: 'key (one key per watcher) or prefix (every key)',
+  interval: 'status/report interval',
+};
+/** placeholders that say more than the kind's (N, D, MODE, S) */
+const METAVAR: Record<string, string> = { valueSize: 'BYTES', prefix: 'P' };
+
+export interface ProfileFlag {
+  /** without the dashes: "value-size" */
+  flag: string;
+  /** the profile field: "valueSize" */
+  field: string;
+  numeric: boolean;
+  /** the --help line(s) */
+  help: string;
+}
+
+/** A profile field's schema under its optional/default wrappers, its default and its description. */
+function unwrapField(s: z.ZodTypeAny): { inner: z.ZodTypeAny; fallback?: unknown; description?: string } {
+  let description = s.description;
+  let fallback: unknown;
+  for (;;) {
+    if (s instanceof z.ZodDefault) fallback = (s._def as { defaultValue: () => unknown }).defaultValue();
+    else if (!(s instanceof z.ZodOptional)) break;
+    s = (s._def as { innerType: z.ZodTypeAny }).innerType;
+    description ??= s.description;
+  }
+  return { inner: s, fallback, description };
+}
+
+/** The load profile's fields, from its schema (the object under its cross-field checks). */
+function profileShape(schema: z.ZodTypeAny): Record<string, z.ZodTypeAny> {
+  let s = schema;
+  while (s instanceof z.ZodEffects) s = s.innerType();
+  if (!(s instanceof z.ZodObject)) throw new Error('the load profile schema is not an object');
+  return s.shape as Record<string, z.ZodTypeAny>;
+}
+
+const HELP_WIDTH = 100;
+const HELP_COLUMN = 24;
+
+/** "  --flag META" padded to the help column, then `text` wrapped at HELP_WIDTH. */
+function helpLine(left: string, text: string): string {
+  const lines: string[] = [];
+  let line = `  ${left}`.padEnd(HELP_COLUMN - 1) + ' ';
+  let empty = true;
+  for (const word of text.split(/\s+/)) {
+    if (!empty && line.length + 1 + word.length > HELP_WIDTH) {
+      lines.push(line);
+      line = ' '.repeat(HELP_COLUMN);
+      empty = true;
+    }
+    line += (empty ? '' : ' ') + word;
+    empty = false;
+  }
+  return [...lines, line].join('\n');
+}
+
+/** One --flag per profile field: the field in kebab case, its help from the schema's description. */
+export function profileFlags(profileSchema: z.ZodTypeAny = loadProfileSchema): ProfileFlag[] {
+  return Object.entries(profileShape(profileSchema)).map(([field, schema]) => {
+    const { inner, fallback, description } = unwrapField(schema);
+    const numeric = inner instanceof z.ZodNumber;
+    const meta =
+      METAVAR[field] ??
+      (numeric ? 'N' : inner instanceof z.ZodEffects ? 'D' : inner instanceof z.ZodEnum ? 'MODE' : 'S');
+    const flag = field.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+    let text = description ?? FALLBACK_HELP[field] ?? field;
+    if (fallback !== undefined && !text.includes('(default')) text += ` (default ${String(fallback)})`;
+    return { flag, field, numeric, help: helpLine(`--${flag} ${meta}`, text) };
+  });
+}
+
+export const PROFILE_FLAGS: readonly ProfileFlag[] = profileFlags();
 
 export const LOAD_HELP = `Usage: etcd-soak load --endpoints HOST:PORT[,HOST:PORT...] [options]
 
 Open-loop watch/put load that checks etcd's watch guarantees (ordered, unique, reliable) live.
 
 Options:
-  --endpoints LIST      etcd client endpoints, comma separated (required)
-  --rate N              puts per second, open loop (default 200)
-  --watchers N          watchers (default 60), spread over the keys and connections
-  --keys N              keys under <prefix>/<run-id>/ (default 12)
-  --connections N       gRPC connections, each with its own watch stream (default 3)
-  --value-size BYTES    value size, at least 49 (default 256)
-  --duration D          run length, Go duration (default: until Ctrl-C)
-  --put-timeout D       deadline of one put (default 5s); a put past it is indeterminate
-  --settle D            after this long a suspected skip is checked against etcd's record, and an event
-                        is counted late (default 5s)
-  --stall-timeout D     a watch stream silent this long while puts on its keys are acknowledged is
-                        probed, then reset and resumed (default 5s)
-  --max-in-flight N     puts in flight at most; puts due beyond it are counted as slips (default 1024)
-  --watch-mode MODE     key (one key per watcher) or prefix (every key) (default key)
-  --prefix P            key prefix (default /etcd-soak)
-  --interval D          status/report interval (default 5s)
+${helpLine('--endpoints LIST', 'etcd client endpoints, comma separated (required)')}
+${PROFILE_FLAGS.map((f) => f.help).join('\n')}
   --report-dir DIR      where reports/<run-id>/ goes (default ./reports)
   --no-report           write no report files
   --run-id ID           8 characters [0-9a-z] (default random)
@@ -65,10 +124,10 @@ export class UsageError extends Error {}
 
 export function profileFromFlags(values: Record<string, string | boolean | undefined>): LoadProfileInput {
   const profile: Record<string, unknown> = {};
-  for (const [flag, field] of Object.entries(PROFILE_FLAGS)) {
+  for (const { flag, field, numeric } of PROFILE_FLAGS) {
     const raw = values[flag];
     if (raw === undefined) continue;
-    if (NUMERIC.has(field)) {
+    if (numeric) {
       const n = Number(raw);
       if (String(raw).trim() === '' || !Number.isFinite(n))
         throw new UsageError(`--${flag}: expected a number, got ${JSON.stringify(raw)}`);
@@ -79,8 +138,8 @@ export function profileFromFlags(values: Record<string, string | boolean | undef
 }
 
 function flagOf(field: string | number | undefined): string {
-  const hit = Object.entries(PROFILE_FLAGS).find(([, f]) => f === field);
-  return hit ? `--${hit[0]}` : String(field);
+  const hit = PROFILE_FLAGS.find((f) => f.field === field);
+  return hit ? `--${hit.flag}` : String(field);
 }
 
 export async function loadCommand(argv: string[]): Promise<number> {
@@ -90,7 +149,7 @@ export async function loadCommand(argv: string[]): Promise<number> {
       args: argv,
       options: {
         endpoints: { type: 'string' },
-        ...Object.fromEntries(Object.keys(PROFILE_FLAGS).map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(PROFILE_FLAGS.map((f) => [f.flag, { type: 'string' as const }])),
         'report-dir': { type: 'string' },
         'no-report': { type: 'boolean' },
         'run-id': { type: 'string' },
@@ -131,7 +190,8 @@ export async function loadCommand(argv: string[]): Promise<number> {
       }
     }
     runner = new LoadRunner({
-      profile: profileFromFlags(values),
+      // parsed here, at the edge: the runner takes a whole profile
+      profile: loadProfileSchema.parse(profileFromFlags(values)),
       endpoints,
       metrics: new Metrics({ defaultMetrics: false }),
       logger,

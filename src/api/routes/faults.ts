@@ -1,0 +1,34 @@
+// Each link's faults as JSON: add (the body is a fault spec), list, remove one, clear; and a global reset.
+import { Hono } from 'hono';
+import type { Daemon } from '../../daemon.js';
+import { faultSpecSchema } from '../../schema/fault.js';
+import { ApiError, jsonBody } from '../validate.js';
+
+export function faultRoutes(daemon: Daemon): Hono {
+  const app = new Hono();
+  app.get('/links/:name/faults', (c) => c.json(daemon.getLink(c.req.param('name')).listFaults()));
+  app.post(
+    '/links/:name/faults',
+    // an unknown link is a 404 before the body is judged
+    async (c, next) => {
+      daemon.getLink(c.req.param('name'));
+      await next();
+    },
+    jsonBody(faultSpecSchema, 'invalid fault'),
+    (c) => c.json(daemon.getLink(c.req.param('name')).addFault(c.req.valid('json')), 201),
+  );
+  app.delete('/links/:name/faults', (c) => {
+    const link = daemon.getLink(c.req.param('name'));
+    const removed = link.listFaults().length;
+    link.clearFaults();
+    return c.json({ removed });
+  });
+  app.delete('/links/:name/faults/:id', (c) => {
+    const link = daemon.getLink(c.req.param('name'));
+    if (!link.removeFault(c.req.param('id')))
+      throw new ApiError(404, `no fault ${JSON.stringify(c.req.param('id'))} on link ${link.name}`);
+    return c.body(null, 204);
+  });
+  app.post('/reset', (c) => c.json({ cleared: daemon.resetAll() }));
+  return app;
+}
