@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
 import { parseConfig } from '../src/config/schema.js';
-import { findEtcd } from '../src/lab/cluster.js';
+import { findEtcd } from '../src/cluster/launch.js';
 import { startLab } from '../src/lab/lab.js';
 import type { TimelineLine } from '../src/loadgen/report.js';
 import { freePorts } from '../src/util/net.js';

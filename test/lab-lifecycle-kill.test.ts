@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config/schema.js';
 import { startLab } from '../src/lab/lab.js';
-import { OWNER_FILE, type OwnerRecord } from '../src/lab/owner.js';
+import { OWNER_FILE, type OwnerRecord } from '../src/cluster/owner.js';
 import { processStartTime } from '../src/util/proc.js';
 import { alive, cmdline, root } from './helpers/proc.js';
 
@@ -89,7 +89,7 @@ t.test('watchdog (no setpriv): SIGKILL of the owner kills its members within 3 s
   const script = path.join(dir, 'owner.mjs');
   fs.writeFileSync(
     script,
-    `const { startCluster } = await import(${JSON.stringify(pathToFileURL(path.join(root, 'dist/src/lab/cluster.js')).href)});
+    `const { startCluster } = await import(${JSON.stringify(pathToFileURL(path.join(root, 'dist/src/cluster/launch.js')).href)});
 const c = await startCluster({ size: 1, tie: 'watchdog', baseDir: ${JSON.stringify(dir)} });
 console.log(JSON.stringify({ mode: c.tie.mode, pids: c.members.map((m) => m.pid), watchdog: c.tie.watchdogPid, dir: c.baseDir }));
 setInterval(() => {}, 1000);

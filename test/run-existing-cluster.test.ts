@@ -5,7 +5,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startCluster } from '../src/lab/cluster.js';
+import { startCluster } from '../src/cluster/launch.js';
 import { freePorts } from '../src/util/net.js';
 import { run } from './helpers/proc.js';
 

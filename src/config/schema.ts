@@ -38,6 +38,8 @@ export const existingSchema = z
             name: memberName,
             /** the member's client URL host:port */
             client: hostPort,
+            /** the member's peer URL host:port (optional: the topology lists it) */
+            peer: hostPort.optional(),
             /** where the client link listens (default: a free port on 127.0.0.1) */
             clientProxy: hostPort.optional(),
             /** serve the client link's etcd-proxy admin API here (unauthenticated, like etcd-proxy's) */
