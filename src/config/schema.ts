@@ -47,7 +47,16 @@ export const existingSchema = z
           })
           .strict(),
       )
-      .min(1),
+      .min(1)
+      .superRefine((members, ctx) => {
+        // a member is addressed by its name (links, /cluster, faults by member)
+        const seen = new Set<string>();
+        members.forEach((m, i) => {
+          if (seen.has(m.name))
+            ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate member name "${m.name}"` });
+          seen.add(m.name);
+        });
+      }),
   })
   .strict();
 
