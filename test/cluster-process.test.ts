@@ -59,6 +59,7 @@ t.test('the topology of a launched cluster: ids learned from the members, one le
   for (const m of topology.list()) {
     t.match(m.id, /^[0-9a-f]+$/, `${m.name} has a hex id`);
     t.equal(m.state, 'running');
+    t.equal(topology.processOf(m.name), m.process, 'its process handle');
   }
   t.same(
     topology.clientEndpoints(() => undefined),

@@ -4,7 +4,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import type { MemberStatus } from '../src/etcd/control.js';
 import { hexId, resolveRoles, Topology, type MemberAnswer } from '../src/cluster/topology.js';
-import { Conflict, NotFound } from '../src/util/errors.js';
+import { Conflict, NotFound, Unprocessable } from '../src/util/errors.js';
 
 t.test('declared members, their links by side, and lookups by name and by link', async (t) => {
   const topo = new Topology([
@@ -22,6 +22,8 @@ t.test('declared members, their links by side, and lookups by name and by link',
   t.throws(() => topo.get('s9'), NotFound);
   t.throws(() => topo.linksOf('s9'), NotFound);
   t.equal(topo.find('s9'), undefined);
+  t.throws(() => topo.processOf('s1'), Unprocessable, 'a member this daemon did not launch has no process');
+  t.throws(() => topo.processOf('s9'), NotFound);
 
   topo.attachLink({ name: 's1-client', kind: 'client', member: 's1', upstream: '127.0.0.1:2379' });
   topo.attachLink({ name: 's1-peer', kind: 'peer', member: 's1', upstream: '127.0.0.1:2380' });

@@ -273,6 +273,37 @@ t.test(
   },
 );
 
+t.test(
+  'the topology: the members of the layout, their links and process handles; /cluster addresses them',
+  async (t) => {
+    const topo = lab.daemon.topology;
+    t.same(
+      topo.list().map((m) => [m.name, m.clientLink, m.peerLink, m.process]),
+      cluster.members.map((p) => [p.name, `${p.name}-client`, `${p.name}-peer`, p]),
+    );
+    t.same(
+      lab.daemon.members().map((m) => [m.name, m.client, m.peer, m.pid, m.state]),
+      cluster.members.map((p) => [p.name, `127.0.0.1:${p.clientPort}`, `127.0.0.1:${p.peerPort}`, p.pid, 'running']),
+      "the daemon's members: their own addresses, pids and states",
+    );
+    const st = await json('GET', '/cluster');
+    t.ok(
+      st.every((m: any) => /^[0-9a-f]+$/.test(m.id) && BigInt(m.memberId).toString(16) === m.id),
+      'each row has its id in hex',
+    );
+    t.same(
+      st.map((m: any) => [m.peer, m.state, m.peerLink]),
+      cluster.members.map((p) => [`127.0.0.1:${p.peerPort}`, 'running', `${p.name}-peer`]),
+    );
+    const links = await json('GET', '/links');
+    t.same(
+      lab.daemon.clientEndpoints(),
+      topo.list().map((m) => links.find((l: any) => l.name === m.clientLink).listen),
+      "the load's endpoints: the members' client links",
+    );
+  },
+);
+
 t.test('shutdown leaves no etcd process and no data dir', async (t) => {
   const pids = cluster.members.map((m) => m.pid!).filter(Boolean);
   const dir = cluster.baseDir;

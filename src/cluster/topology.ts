@@ -3,7 +3,7 @@
 // lab builds it from its layout, a config for an existing cluster from its member list; links that name
 // a member attach to it. Endpoints, the banner, /cluster (and later faults by member or role) ask it.
 import { memberStatuses, type MemberStatus } from '../etcd/control.js';
-import { Conflict, NotFound } from '../util/errors.js';
+import { Conflict, NotFound, Unprocessable } from '../util/errors.js';
 import type { MemberProcess, MemberState } from './process.js';
 
 export type MemberLinkKind = 'client' | 'peer';
@@ -114,6 +114,16 @@ export class Topology {
     const m = this.members.get(name);
     if (!m) throw new NotFound(`no member named ${JSON.stringify(name)}`);
     return m;
+  }
+
+  /** A launched member's process handle (NotFound: no such member; Unprocessable: this daemon did not launch it). */
+  processOf(name: string): MemberProcess {
+    const m = this.get(name);
+    if (!m.process)
+      throw new Unprocessable(`member ${name} was not launched by this daemon: there is no process to act on`, [
+        { path: 'member', message: 'not launched by this daemon' },
+      ]);
+    return m.process;
   }
 
   /** Gives a declared member its process handle (the launcher starts members after the topology is built). */
