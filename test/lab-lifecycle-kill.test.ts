@@ -133,22 +133,27 @@ setInterval(() => {}, 1000);
     );
     const owner = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = collect(owner);
-    let info: { before: number; after: number; watchdog: number | null; dir: string } | undefined;
+    const started: number[] = [];
     t.teardown(() => {
       if (owner.exitCode === null && owner.signalCode === null) owner.kill('SIGKILL');
       // whatever the outcome, the member this test started is stopped by its pid
-      for (const pid of [info?.before, info?.after])
-        if (pid && alive(pid) && cmdline(pid).includes(dir)) process.kill(pid, 'SIGKILL');
+      for (const pid of started) if (alive(pid) && cmdline(pid).includes(dir)) process.kill(pid, 'SIGKILL');
     });
-    info = JSON.parse((await waitFor(out.text, /^\{.*\}$/m, owner))[0]);
-    t.not(info!.after, info!.before, 'restarted: a new process');
-    t.notOk(alive(info!.before), 'the old one is gone');
-    t.ok(alive(info!.after), 'the new one runs');
-    const rec = JSON.parse(fs.readFileSync(path.join(info!.dir, OWNER_FILE), 'utf8')) as OwnerRecord;
-    t.equal(rec.members[0].pid, info!.after, 'the owner record names the new pid');
+    const info = JSON.parse((await waitFor(out.text, /^\{.*\}$/m, owner))[0]) as {
+      before: number;
+      after: number;
+      watchdog: number | null;
+      dir: string;
+    };
+    started.push(info.before, info.after);
+    t.not(info.after, info.before, 'restarted: a new process');
+    t.notOk(alive(info.before), 'the old one is gone');
+    t.ok(alive(info.after), 'the new one runs');
+    const rec = JSON.parse(fs.readFileSync(path.join(info.dir, OWNER_FILE), 'utf8')) as OwnerRecord;
+    t.equal(rec.members[0].pid, info.after, 'the owner record names the new pid');
     process.kill(owner.pid!, 'SIGKILL');
     await exited(owner);
-    const { left, took } = await goneWithin([info!.after, ...(info!.watchdog ? [info!.watchdog] : [])], 30000);
+    const { left, took } = await goneWithin([info.after, ...(info.watchdog ? [info.watchdog] : [])], 30000);
     t.same(left, [], 'the restarted member is gone after its owner was SIGKILLed');
     t.comment(`gone ${took} ms after the owner was killed`);
   });
