@@ -51,6 +51,8 @@ t.teardown(async () => {
 });
 const api = lab.apiUrl;
 const cluster = lab.cluster!;
+// before anyone asks /cluster: the lab learns the members' ids as it starts them
+const idsAtStart = lab.daemon.members().map((m) => m.id);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function json(method: string, p: string, body?: unknown): Promise<any> {
@@ -285,6 +287,10 @@ t.test(
       lab.daemon.members().map((m) => [m.name, m.client, m.peer, m.pid, m.state]),
       cluster.members.map((p) => [p.name, `127.0.0.1:${p.clientPort}`, `127.0.0.1:${p.peerPort}`, p.pid, 'running']),
       "the daemon's members: their own addresses, pids and states",
+    );
+    t.ok(
+      idsAtStart.every((id) => /^[0-9a-f]+$/.test(id ?? '')),
+      'ids known from the start',
     );
     const st = await json('GET', '/cluster');
     t.ok(

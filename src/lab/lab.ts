@@ -280,6 +280,7 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
         signal,
       });
       for (const m of cluster.members) topology.attachProcess(m.name, m);
+      await topology.statuses(2000); // the members' ids, known from the start
       for (const l of linkSpecs) daemon.getLink(l.name).quiet = false;
       const c = cluster;
       c.on('member-exit', (name: string, code: number | null, sig: string | null) => {
