@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { controlClient, memberStatuses } from '../src/etcd/control.js';
-import { startCluster, type Cluster } from '../src/lab/cluster.js';
+import { startCluster, type Cluster } from '../src/cluster/launch.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
 import { EtcdWireClient } from '../src/loadgen/wire/client.js';
 import { packageRoot, percentile, writeResults } from './lib.js';

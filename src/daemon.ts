@@ -1,4 +1,4 @@
-// The daemon's state: links by name, one metrics registry, an optional load run, an optional cluster.
+// The daemon's state: links by name, one metrics registry, an optional load run, the topology of members.
 // The HTTP API, the lab and `etcd-soak run` all drive this one object.
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
@@ -10,7 +10,9 @@ import { LoadRunner, type LoadStatus, type LoadSummary } from './loadgen/runner.
 import type { LoadProfileInput } from './schema/load.js';
 import { silentLogger, type Logger } from './util/log.js';
 import { Conflict, Invalid, NotFound, Unprocessable } from './util/errors.js';
-import { memberStatuses, type MemberStatus } from './etcd/control.js';
+import type { MemberStatus } from './etcd/control.js';
+import { Topology } from './cluster/topology.js';
+import type { MemberState } from './cluster/process.js';
 
 export interface LinkSpec {
   name: string;
@@ -22,11 +24,15 @@ export interface LinkSpec {
   compatAdmin?: string;
 }
 
-/** A member as the daemon knows it (launched members have a pid). */
+/** A member as the daemon knows it (launched members have a pid and a state). */
 export interface MemberInfo {
   name: string;
+  /** etcd's member id (hex), once learned from the member */
+  id?: string;
   /** the member's own client URL host:port (not the link) */
   client?: string;
+  /** the member's own peer URL host:port (not the link) */
+  peer?: string;
   clientLink?: string;
   peerLink?: string;
   /** launched members: the member's own ports */
@@ -34,6 +40,7 @@ export interface MemberInfo {
   peerPort?: number;
   pid?: number;
   running?: boolean;
+  state?: MemberState;
 }
 
 interface LinkEntry {
@@ -53,11 +60,8 @@ export interface DaemonOptions {
   defaultProfile?: LoadProfileInput;
   /** serves a link's etcd-proxy admin API (the API layer's); without it a link cannot have `compatAdmin` */
   serveAdmin?: (link: Link, listen: string, metrics: Metrics) => Promise<Server>;
-}
-
-/** What the daemon needs of a cluster it launched (the lab's Cluster). */
-export interface LaunchedCluster {
-  readonly members: readonly { name: string; clientPort: number; peerPort: number; pid?: number; running: boolean }[];
+  /** the members (a launched or an existing cluster); links that name a member attach to it */
+  topology?: Topology;
 }
 
 /** drop and corrupt garble bytes on the way: watch anomalies near them are re-read before judged */
@@ -72,7 +76,8 @@ export class Daemon extends EventEmitter {
   private lastSummary: LoadSummary | undefined;
   /** load start / replace / stop run one at a time, in arrival order */
   private loadOps: Promise<unknown> = Promise.resolve();
-  cluster: LaunchedCluster | undefined;
+  /** the members: their links, ids and (launched members) process handles */
+  readonly topology: Topology;
   private linkSeq = 0;
   /** drop/corrupt faults active now, and when the last one ended (monotonic ms) */
   private lossyActive = 0;
@@ -82,6 +87,7 @@ export class Daemon extends EventEmitter {
     super();
     this.metrics = opts.metrics ?? new Metrics();
     this.logger = opts.logger ?? silentLogger;
+    this.topology = opts.topology ?? new Topology();
   }
 
   // ----- links
@@ -136,6 +142,8 @@ export class Daemon extends EventEmitter {
       }
     }
     this.links.set(spec.name, entry);
+    if (spec.member && (spec.kind === 'client' || spec.kind === 'peer'))
+      this.topology.attachLink({ name: spec.name, kind: spec.kind, member: spec.member, upstream: spec.upstream });
     return link.stats();
   }
 
@@ -177,6 +185,7 @@ export class Daemon extends EventEmitter {
     // cleared, not just closed: each removal is announced, so the lossy-fault count stays right
     e.link.clearFaults();
     this.links.delete(name);
+    this.topology.detachLink(name);
     await closeServer(e.admin);
     await e.link.close();
   }
@@ -200,64 +209,44 @@ export class Daemon extends EventEmitter {
 
   // ----- members
 
-  /**
-   * The members the daemon knows: from a launched cluster (with process state), else from links that
-   * name a member (an existing cluster: its client link's upstream is the member's client URL).
-   */
+  /** The members the daemon knows (launched, configured, or named by a link), from the topology. */
   members(): MemberInfo[] {
-    const byName = new Map<string, MemberInfo>();
-    const get = (name: string) => {
-      let m = byName.get(name);
-      if (!m) byName.set(name, (m = { name }));
-      return m;
-    };
-    for (const m of this.cluster?.members ?? []) {
-      Object.assign(get(m.name), {
-        client: `127.0.0.1:${m.clientPort}`,
-        clientPort: m.clientPort,
-        peerPort: m.peerPort,
-        pid: m.pid,
-        running: m.running,
-      });
-    }
-    for (const { spec } of this.links.values()) {
-      if (!spec.member) continue;
-      const m = get(spec.member);
-      if (spec.kind === 'client') {
-        m.clientLink = spec.name;
-        m.client ??= spec.upstream;
-      } else if (spec.kind === 'peer') m.peerLink = spec.name;
-    }
-    return [...byName.values()];
+    return this.topology.list().map((m) => {
+      const p = m.process;
+      return {
+        name: m.name,
+        id: m.id,
+        client: m.client,
+        peer: m.peer,
+        clientLink: m.clientLink,
+        peerLink: m.peerLink,
+        ...(p && { clientPort: p.clientPort, peerPort: p.peerPort, pid: p.pid, running: p.running, state: p.state }),
+      };
+    });
   }
 
   /** Each member's own view (id, leader, revision, health) through its client URL, beside what the daemon knows. */
   async clusterStatus(deadlineMs = 2000): Promise<(MemberInfo & Partial<MemberStatus>)[]> {
-    const members = this.members();
-    if (!members.length)
+    if (!this.topology.size)
       throw new NotFound('this daemon knows no members: launch a cluster or configure cluster.existing');
-    const withClient = members.filter((m) => m.client);
-    const st = await memberStatuses(
-      withClient.map((m) => m.client!),
-      deadlineMs,
-    );
-    return members.map((m) => {
-      const i = withClient.indexOf(m);
-      return { ...m, ...(i >= 0 ? st[i] : { ok: false, error: 'no client endpoint known' }) };
-    });
+    const answers = await this.topology.statuses(deadlineMs);
+    // the ids are learned by the status round, so the member rows are read after it
+    const info = new Map(this.members().map((m) => [m.name, m]));
+    return answers.map(({ member, status }) => ({ ...info.get(member.name)!, ...status }));
   }
 
   // ----- load
 
   /**
-   * The endpoints a load uses when its start names none: the members' client links (links of kind
-   * client that belong to a member), else the daemon's default. A link a user adds joins a load only
-   * when a start names it.
+   * The endpoints a load uses when its start names none: the members' client links, else the members'
+   * own client URLs (the topology's), else the daemon's default. A link that names no member joins a
+   * load only when a start names it.
    */
   clientEndpoints(): string[] {
-    const own = [...this.links.values()]
-      .filter((e) => e.spec.kind === 'client' && e.spec.member)
-      .map((e) => linkEndpoint(e.link));
+    const own = this.topology.clientEndpoints((name) => {
+      const e = this.links.get(name);
+      return e && linkEndpoint(e.link);
+    });
     return own.length ? own : (this.opts.defaultEndpoints?.() ?? []);
   }
 

@@ -22,6 +22,7 @@ t.test('the shipped configs load', async (t) => {
   t.equal(lab.statusInterval, 5000, 'durations become milliseconds');
   const ex = loadConfigFile(new URL('../config/existing-cluster.example.yaml', import.meta.url).pathname);
   t.equal(ex.cluster?.existing?.members[0].client, '127.0.0.1:2379');
+  t.equal(ex.cluster?.existing?.members[0].peer, '127.0.0.1:2380', "a member's peer URL (optional)");
   const json = write(
     'c.json',
     JSON.stringify({
@@ -50,6 +51,16 @@ t.test('each kind of invalid config fails with the file and the path named', asy
       'member.yaml',
       'cluster:\n  existing:\n    members:\n      - { name: s1, client: "localhost" }\n',
       /member\.yaml: cluster\.existing\.members\[0\]\.client: expected "host:port", got "localhost"/,
+    ],
+    [
+      'peer.yaml',
+      'cluster:\n  existing:\n    members:\n      - { name: s1, client: "127.0.0.1:2379", peer: "2380" }\n',
+      /peer\.yaml: cluster\.existing\.members\[0\]\.peer: expected "host:port"/,
+    ],
+    [
+      'twice.yaml',
+      'cluster:\n  existing:\n    members:\n      - { name: s1, client: "127.0.0.1:2379" }\n      - { name: s1, client: "127.0.0.1:3379" }\n',
+      /twice\.yaml: cluster\.existing\.members\[1\]\.name: duplicate member name "s1"/,
     ],
     [
       'link.yaml',

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { request } from 'undici';
-import { startCluster } from '../src/lab/cluster.js';
+import { startCluster } from '../src/cluster/launch.js';
 import { freePorts } from '../src/util/net.js';
 import { formatDefaults, parseGoFlags } from '../src/cli/goflags.js';
 import { run, stop } from './helpers/proc.js';

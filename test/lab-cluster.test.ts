@@ -2,8 +2,8 @@ import t from 'tap';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { startCluster } from '../src/lab/cluster.js';
-import { OWNER_FILE, type OwnerRecord } from '../src/lab/owner.js';
+import { startCluster } from '../src/cluster/launch.js';
+import { OWNER_FILE, type OwnerRecord } from '../src/cluster/owner.js';
 
 function alive(pid: number): boolean {
   try {

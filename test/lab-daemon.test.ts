@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
 import { parseConfig } from '../src/config/schema.js';
-import { findEtcd } from '../src/lab/cluster.js';
+import { findEtcd } from '../src/cluster/launch.js';
 import { startLab } from '../src/lab/lab.js';
 import type { TimelineLine } from '../src/loadgen/report.js';
 import { freePorts } from '../src/util/net.js';
@@ -51,6 +51,8 @@ t.teardown(async () => {
 });
 const api = lab.apiUrl;
 const cluster = lab.cluster!;
+// before anyone asks /cluster: the lab learns the members' ids as it starts them
+const idsAtStart = lab.daemon.members().map((m) => m.id);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function json(method: string, p: string, body?: unknown): Promise<any> {
@@ -270,6 +272,41 @@ t.test(
     }
     t.ok(same, 'every member at the same revision');
     t.ok(fs.existsSync(path.join(reportDir, summary.runId, 'summary.json')), 'report written');
+  },
+);
+
+t.test(
+  'the topology: the members of the layout, their links and process handles; /cluster addresses them',
+  async (t) => {
+    const topo = lab.daemon.topology;
+    t.same(
+      topo.list().map((m) => [m.name, m.clientLink, m.peerLink, m.process]),
+      cluster.members.map((p) => [p.name, `${p.name}-client`, `${p.name}-peer`, p]),
+    );
+    t.same(
+      lab.daemon.members().map((m) => [m.name, m.client, m.peer, m.pid, m.state]),
+      cluster.members.map((p) => [p.name, `127.0.0.1:${p.clientPort}`, `127.0.0.1:${p.peerPort}`, p.pid, 'running']),
+      "the daemon's members: their own addresses, pids and states",
+    );
+    t.ok(
+      idsAtStart.every((id) => /^[0-9a-f]+$/.test(id ?? '')),
+      'ids known from the start',
+    );
+    const st = await json('GET', '/cluster');
+    t.ok(
+      st.every((m: any) => /^[0-9a-f]+$/.test(m.id) && BigInt(m.memberId).toString(16) === m.id),
+      'each row has its id in hex',
+    );
+    t.same(
+      st.map((m: any) => [m.peer, m.state, m.peerLink]),
+      cluster.members.map((p) => [`127.0.0.1:${p.peerPort}`, 'running', `${p.name}-peer`]),
+    );
+    const links = await json('GET', '/links');
+    t.same(
+      lab.daemon.clientEndpoints(),
+      topo.list().map((m) => links.find((l: any) => l.name === m.clientLink).listen),
+      "the load's endpoints: the members' client links",
+    );
   },
 );
 

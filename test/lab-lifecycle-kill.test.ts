@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config/schema.js';
 import { startLab } from '../src/lab/lab.js';
-import { OWNER_FILE, type OwnerRecord } from '../src/lab/owner.js';
+import { OWNER_FILE, type OwnerRecord } from '../src/cluster/owner.js';
 import { processStartTime } from '../src/util/proc.js';
 import { alive, cmdline, root } from './helpers/proc.js';
 
@@ -89,7 +89,7 @@ t.test('watchdog (no setpriv): SIGKILL of the owner kills its members within 3 s
   const script = path.join(dir, 'owner.mjs');
   fs.writeFileSync(
     script,
-    `const { startCluster } = await import(${JSON.stringify(pathToFileURL(path.join(root, 'dist/src/lab/cluster.js')).href)});
+    `const { startCluster } = await import(${JSON.stringify(pathToFileURL(path.join(root, 'dist/src/cluster/launch.js')).href)});
 const c = await startCluster({ size: 1, tie: 'watchdog', baseDir: ${JSON.stringify(dir)} });
 console.log(JSON.stringify({ mode: c.tie.mode, pids: c.members.map((m) => m.pid), watchdog: c.tie.watchdogPid, dir: c.baseDir }));
 setInterval(() => {}, 1000);
@@ -114,6 +114,50 @@ setInterval(() => {}, 1000);
   const { left, took } = await goneWithin([...info.pids, info.watchdog], 3000);
   t.same(left, [], `member and watchdog gone ${took} ms after the owner was killed`);
 });
+
+for (const tie of ['pdeathsig', 'watchdog'] as const) {
+  t.test(`${tie}: a member restarted through its process handle dies with its owner too`, async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-restart-tie-test-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const script = path.join(dir, 'owner.mjs');
+    fs.writeFileSync(
+      script,
+      `const { startCluster } = await import(${JSON.stringify(pathToFileURL(path.join(root, 'dist/src/cluster/launch.js')).href)});
+const c = await startCluster({ size: 1, tie: '${tie}', baseDir: ${JSON.stringify(dir)} });
+const m = c.members[0];
+const before = m.pid;
+await m.restart();
+console.log(JSON.stringify({ before, after: m.pid, watchdog: c.tie.watchdogPid ?? null, dir: c.baseDir }));
+setInterval(() => {}, 1000);
+`,
+    );
+    const owner = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = collect(owner);
+    const started: number[] = [];
+    t.teardown(() => {
+      if (owner.exitCode === null && owner.signalCode === null) owner.kill('SIGKILL');
+      // whatever the outcome, the member this test started is stopped by its pid
+      for (const pid of started) if (alive(pid) && cmdline(pid).includes(dir)) process.kill(pid, 'SIGKILL');
+    });
+    const info = JSON.parse((await waitFor(out.text, /^\{.*\}$/m, owner))[0]) as {
+      before: number;
+      after: number;
+      watchdog: number | null;
+      dir: string;
+    };
+    started.push(info.before, info.after);
+    t.not(info.after, info.before, 'restarted: a new process');
+    t.notOk(alive(info.before), 'the old one is gone');
+    t.ok(alive(info.after), 'the new one runs');
+    const rec = JSON.parse(fs.readFileSync(path.join(info.dir, OWNER_FILE), 'utf8')) as OwnerRecord;
+    t.equal(rec.members[0].pid, info.after, 'the owner record names the new pid');
+    process.kill(owner.pid!, 'SIGKILL');
+    await exited(owner);
+    const { left, took } = await goneWithin([info.after, ...(info.watchdog ? [info.watchdog] : [])], 30000);
+    t.same(left, [], 'the restarted member is gone after its owner was SIGKILLed');
+    t.comment(`gone ${took} ms after the owner was killed`);
+  });
+}
 
 t.test("a new lab cleans what a crashed one left, by the crashed lab's own record", async (t) => {
   // a planted leftover: a record whose daemon is dead, one "member" that is alive and names its data dir,

@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../src/config/schema.js';
-import { startCluster } from '../src/lab/cluster.js';
+import { startCluster } from '../src/cluster/launch.js';
 import { startLab } from '../src/lab/lab.js';
 import { EnvironmentError } from '../src/util/exit.js';
 import { describePortConflict, portHolders } from '../src/util/ports.js';

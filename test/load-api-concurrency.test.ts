@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../src/api/app.js';
 import { closeServer, Daemon } from '../src/daemon.js';
-import { startCluster } from '../src/lab/cluster.js';
+import { startCluster } from '../src/cluster/launch.js';
 import { Metrics } from '../src/metrics.js';
 import { freePorts } from '../src/util/net.js';
 

@@ -3,7 +3,7 @@
 // recovered by itself, `reliable` is 0, and every put's final state agrees with etcd's own history.
 import t from 'tap';
 import { Daemon } from '../src/daemon.js';
-import { startCluster } from '../src/lab/cluster.js';
+import { startCluster } from '../src/cluster/launch.js';
 import type { LoadSummary } from '../src/loadgen/report.js';
 import { decodeValue } from '../src/loadgen/value.js';
 import { EtcdWireClient, type WatchEvent } from '../src/loadgen/wire/client.js';

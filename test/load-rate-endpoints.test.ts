@@ -2,7 +2,7 @@
 // limit), and the load's endpoints are explicit: a removed endpoint's connections move to the others.
 import t from 'tap';
 import { Daemon } from '../src/daemon.js';
-import { startCluster } from '../src/lab/cluster.js';
+import { startCluster } from '../src/cluster/launch.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
 import { Metrics } from '../src/metrics.js';
 import { parseFaultSpec } from '../src/schema/fault.js';

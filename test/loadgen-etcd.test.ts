@@ -4,7 +4,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startCluster } from '../src/lab/cluster.js';
+import { startCluster } from '../src/cluster/launch.js';
 import { LoadRunner, type LoadSummary } from '../src/loadgen/runner.js';
 import { Metrics } from '../src/metrics.js';
 import { run } from './helpers/proc.js';

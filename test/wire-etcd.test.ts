@@ -1,7 +1,7 @@
 // The lean gRPC client against real etcd: put/range, watches (pipelined creates, compaction), and how it
 // fails when a member dies or stalls (promptly, never a hang).
 import t from 'tap';
-import { startCluster } from '../src/lab/cluster.js';
+import { startCluster } from '../src/cluster/launch.js';
 import { controlClient } from '../src/etcd/control.js';
 import { EtcdWireClient, WireError, type WatchEvent } from '../src/loadgen/wire/client.js';
 

@@ -38,6 +38,8 @@ export const existingSchema = z
             name: memberName,
             /** the member's client URL host:port */
             client: hostPort,
+            /** the member's peer URL host:port (optional: the topology lists it) */
+            peer: hostPort.optional(),
             /** where the client link listens (default: a free port on 127.0.0.1) */
             clientProxy: hostPort.optional(),
             /** serve the client link's etcd-proxy admin API here (unauthenticated, like etcd-proxy's) */
@@ -45,7 +47,16 @@ export const existingSchema = z
           })
           .strict(),
       )
-      .min(1),
+      .min(1)
+      .superRefine((members, ctx) => {
+        // a member is addressed by its name (links, /cluster, faults by member)
+        const seen = new Set<string>();
+        members.forEach((m, i) => {
+          if (seen.has(m.name))
+            ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate member name "${m.name}"` });
+          seen.add(m.name);
+        });
+      }),
   })
   .strict();
 

@@ -21,6 +21,8 @@ export interface MemberStatus {
   isLeader?: boolean;
   revision?: number;
   raftIndex?: number;
+  /** the raft term the member is in (a higher term's view of the leader is the newer one) */
+  raftTerm?: number;
   error?: string;
 }
 
@@ -39,6 +41,7 @@ export async function memberStatuses(endpoints: string[], deadlineMs = 3000): Pr
           isLeader: s.leader === s.header.member_id,
           revision: Number(s.header.revision),
           raftIndex: Number(s.raftIndex),
+          raftTerm: Number(s.raftTerm),
         };
       } catch (err) {
         return { endpoint, ok: false, error: (err as Error).message };

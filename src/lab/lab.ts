@@ -11,14 +11,17 @@ import type { Config } from '../config/schema.js';
 import { serveCompatAdmin } from '../api/admin.js';
 import { closeServer, Daemon, type LinkSpec } from '../daemon.js';
 import { Conflict, DomainError } from '../util/errors.js';
+import { printBanner } from './banner.js';
 import { formatStatusLine, formatSummaryTable, type LoadSummary, type TimelineLine } from '../loadgen/report.js';
 import { Metrics } from '../metrics.js';
 import { EnvironmentError, InputError } from '../util/exit.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { freePorts, joinHostPort, splitHostPort } from '../util/net.js';
 import { assertPortsFree, type PortClaim } from '../util/ports.js';
-import { findEtcd, startCluster, tailLines, type Cluster, type MemberSpec } from './cluster.js';
-import { clusterParents, reapStaleClusters } from './owner.js';
+import { findEtcd, startCluster, type Cluster, type MemberSpec } from '../cluster/launch.js';
+import { tailLines } from '../cluster/health.js';
+import { clusterParents, reapStaleClusters } from '../cluster/owner.js';
+import { Topology, type MemberInit } from '../cluster/topology.js';
 
 export interface LabOptions {
   logger?: Logger;
@@ -145,7 +148,14 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
   const out = opts.out === null ? () => {} : (opts.out ?? ((l: string) => void process.stderr.write(l + '\n')));
   const signal = opts.signal;
   let cluster: Cluster | undefined;
+  const launch = config.cluster?.launch;
+  const existing = config.cluster?.existing;
+  // the members: the launch's layout (ports below) or the existing cluster's list
+  const topology = new Topology(
+    existing?.members.map((m): MemberInit => ({ name: m.name, clientUrl: m.client, peerUrl: m.peer })) ?? [],
+  );
   const daemon = new Daemon({
+    topology,
     metrics: opts.metrics ?? new Metrics(),
     logger,
     seed: config.seed,
@@ -165,8 +175,6 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
     if (signal?.aborted) throw abortError();
   };
   try {
-    const launch = config.cluster?.launch;
-    const existing = config.cluster?.existing;
     const apiAddr = splitHostPort(config.api.listen);
     const claims: PortClaim[] = [];
     const listeners: Listener[] = [{ role: 'API', listen: config.api.listen, kind: 'api' }];
@@ -209,6 +217,13 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
           { host: '127.0.0.1', port: m.peer, role: `${m.name} peer` },
         );
       }
+      const scheme = launch.peerTls ? 'https' : 'http';
+      for (const m of ports)
+        topology.add({
+          name: m.name,
+          clientUrl: `http://127.0.0.1:${m.client}`,
+          peerUrl: `${scheme}://127.0.0.1:${m.peer}`,
+        });
       memberSpecs = ports.map((m) => ({
         name: m.name,
         clientPort: m.client,
@@ -265,7 +280,8 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
         logger,
         signal,
       });
-      daemon.cluster = cluster;
+      for (const m of cluster.members) topology.attachProcess(m.name, m);
+      await topology.statuses(2000); // the members' ids, known from the start
       for (const l of linkSpecs) daemon.getLink(l.name).quiet = false;
       const c = cluster;
       c.on('member-exit', (name: string, code: number | null, sig: string | null) => {
@@ -303,10 +319,11 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
     if (config.load) await daemon.startLoad({});
     // an existing cluster's members are known by their client URLs: show what each says of itself
     const existingStatus = !cluster && existing ? await daemon.clusterStatus(2000).catch(() => []) : [];
-    printBanner(out, daemon, cluster, apiUrl, !!config.api.token, existingStatus);
+    printBanner(out, daemon, apiUrl, !!config.api.token, existingStatus);
+    const launched = topology.list().filter((m) => m.process);
     daemon.on('load-interval', (line: TimelineLine) =>
       out(
-        `${formatStatusLine(line)} | faults ${daemon.activeFaults().length}${cluster ? ` | members up ${cluster.members.filter((m) => m.running).length}/${cluster.members.length}` : ''}`,
+        `${formatStatusLine(line)} | faults ${daemon.activeFaults().length}${launched.length ? ` | members up ${launched.filter((m) => m.process!.running).length}/${launched.length}` : ''}`,
       ),
     );
 
@@ -332,57 +349,4 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
     await cleanup().catch((e) => logger.error({ err: e }, 'cleanup after a failed start'));
     throw err;
   }
-}
-
-function printBanner(
-  out: (l: string) => void,
-  daemon: Daemon,
-  cluster: Cluster | undefined,
-  apiUrl: string,
-  token: boolean,
-  existing: Awaited<ReturnType<Daemon['clusterStatus']>>,
-): void {
-  const lines = ['', 'etcd-soak is running', ''];
-  if (existing.length) {
-    lines.push('  member  client                 client link            id                leader  revision  health');
-    for (const m of existing) {
-      const link = m.clientLink ? daemon.listLinks().find((l) => l.name === m.clientLink)?.listen : undefined;
-      const health = m.ok ? 'ok' : `unreachable (${(m.error ?? '').slice(0, 60)})`;
-      // etcd prints member ids in hex (etcdctl member list)
-      const id = m.memberId && /^\d+$/.test(m.memberId) ? BigInt(m.memberId).toString(16) : (m.memberId ?? '-');
-      lines.push(
-        `  ${m.name.padEnd(8)}${(m.client ?? '-').padEnd(23)}${(link ?? '-').padEnd(23)}${id.padEnd(18)}${(m.isLeader ? 'yes' : m.ok ? 'no' : '-').padEnd(8)}${String(m.revision ?? '-').padEnd(10)}${health}`,
-      );
-    }
-  }
-  if (cluster) {
-    lines.push('  member  client          client link (proxy)  peer            peer link (advertised)  pid');
-    for (const m of cluster.members) {
-      lines.push(
-        `  ${m.name.padEnd(8)}127.0.0.1:${String(m.clientPort).padEnd(6)}127.0.0.1:${String(m.advertiseClientPort).padEnd(11)}127.0.0.1:${String(m.peerPort).padEnd(6)}127.0.0.1:${String(m.advertisePeerPort).padEnd(14)}${m.pid}`,
-      );
-    }
-  }
-  const links = daemon.listLinks();
-  const eps = daemon.clientEndpoints();
-  lines.push('', `  endpoints (through the links): ${eps.join(',')}`);
-  lines.push(
-    `  API: ${apiUrl}   metrics: ${apiUrl}/metrics   OpenAPI: ${apiUrl}/openapi.json${token ? '   (bearer token required)' : ''}`,
-  );
-  const admin = links.find((l) => l.kind === 'client' && l.compatAdmin);
-  const peerLink = links.find((l) => l.kind === 'peer');
-  // the token itself is never printed: the lines read it from the shell
-  const auth = token ? ' -H "Authorization: Bearer $ETCD_SOAK_TOKEN"' : '';
-  lines.push('', token ? '  try (with ETCD_SOAK_TOKEN set to the token in your shell):' : '  try:');
-  lines.push(`    ETCDCTL_API=3 etcdctl --endpoints ${eps[0] ?? '127.0.0.1:23790'} put foo bar`);
-  if (admin?.compatAdmin)
-    lines.push(
-      `    curl -L http://localhost:${admin.compatAdmin.split(':').pop()}/delay-tx -X PUT -d "latency=5s&random-variable=100ms"`,
-    );
-  if (peerLink)
-    lines.push(
-      `    curl${auth} -X POST ${apiUrl}/links/${peerLink.name}/faults -d '{"type":"blackhole","direction":"tx","duration":"10s"}'`,
-    );
-  lines.push(`    curl${auth} ${apiUrl}/load`, '');
-  out(lines.join('\n'));
 }

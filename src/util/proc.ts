@@ -29,6 +29,11 @@ function readStat(pid: number): Stat | undefined {
   return { state: f[0], startTime: f[19] };
 }
 
+/** The scheduler state letter of a process (R, S, D, T stopped, Z zombie...), undefined when it does not exist. */
+export function processState(pid: number): string | undefined {
+  return readStat(pid)?.state;
+}
+
 /** Start time of a process (opaque, comparable for equality), undefined when it does not exist. */
 export function processStartTime(pid: number): string | undefined {
   return readStat(pid)?.startTime;

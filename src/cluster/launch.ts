@@ -3,7 +3,6 @@
 // Members never outlive the daemon (tie.ts), run in their own process groups (a terminal's Ctrl-C
 // reaches only the daemon, which stops them in order), and the cluster keeps a record of its owner in
 // its data dir (owner.ts) so a later lab can clean up after a daemon that died.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,7 +10,10 @@ import path from 'node:path';
 import { EnvironmentError } from '../util/exit.js';
 import { freePorts } from '../util/net.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { NotFound, Unprocessable } from '../util/errors.js';
+import { indentLines, memberGatewayStatus, memberHealthy, tailLines } from './health.js';
 import { CLUSTER_DIR_PREFIX, selfOwner, writeOwnerRecord, type OwnerRecord } from './owner.js';
+import { MemberProcess, type KillSignal, type MemberLayout } from './process.js';
 import { MemberTie, type TieMode } from './tie.js';
 
 export interface MemberSpec {
@@ -46,25 +48,6 @@ export interface ClusterOptions {
   signal?: AbortSignal;
 }
 
-export interface Member {
-  name: string;
-  clientPort: number;
-  peerPort: number;
-  advertisePeerPort: number;
-  advertiseClientPort: number;
-  clientUrl: string;
-  peerUrl: string;
-  dataDir: string;
-  logFile: string;
-  pid: number | undefined;
-  running: boolean;
-  /** the last lines of the member's log when it last exited unexpectedly */
-  lastLog?: string[];
-}
-
-const STOP_GRACE_MS = 5000;
-const LOG_TAIL_LINES = 20;
-
 /** Finds the etcd binary: explicit path, ETCD_BIN, then PATH. Returns undefined when there is none. */
 export function findEtcd(explicit?: string): string | undefined {
   const candidates = [explicit, process.env.ETCD_BIN].filter((x): x is string => !!x);
@@ -86,54 +69,36 @@ function isExecutable(p: string): boolean {
   }
 }
 
-/** The last `n` lines of a file (reads at most its last 64 KiB); [] when it cannot be read. */
-export function tailLines(file: string, n = LOG_TAIL_LINES): string[] {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const size = fs.fstatSync(fd).size;
-    const len = Math.min(size, 65536);
-    const buf = Buffer.alloc(len);
-    fs.readSync(fd, buf, 0, len, size - len);
-    const lines = buf
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '');
-    if (len < size) lines.shift(); // the first line may be cut
-    return lines.slice(-n);
-  } catch {
-    return [];
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-function indent(lines: string[]): string {
-  return lines.map((l) => `    ${l.length > 400 ? l.slice(0, 399) + '…' : l}`).join('\n');
-}
-
+/** A launched cluster: its members' process handles, its data dir and owner record. Emits 'member-exit'(name, code, signal) for an unexpected exit. */
 export class Cluster extends EventEmitter {
-  readonly members: Member[];
+  /** each launched member's process handle */
+  readonly members: MemberProcess[];
   readonly baseDir: string;
   readonly tie: MemberTie;
-  private readonly children = new Map<string, ChildProcess>();
-  private readonly stopping = new Set<string>();
-  private readonly exitWatchers = new Set<(m: Member, code: number | null, signal: string | null) => void>();
+  private readonly exitWatchers = new Set<(m: MemberProcess, code: number | null, signal: string | null) => void>();
   private stopped = false;
   private stopPromise: Promise<void> | undefined;
   private readonly record: OwnerRecord;
 
   constructor(
-    members: Member[],
+    layouts: MemberLayout[],
     baseDir: string,
-    private readonly etcdBin: string,
+    etcdBin: string,
     private readonly opts: ClusterOptions,
     private readonly logger: Logger,
   ) {
     super();
-    this.members = members;
     this.baseDir = baseDir;
     this.tie = new MemberTie(opts.tie ?? 'auto', baseDir);
+    const initial = layouts.map((x) => `${x.name}=${this.scheme}://127.0.0.1:${x.advertisePeerPort}`).join(',');
+    this.members = layouts.map((layout) => {
+      const m = new MemberProcess(layout, { etcdBin, args: this.args(layout, initial), tie: this.tie, logger });
+      m.on('spawn', () => this.writeRecord());
+      m.on('exit', (e: { code: number | null; signal: NodeJS.Signals | null; expected: boolean }) =>
+        this.memberExited(m, e.code, e.signal, e.expected),
+      );
+      return m;
+    });
     const now = new Date().toISOString();
     this.record = {
       version: 1,
@@ -147,25 +112,46 @@ export class Cluster extends EventEmitter {
     this.writeRecord();
   }
 
+  private get scheme(): string {
+    return this.opts.peerTls ? 'https' : 'http';
+  }
+
   clientEndpoints(): string[] {
     return this.members.map((m) => `127.0.0.1:${m.clientPort}`);
   }
 
-  member(name: string): Member {
+  member(name: string): MemberProcess {
     const m = this.members.find((x) => x.name === name);
-    if (!m) throw new Error(`no member named ${JSON.stringify(name)}`);
+    if (!m) throw new NotFound(`no member named ${JSON.stringify(name)}`);
     return m;
+  }
+
+  private memberExited(m: MemberProcess, code: number | null, signal: string | null, expected: boolean): void {
+    this.writeRecord();
+    if (expected || this.stopped) return;
+    this.logger.warn(
+      {
+        member: m.name,
+        code,
+        signal,
+        lastLog: (m.lastLog ?? []).slice(-5),
+        log: this.opts.keep ? m.logFile : undefined,
+      },
+      'etcd member exited unexpectedly',
+    );
+    for (const w of [...this.exitWatchers]) w(m, code, signal);
+    this.emit('member-exit', m.name, code, signal);
   }
 
   /** Keeps `owner.json` and the watchdog's pid list current. */
   private writeRecord(): void {
-    const pids = this.members.filter((m) => m.running && m.pid).map((m) => m.pid!);
-    this.tie?.track(pids);
+    const pids = this.members.filter((m) => m.pid).map((m) => m.pid!);
+    this.tie.track(pids);
     if (this.stopped && !this.opts.keep) return; // the dir is going away
     this.record.updatedAt = new Date().toISOString();
     this.record.members = this.members.map((m) => ({
       name: m.name,
-      pid: m.running ? (m.pid ?? null) : null,
+      pid: m.pid ?? null,
       dataDir: m.dataDir,
       clientPort: m.clientPort,
       peerPort: m.peerPort,
@@ -179,9 +165,7 @@ export class Cluster extends EventEmitter {
     }
   }
 
-  private args(m: Member): string[] {
-    const scheme = this.opts.peerTls ? 'https' : 'http';
-    const initial = this.members.map((x) => `${x.name}=${scheme}://127.0.0.1:${x.advertisePeerPort}`).join(',');
+  private args(m: MemberLayout, initial: string): string[] {
     const a = [
       '--name',
       m.name,
@@ -192,9 +176,9 @@ export class Cluster extends EventEmitter {
       '--advertise-client-urls',
       `http://127.0.0.1:${m.advertiseClientPort}`,
       '--listen-peer-urls',
-      `${scheme}://127.0.0.1:${m.peerPort}`,
+      `${this.scheme}://127.0.0.1:${m.peerPort}`,
       '--initial-advertise-peer-urls',
-      `${scheme}://127.0.0.1:${m.advertisePeerPort}`,
+      `${this.scheme}://127.0.0.1:${m.advertisePeerPort}`,
       '--initial-cluster',
       initial,
       '--initial-cluster-token',
@@ -210,86 +194,21 @@ export class Cluster extends EventEmitter {
     return a.concat(this.opts.extraArgs ?? []);
   }
 
-  /** Starts (or restarts) one member with its existing data dir. */
+  /** Starts (or restarts) one member with its existing data dir; does not wait for it to serve. */
   startMember(name: string): void {
-    const m = this.member(name);
-    if (this.children.has(name)) throw new Error(`member ${name} is already running`);
-    if (this.stopped) throw new Error('the cluster is stopped');
-    fs.mkdirSync(m.dataDir, { recursive: true });
-    const out = fs.openSync(m.logFile, 'a');
-    const { cmd, args } = this.tie.command(this.etcdBin, this.args(m));
-    // detached: its own process group, so a terminal's Ctrl-C (SIGINT to the foreground group) reaches
-    // only the daemon, which stops the members itself. The exit is still tracked (never unref'd).
-    const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: true });
-    fs.closeSync(out);
-    this.children.set(name, child);
-    m.pid = child.pid;
-    m.running = child.pid !== undefined;
-    this.stopping.delete(name);
-    child.once('exit', (code, signal) => {
-      this.children.delete(name);
-      m.running = false;
-      const expected = this.stopping.has(name) || this.stopped;
-      this.stopping.delete(name);
-      this.writeRecord();
-      if (!expected) {
-        m.lastLog = tailLines(m.logFile);
-        // its data dir may be gone by the time someone reads this: the last lines travel with it
-        this.logger.warn(
-          {
-            member: name,
-            memberPid: m.pid,
-            code,
-            signal,
-            lastLog: m.lastLog.slice(-5),
-            log: this.opts.keep ? m.logFile : undefined,
-          },
-          'etcd member exited unexpectedly',
-        );
-        for (const w of [...this.exitWatchers]) w(m, code, signal);
-        this.emit('member-exit', name, code, signal);
-      }
-      m.pid = undefined;
-    });
-    child.once('error', (err) => {
-      // spawn itself failed (no 'exit' follows when there was no process)
-      this.logger.error({ member: name, err }, 'etcd member failed to start');
-      if (child.pid === undefined) {
-        this.children.delete(name);
-        m.running = false;
-        m.lastLog = [`could not start ${cmd}: ${err.message}`];
-        for (const w of [...this.exitWatchers]) w(m, null, null);
-      }
-    });
-    this.writeRecord();
+    if (this.stopped) throw new Unprocessable('the cluster is stopped');
+    this.member(name).start();
   }
 
   /**
-   * Stops one member by PID. SIGTERM escalates to SIGKILL after a grace period; SIGKILL/SIGSTOP etc.
-   * are sent as given (SIGSTOP/SIGCONT do not wait).
+   * Signals one member: SIGSTOP/SIGCONT freeze and thaw it (no wait for health); any other signal ends
+   * it (SIGTERM escalates to SIGKILL after a grace period) and resolves once it has exited.
    */
   async stopMember(name: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.children.get(name);
-    if (!child) return;
-    if (signal === 'SIGSTOP' || signal === 'SIGCONT') {
-      child.kill(signal);
-      return;
-    }
-    this.stopping.add(name);
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    if (signal === 'SIGTERM') child.kill('SIGCONT'); // a stopped process would not act on SIGTERM
-    child.kill(signal);
-    if (signal !== 'SIGKILL') {
-      const timer = setTimeout(() => {
-        this.logger.warn({ member: name }, 'etcd member ignored SIGTERM; sending SIGKILL');
-        child.kill('SIGCONT');
-        child.kill('SIGKILL');
-      }, STOP_GRACE_MS);
-      await exited;
-      clearTimeout(timer);
-    } else {
-      await exited;
-    }
+    const m = this.member(name);
+    if (signal === 'SIGSTOP') return m.running ? m.freeze() : undefined;
+    if (signal === 'SIGCONT') return m.running ? m.thaw() : undefined;
+    await m.terminate(signal as KillSignal);
   }
 
   /**
@@ -301,10 +220,10 @@ export class Cluster extends EventEmitter {
     const deadline = Date.now() + timeoutMs;
     let failure: Error | undefined;
     let wake: (() => void) | undefined;
-    const onExit = (m: Member, code: number | null, sig: string | null) => {
+    const onExit = (m: MemberProcess, code: number | null, sig: string | null) => {
       const lines = m.lastLog?.length ? m.lastLog : ['(its log is empty)'];
       failure = new EnvironmentError(
-        `etcd member ${m.name} exited before the cluster was healthy (${sig ? `signal ${sig}` : `exit code ${code}`}); last lines of its log:\n${indent(lines)}`,
+        `etcd member ${m.name} exited before the cluster was healthy (${sig ? `signal ${sig}` : `exit code ${code}`}); last lines of its log:\n${indentLines(lines)}`,
       );
       wake?.();
     };
@@ -317,7 +236,7 @@ export class Cluster extends EventEmitter {
     signal?.addEventListener('abort', onAbort);
     try {
       if (signal?.aborted) onAbort();
-      let unhealthy: Member[] = [];
+      let unhealthy: MemberProcess[] = [];
       while (!failure && Date.now() < deadline) {
         const running = this.members.filter((m) => m.running);
         const results = await Promise.all(running.map((m) => memberHealthy(m.clientPort)));
@@ -333,7 +252,7 @@ export class Cluster extends EventEmitter {
       if (failure) throw failure;
       const detail = unhealthy.length
         ? unhealthy
-            .map((m) => `  ${m.name} (pid ${m.pid}), last lines of its log:\n${indent(tailLines(m.logFile, 8))}`)
+            .map((m) => `  ${m.name} (pid ${m.pid}), last lines of its log:\n${indentLines(tailLines(m.logFile, 8))}`)
             .join('\n')
         : '  no member is running';
       throw new EnvironmentError(
@@ -346,9 +265,9 @@ export class Cluster extends EventEmitter {
   }
 
   /** The running member that leads, asked through each member's own client port (undefined if unknown). */
-  async leader(timeoutMs = 1000): Promise<Member | undefined> {
-    const running = this.members.filter((m) => m.running);
-    const st = await Promise.all(running.map((m) => memberStatus(m.clientPort, timeoutMs)));
+  async leader(timeoutMs = 1000): Promise<MemberProcess | undefined> {
+    const running = this.members.filter((m) => m.state === 'running');
+    const st = await Promise.all(running.map((m) => memberGatewayStatus(m.clientPort, timeoutMs)));
     const i = st.findIndex((s) => s && s.leader !== '0' && s.leader === s.memberId);
     return i >= 0 ? running[i] : undefined;
   }
@@ -366,8 +285,9 @@ export class Cluster extends EventEmitter {
   private async doStop(): Promise<void> {
     const leader = this.members.some((m) => m.running) ? await this.leader().catch(() => undefined) : undefined;
     this.stopped = true;
-    await Promise.all(this.members.filter((m) => m !== leader).map((m) => this.stopMember(m.name)));
-    if (leader) await this.stopMember(leader.name);
+    for (const m of this.members) m.retire();
+    await Promise.all(this.members.filter((m) => m !== leader).map((m) => m.terminate('SIGTERM')));
+    if (leader) await leader.terminate('SIGTERM');
     this.tie.close();
     if (!this.opts.keep) fs.rmSync(this.baseDir, { recursive: true, force: true });
     else this.writeRecordFinal();
@@ -381,35 +301,6 @@ export class Cluster extends EventEmitter {
     } catch {
       // best effort: the members are stopped
     }
-  }
-}
-
-async function memberHealthy(port: number): Promise<boolean> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) });
-    const body = (await res.json()) as { health?: string };
-    return body.health === 'true';
-  } catch {
-    return false;
-  }
-}
-
-/** A member's own view through etcd's JSON gateway (ids as decimal strings). */
-async function memberStatus(
-  port: number,
-  timeoutMs: number,
-): Promise<{ memberId: string; leader: string } | undefined> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/v3/maintenance/status`, {
-      method: 'POST',
-      body: '{}',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const body = (await res.json()) as { header?: { member_id?: string }; leader?: string };
-    if (!body.header?.member_id || !body.leader) return undefined;
-    return { memberId: String(body.header.member_id), leader: String(body.leader) };
-  } catch {
-    return undefined;
   }
 }
 
@@ -434,7 +325,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     throw new EnvironmentError(`cannot create the members' data dir under ${parent}: ${(err as Error).message}`);
   }
   const scheme = opts.peerTls ? 'https' : 'http';
-  const members: Member[] = specs.map((s, i) => {
+  const layouts: MemberLayout[] = specs.map((s, i) => {
     const name = s.name ?? `s${i + 1}`;
     const clientPort = s.clientPort ?? ports.shift()!;
     const peerPort = s.peerPort ?? ports.shift()!;
@@ -447,25 +338,23 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       advertisePeerPort,
       advertiseClientPort,
       clientUrl: `http://127.0.0.1:${clientPort}`,
-      peerUrl: `${scheme}://127.0.0.1:${advertisePeerPort}`,
+      peerUrl: `${scheme}://127.0.0.1:${peerPort}`,
       dataDir: path.join(baseDir, `${name}.etcd`),
       logFile: path.join(baseDir, `${name}.log`),
-      pid: undefined,
-      running: false,
     };
   });
   let cluster: Cluster;
   try {
-    cluster = new Cluster(members, baseDir, etcdBin, opts, logger);
+    cluster = new Cluster(layouts, baseDir, etcdBin, opts, logger);
   } catch (err) {
     fs.rmSync(baseDir, { recursive: true, force: true });
     throw new EnvironmentError((err as Error).message);
   }
   try {
-    for (const m of members) cluster.startMember(m.name);
+    for (const m of cluster.members) m.start();
     logger.info(
       {
-        members: members.map((m) => ({ name: m.name, pid: m.pid, client: m.clientPort, peer: m.peerPort })),
+        members: cluster.members.map((m) => ({ name: m.name, pid: m.pid, client: m.clientPort, peer: m.peerPort })),
         tie: cluster.tie.mode,
       },
       'etcd cluster starting',
