@@ -12,6 +12,8 @@ import { silentLogger, type Logger } from './util/log.js';
 import { Conflict, Invalid, NotFound, Unprocessable } from './util/errors.js';
 import type { MemberStatus } from './etcd/control.js';
 import { Topology } from './cluster/topology.js';
+import { FaultBook } from './daemon/faults.js';
+import { systemClock, type Clock } from './util/clock.js';
 import type { MemberState } from './cluster/process.js';
 
 export interface LinkSpec {
@@ -62,6 +64,8 @@ export interface DaemonOptions {
   serveAdmin?: (link: Link, listen: string, metrics: Metrics) => Promise<Server>;
   /** the members (a launched or an existing cluster); links that name a member attach to it */
   topology?: Topology;
+  /** time for fault expiry and stamps (a manual clock in tests) */
+  clock?: Clock;
 }
 
 /** drop and corrupt garble bytes on the way: watch anomalies near them are re-read before judged */
@@ -78,6 +82,9 @@ export class Daemon extends EventEmitter {
   private loadOps: Promise<unknown> = Promise.resolve();
   /** the members: their links, ids and (launched members) process handles */
   readonly topology: Topology;
+  /** every active fault, and faults addressed to targets (links, members, roles) under one id */
+  readonly faults: FaultBook;
+  readonly clock: Clock;
   private linkSeq = 0;
   /** drop/corrupt faults active now, and when the last one ended (monotonic ms) */
   private lossyActive = 0;
@@ -88,6 +95,17 @@ export class Daemon extends EventEmitter {
     this.metrics = opts.metrics ?? new Metrics();
     this.logger = opts.logger ?? silentLogger;
     this.topology = opts.topology ?? new Topology();
+    this.clock = opts.clock ?? systemClock;
+    this.faults = new FaultBook({
+      clock: this.clock,
+      link: (name) => this.links.get(name)?.link,
+      links: () => [...this.links.values()].map((e) => e.link),
+      members: () => this.members(),
+      leaders: async () => {
+        const { leader } = await this.topology.roles();
+        return leader ? [leader.name] : [];
+      },
+    });
   }
 
   // ----- links
@@ -112,7 +130,8 @@ export class Daemon extends EventEmitter {
     link.on('fault-added', (info: { type: string }) => {
       if (LOSSY_FAULTS.has(info.type)) this.lossyActive++;
     });
-    link.on('fault-removed', (info: { type: string }) => {
+    link.on('fault-removed', (info: { id: string; type: string }) => {
+      this.faults.partRemoved(link.name, info.id);
       if (!LOSSY_FAULTS.has(info.type)) return;
       this.lossyActive = Math.max(0, this.lossyActive - 1);
       this.lossyEndedAt = performance.now();
