@@ -10,6 +10,7 @@ module.exports = {
     { name: 'no-upward-to-api', severity: 'error', from: { path: '^src/', pathNot: '^src/(cli|lab|api)/' }, to: { path: '^src/api/' } },
     { name: 'no-upward-to-daemon', severity: 'error', from: { path: '^src/', pathNot: '^src/(cli|lab|api|daemon\\.ts)' }, to: { path: '^src/daemon\\.ts$' } },
     { name: 'engine-parts-apart', comment: 'proxy, loadgen and the etcd control client do not import each other', severity: 'error', from: { path: '^src/(proxy|loadgen|etcd)/' }, to: { path: '^src/(proxy|loadgen|etcd)/', pathNot: '^src/$1/' } },
+    { name: 'fault-modules-self-contained', comment: 'a fault module knows the live fault state and other modules, not the links and pipes that run it', severity: 'error', from: { path: '^src/proxy/faults/' }, to: { path: '^src/proxy/', pathNot: '^src/proxy/faults/' } },
     { name: 'schema-and-util-at-the-bottom', severity: 'error', from: { path: '^src/(schema|util)/' }, to: { path: '^src/', pathNot: '^src/(schema|util)/' } },
   ],
   options: {

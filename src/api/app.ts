@@ -6,7 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { z, ZodError } from 'zod';
 import type { Daemon } from '../daemon.js';
-import { faultSpecSchema } from '../schema/fault.js';
+import { faultSpecSchema } from '../proxy/faults/registry.js';
 import { linkCreateSchema } from '../schema/link.js';
 import { loadProfileSchema } from '../schema/load.js';
 import { hostPortSchema } from '../schema/net.js';
