@@ -217,10 +217,7 @@ function onceRoute(r: Extract<CompatRoute, { kind: 'once' }>): Route {
   };
 }
 
-function answerer(r: CompatRoute): Route {
-  // the fault type a route acts on is the one its spec names
-  const type = (r.kind === 'latency' ? r.spec({ latency: 0, jitter: 0 }) : r.kind === 'value' ? r.spec(0) : r.spec())
-    .type as FaultType;
+function answerer(r: CompatRoute, type: FaultType): Route {
   switch (r.kind) {
     case 'latency':
       return latencyRoute(r, type);
@@ -235,7 +232,7 @@ function answerer(r: CompatRoute): Route {
 
 /** The Go tool's six routes and our additive ones (names the Go tool never answered), from the modules. */
 export const compatRoutes: Record<string, Route> = Object.fromEntries(
-  [...compatRouteTable].map(([path, r]) => [path, answerer(r)]),
+  [...compatRouteTable].map(([path, { type, route }]) => [path, answerer(route, type)]),
 );
 
 /**

@@ -86,7 +86,7 @@ export function faultScope(spec: FaultSpec): FaultScope {
   return faultHandler(spec.type).scope as 'accept' | 'link';
 }
 
-/** Every etcd-proxy compat route the modules declare, by path. */
-export const compatRouteTable: ReadonlyMap<string, CompatRoute> = new Map(
-  faultModules.flatMap((m) => (m.compat ?? []).map((r) => [r.path, r] as const)),
+/** Every etcd-proxy compat route the modules declare, by path, with the fault type it acts on. */
+export const compatRouteTable: ReadonlyMap<string, { type: FaultType; route: CompatRoute }> = new Map(
+  faultModules.flatMap((m) => (m.compat ?? []).map((route) => [route.path, { type: m.type, route }] as const)),
 );
