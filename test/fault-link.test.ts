@@ -93,7 +93,19 @@ t.test('explicit ids: used verbatim, the same id on several links, default ids u
     Conflict,
     'an id in use by another fault of the link is refused',
   );
-  t.equal(one.listFaults().length, 3, 'nothing added');
+  t.equal(one.listFaults().length, 3, 'nothing added, nothing replaced');
+  t.ok(one.findFault('pause', 'tx'), 'the pause a conflicting fault would not replace stays');
+  t.throws(() => one.addFault(fault({ type: 'pause', direction: 'tx' }), { id: 'partition-7' }), Conflict);
+  t.equal(one.findFault('pause', 'tx')?.id, 'one-2', 'a conflicting id does not replace a fault either');
+  t.equal(one.addFault(fault({ type: 'pause', direction: 'rx' }), { id: 'one-4' }).id, 'one-4');
+  t.equal(one.addFault(fault({ type: 'drop', direction: 'tx', probability: 1 })).id, 'one-3');
+  t.equal(
+    one.addFault(fault({ type: 'drop', direction: 'rx', probability: 1 })).id,
+    'one-5',
+    'default ids skip given ones',
+  );
+  one.removeFault('one-3');
+  one.removeFault('one-5');
   const again = one.addFault(fault({ type: 'blackhole', direction: 'tx' }), { id: 'partition-7' });
   t.equal(again.id, 'partition-7', 'replacing a fault may keep its id');
   t.equal(one.listFaults().length, 3);

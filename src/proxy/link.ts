@@ -231,21 +231,22 @@ export class Link extends EventEmitter implements ConnectionHost {
     const handler = faultHandler(spec.type);
     const scope = faultScope(spec);
     const now = this.clock.wallNow();
+    const old = handler.once ? undefined : this.findFault(spec.type, scope);
+    const taken = opts.id === undefined ? undefined : this.active.get(opts.id);
+    if (taken && taken.info !== old)
+      throw new Conflict(`fault id ${JSON.stringify(opts.id)} is in use on link ${this.name}`);
     const info: FaultInfo = {
-      id: opts.id ?? `${this.name}-${++this.nextFaultId}`,
+      id: opts.id ?? this.newFaultId(),
       type: spec.type,
       scope,
       spec,
       createdAt: new Date(now).toISOString(),
     };
     if (handler.once) {
-      handler.once(this.live, spec);
+      this.runOnce(spec);
       return info;
     }
-    const old = this.findFault(spec.type, scope);
     if (old) this.removeActive(old.id, 'replaced');
-    if (this.active.has(info.id))
-      throw new Conflict(`fault id ${JSON.stringify(info.id)} is in use on link ${this.name}`);
     let timer: TimerHandle | undefined;
     if (spec.duration !== undefined) {
       info.expiresAt = new Date(now + spec.duration).toISOString();
@@ -257,6 +258,14 @@ export class Link extends EventEmitter implements ConnectionHost {
     this.logger.info({ link: this.name, fault: info }, 'fault added');
     this.emit('fault-added', info);
     return info;
+  }
+
+  /** `<link>-<n>`, skipping any id given explicitly before */
+  private newFaultId(): string {
+    let id: string;
+    do id = `${this.name}-${++this.nextFaultId}`;
+    while (this.active.has(id));
+    return id;
   }
 
   /** Runs a one-shot fault (reset, reset-listener) now; returns how many connections it acted on. */
