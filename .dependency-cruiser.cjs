@@ -26,8 +26,8 @@ module.exports = {
     {
       name: 'no-upward-to-daemon',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(cli|lab|api|daemon\\.ts)' },
-      to: { path: '^src/daemon\\.ts$' },
+      from: { path: '^src/', pathNot: '^src/(cli|lab|api|daemon)' },
+      to: { path: '^src/daemon(\\.ts$|/)' },
     },
     {
       name: 'engine-parts-apart',
@@ -42,6 +42,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/cluster/' },
       to: { path: '^src/(proxy|loadgen|metrics\\.ts)' },
+    },
+    {
+      name: 'fault-modules-self-contained',
+      comment: 'a fault module knows the live fault state and other modules, not the links and pipes that run it',
+      severity: 'error',
+      from: { path: '^src/proxy/faults/' },
+      to: { path: '^src/proxy/', pathNot: '^src/proxy/faults/' },
     },
     {
       name: 'schema-and-util-at-the-bottom',

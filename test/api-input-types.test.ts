@@ -10,7 +10,7 @@ import { root } from './helpers/proc.js';
 
 const fixture = `
 import { Link } from '${path.join(root, 'src/proxy/link.js')}';
-import { faultSpecSchema, parseFaultSpec } from '${path.join(root, 'src/schema/fault.js')}';
+import { faultSpecSchema, parseFaultSpec } from '${path.join(root, 'src/proxy/faults/registry.js')}';
 
 export function uses(link: Link, body: unknown): void {
   // @ts-expect-error raw JSON is not a validated spec

@@ -9,7 +9,7 @@ import { decodeValue } from '../src/loadgen/value.js';
 import { EtcdWireClient, type WatchEvent } from '../src/loadgen/wire/client.js';
 import { prefixEnd } from '../src/loadgen/wire/proto.js';
 import { Metrics } from '../src/metrics.js';
-import { parseFaultSpec } from '../src/schema/fault.js';
+import { parseFaultSpec } from '../src/proxy/faults/registry.js';
 import { freePorts } from '../src/util/net.js';
 
 const cluster = await startCluster({ size: 3 });

@@ -5,7 +5,7 @@ import { Daemon } from '../src/daemon.js';
 import { startCluster } from '../src/cluster/launch.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
 import { Metrics } from '../src/metrics.js';
-import { parseFaultSpec } from '../src/schema/fault.js';
+import { parseFaultSpec } from '../src/proxy/faults/registry.js';
 import { freePorts } from '../src/util/net.js';
 
 const cluster = await startCluster({ size: 1 });

@@ -8,7 +8,7 @@ import t from 'tap';
 import type { z } from 'zod';
 import { openapiDocument } from '../src/api/openapi.js';
 import { loadStartBody, rateSchema } from '../src/api/schemas.js';
-import { faultSpecSchema } from '../src/schema/fault.js';
+import { faultSpecSchema } from '../src/proxy/faults/registry.js';
 import { linkCreateSchema } from '../src/schema/link.js';
 import { loadProfileSchema } from '../src/schema/load.js';
 

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { freePorts } from '../src/util/net.js';
 import { describeError } from '../src/util/errors.js';
-import { parseFaultSpec as fault } from '../src/schema/fault.js';
+import { parseFaultSpec as fault } from '../src/proxy/faults/registry.js';
 import { LongTimer, MAX_TIMER_MS } from '../src/util/timer.js';
 import {
   close,

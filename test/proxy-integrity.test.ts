@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Metrics } from '../src/metrics.js';
-import { parseFaultSpec as fault } from '../src/schema/fault.js';
+import { parseFaultSpec as fault } from '../src/proxy/faults/registry.js';
 import {
   connect,
   echoServer,

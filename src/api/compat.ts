@@ -1,12 +1,20 @@
 // etcd-proxy's admin API with its exact texts (shared/etcd-proxy-compat.md): every answer is 200
 // text/plain ending in "\n", errors included. One function answers for a link, so the standalone
 // `etcd-proxy` command, the daemon's per-link admin servers and its /links/<name>/... routes stay
-// identical. Parameters become a fault spec validated by the same schema as the JSON API; a schema
-// error becomes the route's `wrong <param> form "..."` text.
+// identical. The routes, their form → spec mapping and their texts are declared by the fault modules
+// (src/proxy/faults/); this file reads the forms and answers. A spec is validated by the same schema as
+// the JSON API (one source of bounds); a schema error becomes the route's `wrong <param> form "..."`.
 import { Hono, type Context } from 'hono';
 import type { Metrics } from '../metrics.js';
 import type { Link } from '../proxy/link.js';
-import { faultSpecSchema, type FaultScope, type FaultSpec, type FaultType } from '../schema/fault.js';
+import {
+  compatRouteTable,
+  faultSpecSchema,
+  type CompatRoute,
+  type FaultScope,
+  type FaultSpec,
+  type FaultType,
+} from '../proxy/faults/registry.js';
 import { formatGoDuration, MAX_GO_DURATION_NS, parseGoDuration } from '../util/duration.js';
 import { goQuote } from '../util/goquote.js';
 import type { Logger } from '../util/log.js';
@@ -45,25 +53,19 @@ function currentLatency(link: Link, type: FaultType, scope: FaultScope): bigint 
   return ns > MAX_GO_DURATION_NS ? MAX_GO_DURATION_NS : ns;
 }
 
-/** Spec fields as the compat routes name them in their error texts. */
-const FORM_NAMES: Record<string, string> = {
-  latency: 'latency',
-  jitter: 'random-variable',
-  probability: 'probability',
-  rate: 'rate',
-};
-
 /**
  * Validates a spec built from a form with the fault schema. Returns the spec, or the answer text for the
- * first issue: `wrong <param> form "<message>, got \"<raw value>\""`.
+ * first issue: `wrong <param> form "<message>, got \"<raw value>\""`. `form` maps spec fields to the
+ * form's names and raw values.
  */
-function validated(input: Record<string, unknown>, raw: Record<string, string> = {}): FaultSpec | string {
+function validated(input: Record<string, unknown>, form: Record<string, [string, string]> = {}): FaultSpec | string {
   const r = faultSpecSchema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const field = String(issue.path[0] ?? '');
-  const got = Object.hasOwn(raw, field) ? `, got ${JSON.stringify(raw[field])}` : '';
-  return `wrong ${FORM_NAMES[field] ?? 'form'} form ${goQuote(issue.message + got)}`;
+  const named = Object.hasOwn(form, field) ? form[field] : undefined;
+  const got = named ? `, got ${JSON.stringify(named[1])}` : '';
+  return `wrong ${named?.[0] ?? 'form'} form ${goQuote(issue.message + got)}`;
 }
 
 /** Parses latency and random-variable like the Go handlers (same error texts, same order). */
@@ -98,13 +100,28 @@ function effectiveJitter(lat: bigint, rv: bigint): bigint | string {
 
 const nsToMs = (ns: bigint) => Number(ns) / 1e6;
 
-function delayRoute(scope: 'tx' | 'rx' | 'accept', word: string) {
-  const type: FaultType = scope === 'accept' ? 'accept-delay' : 'delay';
-  return async (c: Context, t: CompatTarget): Promise<string> => {
-    const { link } = t;
+function unsupported(c: Context): string {
+  return `unsupported method ${goQuote(c.req.method)}`;
+}
+
+const arrow = (t: CompatTarget, scope: FaultScope) =>
+  scope === 'rx' ? `[${t.from} <- ${t.to}]` : `[${t.from} -> ${t.to}]`;
+
+/** Removes the route's fault, if active. */
+function removeFault(link: Link, type: FaultType, scope: FaultScope): void {
+  const f = link.findFault(type, scope);
+  if (f) link.removeFault(f.id);
+}
+
+type Route = (c: Context, t: CompatTarget) => Promise<string>;
+
+/** latency + random-variable; GET shows the latency in force. */
+function latencyRoute(r: Extract<CompatRoute, { kind: 'latency' }>, type: FaultType): Route {
+  const { scope } = r;
+  return async (c, { link }) => {
     switch (c.req.method) {
       case 'GET':
-        return `current ${word} latency ${formatGoDuration(currentLatency(link, type, scope))}`;
+        return r.current(formatGoDuration(currentLatency(link, type, scope)));
       case 'PUT':
       case 'POST': {
         const form = await readGoForm(c);
@@ -114,22 +131,21 @@ function delayRoute(scope: 'tx' | 'rx' | 'accept', word: string) {
         if (lat > 0n) {
           const jitter = effectiveJitter(lat, rv);
           if (typeof jitter === 'string') return jitter;
-          const fields = { latency: nsToMs(lat), jitter: nsToMs(jitter) };
-          const spec = validated(
-            scope === 'accept' ? { type: 'accept-delay', ...fields } : { type: 'delay', direction: scope, ...fields },
-            { latency: form.get('latency'), jitter: form.get('random-variable') },
-          );
+          const spec = validated(r.spec({ latency: nsToMs(lat), jitter: nsToMs(jitter) }), {
+            latency: ['latency', form.get('latency')],
+            jitter: ['random-variable', form.get('random-variable')],
+          });
           if (typeof spec === 'string') return spec;
           exactLatency.set(spec, lat);
           link.addFault(spec);
         }
-        return `added ${word} latency ${formatGoDuration(lat)}±${formatGoDuration(rv)} (current latency ${formatGoDuration(currentLatency(link, type, scope))})`;
+        const current = formatGoDuration(currentLatency(link, type, scope));
+        return r.added(formatGoDuration(lat), formatGoDuration(rv), current);
       }
       case 'DELETE': {
         const prev = currentLatency(link, type, scope);
-        const f = link.findFault(type, scope);
-        if (f) link.removeFault(f.id);
-        return `removed ${scope === 'accept' ? 'accept ' : ''}latency ${formatGoDuration(prev)}`;
+        removeFault(link, type, scope);
+        return r.removed(formatGoDuration(prev));
       }
       default:
         return unsupported(c);
@@ -137,63 +153,37 @@ function delayRoute(scope: 'tx' | 'rx' | 'accept', word: string) {
   };
 }
 
-function unsupported(c: Context): string {
-  return `unsupported method ${goQuote(c.req.method)}`;
-}
-
-const arrow = (t: CompatTarget, scope: FaultScope) =>
-  scope === 'rx' ? `[${t.from} <- ${t.to}]` : `[${t.from} -> ${t.to}]`;
-
-/** PUT/POST sets, DELETE removes: pause, blackhole, accept-pause, refuse. */
-function toggleRoute(
-  type: 'pause' | 'blackhole' | 'accept-pause' | 'refuse',
-  scope: FaultScope,
-  on: string,
-  off: string,
-) {
-  return async (c: Context, t: CompatTarget): Promise<string> => {
-    const { link } = t;
+/** PUT/POST sets, DELETE removes. */
+function toggleRoute(r: Extract<CompatRoute, { kind: 'toggle' }>, type: FaultType): Route {
+  return async (c, t) => {
     switch (c.req.method) {
       case 'PUT':
       case 'POST': {
-        const spec = validated(
-          type === 'pause' || type === 'blackhole'
-            ? { type, direction: scope }
-            : type === 'refuse'
-              ? { type, mode: 'rst' }
-              : { type },
-        );
+        const spec = validated(r.spec());
         if (typeof spec === 'string') return spec;
-        link.addFault(spec);
-        return `${on} ${arrow(t, scope)}`;
+        t.link.addFault(spec);
+        return `${r.on} ${arrow(t, r.scope)}`;
       }
-      case 'DELETE': {
-        const f = link.findFault(type, scope);
-        if (f) link.removeFault(f.id);
-        return `${off} ${arrow(t, scope)}`;
-      }
+      case 'DELETE':
+        removeFault(t.link, type, r.scope);
+        return `${r.off} ${arrow(t, r.scope)}`;
       default:
         return unsupported(c);
     }
   };
 }
 
-/** Additive: a numeric parameter (probability or rate). */
-function valueRoute(
-  type: 'drop' | 'corrupt' | 'bandwidth',
-  scope: 'tx' | 'rx',
-  param: 'probability' | 'rate',
-  texts: { on: (v: number) => string; off: string; current: (v: number | undefined) => string },
-) {
-  return async (c: Context, t: CompatTarget): Promise<string> => {
+/** One numeric parameter (probability, rate); GET shows the value in force. */
+function valueRoute(r: Extract<CompatRoute, { kind: 'value' }>, type: FaultType): Route {
+  const { scope, param } = r;
+  return async (c, t) => {
     const { link } = t;
-    const current = () => {
-      const f = link.findFault(type, scope);
-      return f ? ((f.spec as Record<string, unknown>)[param] as number) : undefined;
-    };
     switch (c.req.method) {
-      case 'GET':
-        return `${texts.current(current())} ${arrow(t, scope)}`;
+      case 'GET': {
+        const f = link.findFault(type, scope);
+        const v = f ? ((f.spec as Record<string, unknown>)[param] as number) : undefined;
+        return `${r.current(v)} ${arrow(t, scope)}`;
+      }
       case 'PUT':
       case 'POST': {
         const form = await readGoForm(c);
@@ -203,76 +193,47 @@ function valueRoute(
         // the form gives text: only "is it a number" is decided here, the range by the fault schema
         if (raw.trim() === '' || Number.isNaN(v))
           return `wrong ${param} form ${goQuote(`expected a number, got ${JSON.stringify(raw)}`)}`;
-        const spec = validated({ type, direction: scope, [param]: v }, { [param]: raw });
+        const spec = validated(r.spec(v), { [param]: [param, raw] });
         if (typeof spec === 'string') return spec;
         link.addFault(spec);
-        return `${texts.on(v)} ${arrow(t, scope)}`;
+        return `${r.on(v)} ${arrow(t, scope)}`;
       }
-      case 'DELETE': {
-        const f = link.findFault(type, scope);
-        if (f) link.removeFault(f.id);
-        return `${texts.off} ${arrow(t, scope)}`;
-      }
+      case 'DELETE':
+        removeFault(link, type, scope);
+        return `${r.off} ${arrow(t, scope)}`;
       default:
         return unsupported(c);
     }
   };
 }
 
-function oneShotRoute(run: (link: Link) => string) {
-  return async (c: Context, t: CompatTarget): Promise<string> => {
+/** PUT/POST runs a one-shot fault. */
+function onceRoute(r: Extract<CompatRoute, { kind: 'once' }>): Route {
+  return async (c, t) => {
     if (c.req.method !== 'PUT' && c.req.method !== 'POST') return unsupported(c);
-    return `${run(t.link)} ${arrow(t, 'tx')}`;
-  };
-}
-
-function dropTexts(verb: string) {
-  const noun = verb === 'dropping' ? 'drop' : 'corrupt';
-  return {
-    on: (p: number) => `${verb} packets with probability ${p}`,
-    off: `stopped ${verb} packets`,
-    current: (p: number | undefined) => `current ${noun} probability ${p ?? 0}`,
-  };
-}
-const bandwidthTexts = {
-  on: (r: number) => `limited bandwidth to ${r} bytes/s`,
-  off: 'unlimited bandwidth',
-  current: (r: number | undefined) => `current bandwidth limit ${r === undefined ? 'none' : `${r} bytes/s`}`,
-};
-
-type Route = (c: Context, t: CompatTarget) => Promise<string>;
-
-/** The Go tool's six routes, then our additive ones (names the Go tool never answered). */
-export const compatRoutes: Record<string, Route> = {
-  '/delay-tx': delayRoute('tx', 'send'),
-  '/delay-rx': delayRoute('rx', 'receive'),
-  '/pause-tx': toggleRoute('pause', 'tx', 'paused forwarding', 'unpaused forwarding'),
-  '/pause-rx': toggleRoute('pause', 'rx', 'paused forwarding', 'unpaused forwarding'),
-  '/blackhole-tx': toggleRoute('blackhole', 'tx', 'blackholed; dropping packets', 'unblackholed; restart forwarding'),
-  '/blackhole-rx': toggleRoute('blackhole', 'rx', 'blackholed; dropping packets', 'unblackholed; restart forwarding'),
-  // additive
-  '/drop-tx': valueRoute('drop', 'tx', 'probability', dropTexts('dropping')),
-  '/drop-rx': valueRoute('drop', 'rx', 'probability', dropTexts('dropping')),
-  '/corrupt-tx': valueRoute('corrupt', 'tx', 'probability', dropTexts('corrupting')),
-  '/corrupt-rx': valueRoute('corrupt', 'rx', 'probability', dropTexts('corrupting')),
-  '/bandwidth-tx': valueRoute('bandwidth', 'tx', 'rate', bandwidthTexts),
-  '/bandwidth-rx': valueRoute('bandwidth', 'rx', 'rate', bandwidthTexts),
-  '/accept-delay': delayRoute('accept', 'accept'),
-  '/accept-pause': toggleRoute(
-    'accept-pause',
-    'accept',
-    'paused accepting connections',
-    'unpaused accepting connections',
-  ),
-  '/refuse': toggleRoute('refuse', 'link', 'refusing connections', 'accepting connections'),
-  '/reset': oneShotRoute((link) => `reset ${link.resetConnections()} connections`),
-  '/reset-listener': oneShotRoute((link) => {
-    const spec = validated({ type: 'reset-listener' });
+    const spec = validated(r.spec());
     if (typeof spec === 'string') return spec;
-    link.addFault(spec);
-    return 'reset listener';
-  }),
-};
+    return `${r.done(t.link.runOnce(spec))} ${arrow(t, r.scope)}`;
+  };
+}
+
+function answerer(r: CompatRoute, type: FaultType): Route {
+  switch (r.kind) {
+    case 'latency':
+      return latencyRoute(r, type);
+    case 'toggle':
+      return toggleRoute(r, type);
+    case 'value':
+      return valueRoute(r, type);
+    case 'once':
+      return onceRoute(r);
+  }
+}
+
+/** The Go tool's six routes and our additive ones (names the Go tool never answered), from the modules. */
+export const compatRoutes: Record<string, Route> = Object.fromEntries(
+  [...compatRouteTable].map(([path, { type, route }]) => [path, answerer(route, type)]),
+);
 
 /**
  * The last resort of every compat answer: whatever failed is logged and answered as 200 text, as the

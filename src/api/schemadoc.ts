@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ignoreOverride, zodToJsonSchema } from 'zod-to-json-schema';
 import { faultDurationInput, durationInput, latencyInput } from '../schema/duration.js';
 // the one import of the fault union (it moves to the fault registry: change this line only)
-import { faultSpecSchema } from '../schema/fault.js';
+import { faultSpecSchema } from '../proxy/faults/registry.js';
 import { linkCreateSchema } from '../schema/link.js';
 import { loadProfileSchema } from '../schema/load.js';
 import { hostPortSchema } from '../schema/net.js';

@@ -2,7 +2,7 @@
 // side resets the other; a failed dial resets the client at once (never a silent open socket).
 import net from 'node:net';
 import { Pipe, type PipeContext } from './pipe.js';
-import type { DirectionFaults } from './faults/index.js';
+import type { DirectionFaults } from './faults/live.js';
 
 export interface ConnectionHost {
   readonly upstreamHost: string;

@@ -1,18 +1,21 @@
 // A link: one listen address, one upstream, its live connections and its fault state (tx, rx, accept,
-// link). Faults are small objects the connections consult per chunk, so a change applies at once to
-// open and new connections. Any fault may carry a duration after which it removes itself.
+// link). Fault modules (faults/registry.ts) install into that state; connections consult it per chunk,
+// so a change applies at once to open and new connections. Any fault may carry a duration after which
+// it removes itself; expiry and the fault stamps follow the link's clock (injectable in tests).
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { Counter, Histogram } from 'prom-client';
 import type { Metrics } from '../metrics.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { Conflict } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { splitHostPort } from '../util/net.js';
 import { Rng, randomSeed } from '../util/rng.js';
+import { AcceptQueue } from './accept.js';
 import { Connection, resetSocket, type ConnectionHost } from './connection.js';
-import { AcceptFaults, BandwidthFault, CorruptFault, DelayFault, DirectionFaults, DropFault } from './faults/index.js';
+import { AcceptFaults, DirectionFaults, type LiveFaults } from './faults/live.js';
+import { faultHandler, faultScope, faultTypes } from './faults/registry.js';
 import type { PipeContext, PipeMetrics } from './pipe.js';
-import { LongTimer } from '../util/timer.js';
 import type { DirectionStats, FaultInfo, FaultScope, FaultSpec, FaultType, LinkStats } from './types.js';
 
 export interface LinkOptions {
@@ -27,19 +30,19 @@ export interface LinkOptions {
   seed?: number;
   metrics?: Metrics;
   logger?: Logger;
+  /** time for fault expiry, fault stamps and the dial-failure log throttle (default: the system's) */
+  clock?: Clock;
 }
 
 interface ActiveFault {
   info: FaultInfo;
-  timer: LongTimer | undefined;
+  uninstall: () => void;
+  timer: TimerHandle | undefined;
 }
+
+type RemoveReason = 'removed' | 'expired' | 'cleared' | 'replaced';
 
 const emptyStats = (): DirectionStats => ({ read: 0, forwarded: 0, dropped: 0, corrupted: 0, blackholed: 0 });
-
-export function faultScope(spec: FaultSpec): FaultScope {
-  if ('direction' in spec) return spec.direction;
-  return spec.type === 'accept-delay' || spec.type === 'accept-pause' ? 'accept' : 'link';
-}
 
 export class Link extends EventEmitter implements ConnectionHost {
   readonly name: string;
@@ -47,8 +50,11 @@ export class Link extends EventEmitter implements ConnectionHost {
   readonly upstream: string;
   readonly upstreamHost: string;
   readonly upstreamPort: number;
-  readonly faults = { tx: new DirectionFaults(), rx: new DirectionFaults() };
+  readonly faults = { tx: new DirectionFaults(faultTypes), rx: new DirectionFaults(faultTypes) };
   private readonly accept = new AcceptFaults();
+  /** what fault modules install into */
+  private readonly live: LiveFaults;
+  private readonly clock: Clock;
   private readonly rng: Rng;
   readonly logger: Logger;
   private readonly metrics: Metrics | undefined;
@@ -58,15 +64,13 @@ export class Link extends EventEmitter implements ConnectionHost {
   private listening = false;
   private closing = false;
   private readonly conns = new Set<Connection>();
-  private readonly held = new Set<Connection>(); // accepted while accept-pause is active
-  /** connections waiting out an accept delay */
-  private readonly acceptWaiting = new Map<Connection, { timer: LongTimer; acceptedAt: number }>();
+  private readonly admission: AcceptQueue<Connection>;
   private readonly active = new Map<string, ActiveFault>();
   private nextConnId = 0;
   private nextFaultId = 0;
   private connectionsTotal = 0;
   private dialFailures = 0;
-  private lastDialLog = 0;
+  private lastDialLog = -Infinity;
   /** while true, failed upstream dials are counted but not logged (members still starting) */
   quiet = false;
   private readonly dirStats = { tx: emptyStats(), rx: emptyStats() };
@@ -87,6 +91,20 @@ export class Link extends EventEmitter implements ConnectionHost {
     this.upstreamHost = u.host || '127.0.0.1';
     this.upstreamPort = u.port;
     this.pipeMetrics = { tx: this.childMetrics('tx'), rx: this.childMetrics('rx') };
+    this.clock = opts.clock ?? systemClock;
+    this.admission = new AcceptQueue(this.accept, this.rng);
+    this.live = {
+      tx: this.faults.tx,
+      rx: this.faults.rx,
+      accept: this.accept,
+      link: {
+        name: this.name,
+        logger: this.logger,
+        resetConnections: () => this.resetConnections(),
+        resetListener: () => this.resetListener(),
+        setListening: (on) => this.setListening(on),
+      },
+    };
   }
 
   private childMetrics(direction: 'tx' | 'rx'): PipeMetrics | undefined {
@@ -165,14 +183,7 @@ export class Link extends EventEmitter implements ConnectionHost {
     this.emit('connection', conn.id);
     if (this.logger.isLevelEnabled('debug'))
       this.logger.debug({ link: this.name, conn: conn.id, remote: conn.remote }, 'accepted');
-    if (this.accept.pause) {
-      this.held.add(conn);
-    } else if (this.accept.delay) {
-      const wait = this.accept.delay.deliverAt(this.rng, 0, 0);
-      this.waitAccept(conn, performance.now(), wait);
-    } else {
-      conn.dial();
-    }
+    this.admission.admit(conn);
   }
 
   // ConnectionHost
@@ -193,7 +204,7 @@ export class Link extends EventEmitter implements ConnectionHost {
     this.dialFailures++;
     this.metrics?.proxyDialFailures.inc({ link: this.name });
     // at most one line per 5 s per link: a member that is down is dialled many times a second
-    const now = Date.now();
+    const now = this.clock.now();
     if (!this.quiet && now - this.lastDialLog >= 5000) {
       this.logger.warn(
         { link: this.name, upstream: this.upstream, conn: conn.id, err: err.message, dialFailures: this.dialFailures },
@@ -206,49 +217,62 @@ export class Link extends EventEmitter implements ConnectionHost {
 
   onClosed(conn: Connection): void {
     if (this.conns.delete(conn)) this.metrics?.proxyConnections.dec({ link: this.name });
-    this.held.delete(conn);
-    this.acceptWaiting.get(conn)?.timer.cancel();
-    this.acceptWaiting.delete(conn);
+    this.admission.forget(conn);
   }
 
   // faults
 
   /**
    * Applies a fault validated by faultSpecSchema (parseFaultSpec); a fault of the same type on the same
-   * scope is replaced.
+   * scope is replaced. `id` (a fault spanning several links carries one id on each) is used verbatim;
+   * by default `<link>-<n>`. A one-shot fault (reset, reset-listener) acts at once and stays in no list.
    */
-  addFault(spec: FaultSpec): FaultInfo {
+  addFault(spec: FaultSpec, opts: { id?: string } = {}): FaultInfo {
+    const handler = faultHandler(spec.type);
     const scope = faultScope(spec);
-    const now = Date.now();
+    const now = this.clock.wallNow();
+    const old = handler.once ? undefined : this.findFault(spec.type, scope);
+    const taken = opts.id === undefined ? undefined : this.active.get(opts.id);
+    if (taken && taken.info !== old)
+      throw new Conflict(`fault id ${JSON.stringify(opts.id)} is in use on link ${this.name}`);
     const info: FaultInfo = {
-      id: `${this.name}-${++this.nextFaultId}`,
+      id: opts.id ?? this.newFaultId(),
       type: spec.type,
       scope,
       spec,
       createdAt: new Date(now).toISOString(),
     };
-    if (spec.type === 'reset') {
-      const n = this.resetConnections();
-      this.logger.info({ link: this.name, connections: n }, 'reset all connections');
+    if (handler.once) {
+      this.runOnce(spec);
       return info;
     }
-    if (spec.type === 'reset-listener') {
-      void this.resetListener();
-      return info;
-    }
-    const old = this.findFault(spec.type, scope);
     if (old) this.removeActive(old.id, 'replaced');
-    let timer: LongTimer | undefined;
+    let timer: TimerHandle | undefined;
     if (spec.duration !== undefined) {
       info.expiresAt = new Date(now + spec.duration).toISOString();
-      timer = new LongTimer(spec.duration, () => this.removeActive(info.id, 'expired'), { unref: true });
+      timer = this.clock.setTimeout(() => this.removeActive(info.id, 'expired'), spec.duration, { unref: true });
     }
-    this.active.set(info.id, { info, timer });
-    this.apply(spec, true);
+    this.active.set(info.id, { info, timer, uninstall: handler.install!(this.live, spec) });
+    this.refresh();
     this.metrics?.faultActive.set({ link: this.name, direction: scope, type: spec.type }, 1);
     this.logger.info({ link: this.name, fault: info }, 'fault added');
     this.emit('fault-added', info);
     return info;
+  }
+
+  /** `<link>-<n>`, skipping any id given explicitly before */
+  private newFaultId(): string {
+    let id: string;
+    do id = `${this.name}-${++this.nextFaultId}`;
+    while (this.active.has(id));
+    return id;
+  }
+
+  /** Runs a one-shot fault (reset, reset-listener) now; returns how many connections it acted on. */
+  runOnce(spec: FaultSpec): number {
+    const handler = faultHandler(spec.type);
+    if (!handler.once) throw new Error(`fault ${spec.type} is not a one-shot fault`);
+    return handler.once(this.live, spec);
   }
 
   removeFault(id: string): boolean {
@@ -269,92 +293,27 @@ export class Link extends EventEmitter implements ConnectionHost {
     for (const id of [...this.active.keys()]) this.removeActive(id, 'cleared');
   }
 
-  private removeActive(id: string, reason: 'removed' | 'expired' | 'cleared' | 'replaced'): boolean {
+  /**
+   * A replaced fault is cleared without a refresh: the new one is installed right after, and
+   * connections (queued chunks, waiting accepts) re-evaluate once, under it.
+   */
+  private removeActive(id: string, reason: RemoveReason): boolean {
     const a = this.active.get(id);
     if (!a) return false;
     this.active.delete(id);
     a.timer?.cancel();
-    this.apply(a.info.spec, false, reason !== 'replaced');
+    a.uninstall();
+    if (reason !== 'replaced') this.refresh();
     this.metrics?.faultActive.set({ link: this.name, direction: a.info.scope, type: a.info.type }, 0);
     this.logger.info({ link: this.name, fault: a.info.id, type: a.info.type, reason }, 'fault removed');
     this.emit('fault-removed', a.info, reason);
     return true;
   }
 
-  /**
-   * Sets or clears the live fault state for a spec, then lets every connection re-evaluate. A replaced
-   * fault is cleared without `refresh`: the new one is applied right after, and connections (queued
-   * chunks, waiting accepts) re-evaluate once, under it.
-   */
-  private apply(spec: FaultSpec, on: boolean, refresh = true): void {
-    switch (spec.type) {
-      case 'delay':
-        this.faults[spec.direction].delay = on
-          ? new DelayFault(spec.latency, spec.jitter, spec.distribution)
-          : undefined;
-        break;
-      case 'pause':
-        this.faults[spec.direction].pause = on;
-        break;
-      case 'blackhole':
-        this.faults[spec.direction].blackhole = on;
-        break;
-      case 'drop':
-        this.faults[spec.direction].drop = on ? new DropFault(spec.probability) : undefined;
-        break;
-      case 'corrupt':
-        this.faults[spec.direction].corrupt = on ? new CorruptFault(spec.probability) : undefined;
-        break;
-      case 'bandwidth':
-        this.faults[spec.direction].bandwidth = on ? new BandwidthFault(spec.rate) : undefined;
-        break;
-      case 'accept-delay':
-        this.accept.delay = on ? new DelayFault(spec.latency, spec.jitter, 'uniform') : undefined;
-        if (refresh) this.retimeAccepts();
-        break;
-      case 'accept-pause':
-        this.accept.pause = on;
-        if (!on) {
-          const held = [...this.held];
-          this.held.clear();
-          for (const c of held) c.dial();
-        }
-        break;
-      case 'refuse':
-        this.accept.refuse = on ? spec.mode : undefined;
-        if (spec.mode === 'close') void this.setListening(!on);
-        break;
-      case 'reset':
-      case 'reset-listener':
-        break;
-    }
-    if (refresh) for (const c of this.conns) c.refresh();
-  }
-
-  /** Holds an accepted connection until `delay` ms after `acceptedAt` (performance.now()), then dials. */
-  private waitAccept(conn: Connection, acceptedAt: number, delay: number): void {
-    const left = acceptedAt + delay - performance.now();
-    if (left <= 0) {
-      conn.dial();
-      return;
-    }
-    const timer = new LongTimer(left, () => {
-      this.acceptWaiting.delete(conn);
-      conn.dial();
-    });
-    this.acceptWaiting.set(conn, { timer, acceptedAt });
-  }
-
-  /** The accept delay changed: connections waiting out the old one are re-timed (or dialled now). */
-  private retimeAccepts(): void {
-    const waiting = [...this.acceptWaiting];
-    this.acceptWaiting.clear();
-    for (const [conn, w] of waiting) {
-      w.timer.cancel();
-      const d = this.accept.delay;
-      if (d) this.waitAccept(conn, w.acceptedAt, d.deliverAt(this.rng, 0, 0));
-      else conn.dial();
-    }
+  /** The fault state changed: waiting and held accepts and every connection re-evaluate. */
+  private refresh(): void {
+    this.admission.refresh();
+    for (const c of this.conns) c.refresh();
   }
 
   private async setListening(on: boolean): Promise<void> {
@@ -411,8 +370,7 @@ export class Link extends EventEmitter implements ConnectionHost {
   /** Stops listening, destroys every connection and removes every fault. */
   async close(): Promise<void> {
     this.closing = true;
-    for (const w of this.acceptWaiting.values()) w.timer.cancel();
-    this.acceptWaiting.clear();
+    this.admission.close();
     for (const a of this.active.values()) {
       a.timer?.cancel();
       this.metrics?.faultActive.set({ link: this.name, direction: a.info.scope, type: a.info.type }, 0);

@@ -1,5 +1,7 @@
 // One direction of a proxied connection: the chunk pipeline
-//   read → blackhole / drop / corrupt → pause gate → delay → bandwidth → write (with backpressure).
+//   read → read stages (blackhole, drop, corrupt) → gate (pause) → timing (delay) → shaping (bandwidth,
+//   slice) → write (with backpressure).
+// The stages are the direction's live faults (faults/live.ts), in registry order within a phase.
 // Chunks stay in one FIFO, so order is kept whatever the faults do. Reading stops while the queue holds
 // more than HIGH_WATER bytes, while paused, or while the destination is not draining: memory stays
 // bounded and the sender backs up through TCP.
@@ -8,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { Counter, Histogram } from 'prom-client';
 import type { Logger } from '../util/log.js';
 import type { Rng } from '../util/rng.js';
-import { TokenBucket, type DelayFault, type DirectionFaults } from './faults/index.js';
+import type { DirectionFaults, Shaper, ShapeStage, TimingStage } from './faults/live.js';
 import { MAX_TIMER_MS } from '../util/timer.js';
 import type { DirectionStats } from './types.js';
 
@@ -49,15 +51,17 @@ export class Pipe {
   private head = 0;
   private queuedBytes = 0;
   private lastDeliver = 0;
-  /** the delay fault the queued chunks were timed with; when the link's changes, they are re-timed */
-  private timedWith: DelayFault | undefined;
+  /** the timing stages the queued chunks were timed with; when the link's change, they are re-timed */
+  private timedWith: readonly TimingStage[];
+  /** the shaping stages `shapers` were opened for, and this pipe's shapers (one per stage) */
+  private shapedWith: readonly ShapeStage[] = [];
+  private shapers: Shaper[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private waitingDrain = false;
   private readingStopped = false;
   private srcEnded = false;
   private finished = false;
-  private bucket: TokenBucket | undefined;
   private readonly debug: boolean;
   private readonly onTimer = (): void => {
     this.timer = undefined;
@@ -75,6 +79,7 @@ export class Pipe {
     private readonly ctx: PipeContext,
   ) {
     this.debug = ctx.logger.isLevelEnabled('debug');
+    this.timedWith = faults.timing;
   }
 
   start(): void {
@@ -100,28 +105,22 @@ export class Pipe {
     const n = buf.length;
     stats.read += n;
     const f = this.faults;
-    if (f.blackhole) {
-      stats.blackholed += n;
-      metrics?.blackholed?.inc(n);
-      return;
-    }
-    if (f.drop && f.drop.shouldDrop(this.ctx.rng)) {
-      stats.dropped += n;
-      metrics?.dropped?.inc(n);
-      return;
-    }
-    if (f.corrupt && f.corrupt.apply(this.ctx.rng, buf)) {
-      stats.corrupted += n;
-      metrics?.corrupted?.inc(n);
+    const read = f.read;
+    for (let i = 0; i < read.length; i++) {
+      const v = read[i].read(buf, this.ctx.rng);
+      if (v === undefined) continue;
+      stats[v.outcome] += n;
+      metrics?.[v.outcome]?.inc(n);
+      if (v.discard) return;
     }
     // fast path: nothing queued, nothing that holds chunks back
-    if (this.queuedBytes === 0 && !this.waitingDrain && !f.pause && !f.delay && !f.bandwidth) {
+    if (this.queuedBytes === 0 && !this.waitingDrain && !f.holds) {
       this.write(buf);
       return;
     }
     const now = performance.now();
     const chunk: Chunk = { buf, gate: undefined, deliverAt: 0, delayed: false };
-    if (!f.pause) this.passGate(chunk, now);
+    if (!f.gated) this.passGate(chunk, now);
     this.queue.push(chunk);
     this.queuedBytes += n;
     if (this.queuedBytes >= HIGH_WATER || this.holdReads) this.stopReading();
@@ -130,15 +129,18 @@ export class Pipe {
 
   private passGate(chunk: Chunk, now: number): void {
     chunk.gate = now;
-    const d = this.faults.delay;
-    this.timedWith = d;
-    if (d) {
-      chunk.deliverAt = d.deliverAt(this.ctx.rng, now, this.lastDeliver);
-      chunk.delayed = true;
-    } else {
-      chunk.deliverAt = now > this.lastDeliver ? now : this.lastDeliver;
-    }
+    const timing = this.faults.timing;
+    this.timedWith = timing;
+    chunk.deliverAt = this.deliverAt(timing, now, this.lastDeliver);
+    chunk.delayed = timing.length > 0;
     this.lastDeliver = chunk.deliverAt;
+  }
+
+  /** The delivery instant of a chunk that passed the gate at `gate`: each timing stage in turn. */
+  private deliverAt(timing: readonly TimingStage[], gate: number, prev: number): number {
+    let t = gate;
+    for (let i = 0; i < timing.length; i++) t = timing[i].deliverAt(this.ctx.rng, t, prev);
+    return t > prev ? t : prev;
   }
 
   /** Moves queued chunks forward as far as the faults allow. Safe to call at any time (fault changes). */
@@ -146,13 +148,13 @@ export class Pipe {
     if (this.finished) return;
     this.clearTimer();
     const f = this.faults;
-    if (f.delay !== this.timedWith) this.retime();
+    if (f.timing !== this.timedWith) this.retime();
     while (this.head < this.queue.length) {
       const c = this.queue[this.head];
       if (c.gate === undefined) {
-        if (f.pause) {
+        if (f.gated) {
           // a blackhole reads (and discards) ahead of the pause gate, as in etcd's pkg/proxy
-          if (f.blackhole) this.resumeReading();
+          if (f.discardsAll) this.resumeReading();
           else this.stopReading();
           return;
         }
@@ -165,18 +167,29 @@ export class Pipe {
       }
       if (this.waitingDrain || this.dst.destroyed) return;
       let buf = c.buf;
-      if (f.bandwidth) {
-        this.bucket ??= new TokenBucket(now);
-        const wait = this.bucket.wait(f.bandwidth.rate, now);
+      if (f.shape.length > 0) {
+        // every shaper agrees: the longest wait, the smallest piece
+        if (f.shape !== this.shapedWith) this.reshape(f.shape, now);
+        const shapers = this.shapers;
+        let wait = 0;
+        for (let i = 0; i < shapers.length; i++) {
+          const w = shapers[i].wait(now);
+          if (w > wait) wait = w;
+        }
         if (wait > 0) {
           this.arm(wait);
           return;
         }
-        if (buf.length > f.bandwidth.sliceBytes) {
-          buf = buf.subarray(0, f.bandwidth.sliceBytes);
-          c.buf = c.buf.subarray(buf.length);
+        let max = buf.length;
+        for (let i = 0; i < shapers.length; i++) {
+          const m = shapers[i].limit();
+          if (m < max) max = m;
         }
-        this.bucket.take(buf.length);
+        if (buf.length > max) {
+          buf = buf.subarray(0, max);
+          c.buf = c.buf.subarray(max);
+        }
+        for (let i = 0; i < shapers.length; i++) shapers[i].took(buf.length, now);
       }
       if (buf === c.buf) {
         this.queue[this.head++] = undefined as unknown as Chunk;
@@ -204,17 +217,28 @@ export class Pipe {
    * to queued data too. Order is kept: instants stay monotonic along the queue.
    */
   private retime(): void {
-    const d = this.faults.delay;
-    this.timedWith = d;
+    const timing = this.faults.timing;
+    this.timedWith = timing;
     let prev = 0;
     for (let i = this.head; i < this.queue.length; i++) {
       const c = this.queue[i];
       if (c.gate === undefined) break; // held by a pause: timed when it passes the gate
-      c.deliverAt = d ? d.deliverAt(this.ctx.rng, c.gate, prev) : c.gate > prev ? c.gate : prev;
-      c.delayed = d !== undefined;
+      c.deliverAt = this.deliverAt(timing, c.gate, prev);
+      c.delayed = timing.length > 0;
       prev = c.deliverAt;
     }
     this.lastDeliver = prev;
+  }
+
+  /** The shaping faults changed: a shaper per stage, kept for stages that stay (their state goes on). */
+  private reshape(stages: readonly ShapeStage[], now: number): void {
+    const old = this.shapedWith;
+    const shapers = this.shapers;
+    this.shapers = stages.map((s) => {
+      const i = old.indexOf(s);
+      return i >= 0 ? shapers[i] : s.open(now, this.ctx.rng);
+    });
+    this.shapedWith = stages;
   }
 
   private write(buf: Buffer): void {
@@ -236,7 +260,7 @@ export class Pipe {
 
   /** paused (and not blackholed): new chunks would only pile up at the gate */
   private get holdReads(): boolean {
-    return this.faults.pause && !this.faults.blackhole;
+    return this.faults.gated && !this.faults.discardsAll;
   }
 
   private stopReading(): void {

@@ -1,8 +1,8 @@
-// What a link reports: its faults as applied and its byte counts. The fault schema itself lives in
-// src/schema/fault.ts (parsed at the edge; the engine takes only validated specs).
-import type { FaultScope, FaultSpec, FaultType } from '../schema/fault.js';
+// What a link reports: its faults as applied and its byte counts. The fault schema itself is built by
+// the fault registry (faults/registry.ts; parsed at the edge, the engine takes only validated specs).
+import type { FaultScope, FaultSpec, FaultType } from './faults/registry.js';
 
-export type { Direction, FaultScope, FaultSpec, FaultSpecInput, FaultType } from '../schema/fault.js';
+export type { Direction, FaultScope, FaultSpec, FaultSpecInput, FaultType } from './faults/registry.js';
 
 /** A fault as reported by a link (durations normalised to milliseconds). */
 export interface FaultInfo {

@@ -1,7 +1,7 @@
 // Each link's faults as JSON: add (the body is a fault spec), list, remove one, clear; and a global reset.
 import { Hono } from 'hono';
 import type { Daemon } from '../../daemon.js';
-import { faultSpecSchema } from '../../schema/fault.js';
+import { faultSpecSchema } from '../../proxy/faults/registry.js';
 import { ApiError, jsonBody } from '../validate.js';
 
 export function faultRoutes(daemon: Daemon): Hono {
