@@ -125,6 +125,7 @@ export class Daemon extends EventEmitter {
       seed: this.opts.seed !== undefined ? (this.opts.seed + ++this.linkSeq * 0x9e3779b9) >>> 0 : undefined,
       metrics: this.metrics,
       logger: this.logger,
+      clock: this.clock,
     };
     const link = new Link(opts);
     link.on('fault-added', (info: { type: string }) => {

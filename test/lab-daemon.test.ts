@@ -310,6 +310,58 @@ t.test(
   },
 );
 
+t.test('a fault addressed to a target: the leader by role, members by name; one id on every link', async (t) => {
+  const call = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(api + p, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+  const members: { name: string; isLeader: boolean; peerLink: string; clientLink: string }[] = (
+    await call('GET', '/cluster')
+  ).body;
+  const leader = members.find((m) => m.isLeader)!;
+  const lead = await call('POST', '/faults', {
+    target: { role: 'leader', kind: 'peer' },
+    fault: { type: 'delay', direction: 'tx', latency: '1ms', duration: '1m' },
+  });
+  t.equal(lead.status, 201);
+  t.same(lead.body.links, [leader.peerLink], "the leader's peer link, resolved when applied");
+  t.match(lead.body.id, /^f\d+$/);
+  const follower = members.find((m) => !m.isLeader)!;
+  const both = await call('POST', '/faults', {
+    target: { members: [follower.name] },
+    fault: { type: 'pause', direction: 'rx', duration: '1m' },
+  });
+  t.same(both.body.links.sort(), [follower.clientLink, follower.peerLink].sort());
+  const links: { name: string; faults: { id: string }[] }[] = (await call('GET', '/links')).body;
+  for (const l of links) {
+    const want = [
+      ...(lead.body.links.includes(l.name) ? [lead.body.id] : []),
+      ...(both.body.links.includes(l.name) ? [both.body.id] : []),
+    ];
+    t.same(l.faults.map((f) => f.id).sort(), want.sort(), `${l.name} carries the faults aimed at it, by their one id`);
+  }
+  const listed = (await call('GET', '/faults')).body as { id: string }[];
+  t.same(listed.map((f) => f.id).sort(), [lead.body.id, both.body.id].sort());
+  t.equal((await call('DELETE', `/faults/${both.body.id}`)).status, 204);
+  t.equal((await call('GET', `/faults/${both.body.id}`)).status, 404, 'gone');
+  for (const l of (await call('GET', '/links')).body as { faults: { id: string }[] }[])
+    t.notOk(
+      l.faults.some((f) => f.id === both.body.id),
+      'removed from every link at once',
+    );
+  const bad = await call('POST', '/faults', { target: {}, fault: { type: 'pause', direction: 'rx' } });
+  t.equal(bad.status, 400);
+  t.equal(bad.body.details[0].path, 'target');
+  const unknown = await call('POST', '/faults', {
+    target: { members: ['nobody'] },
+    fault: { type: 'pause', direction: 'rx' },
+  });
+  t.equal(unknown.status, 404);
+  t.match(unknown.body.error, /no member named "nobody"/);
+  t.same((await call('DELETE', '/faults')).body, { removed: 1 });
+});
+
 t.test('shutdown leaves no etcd process and no data dir', async (t) => {
   const pids = cluster.members.map((m) => m.pid!).filter(Boolean);
   const dir = cluster.baseDir;

@@ -120,6 +120,30 @@ const ROUTES: Record<string, { params?: object[]; ops: Partial<Record<Method, Op
       },
     },
   },
+  '/faults': {
+    ops: {
+      get: {
+        summary: 'Every active fault: those addressed to targets, and those added to one link (target: that link)',
+        ok: [200, 'faults', arrayOf('TargetedFault')],
+        errors: [401],
+      },
+      post: {
+        summary:
+          'Apply one fault to every link a target selects (links by name; members by name or role, resolved now; their client or peer links): one id, one expiry',
+        body: 'TargetedFaultCreate',
+        ok: [201, 'added', ref('TargetedFault')],
+        errors: [400, 401, 404, 413, 422],
+      },
+      delete: { summary: 'Remove every fault', ok: [200, 'how many', counter('removed')], errors: [401] },
+    },
+  },
+  '/faults/{id}': {
+    params: [faultId],
+    ops: {
+      get: { summary: 'One fault', ok: [200, 'fault', ref('TargetedFault')], errors: [401, 404] },
+      delete: { summary: 'Remove a fault from every link it is on', ok: [204, 'removed'], errors: [401, 404] },
+    },
+  },
   '/reset': {
     ops: {
       post: { summary: 'Remove every fault on every link', ok: [200, 'how many', counter('cleared')], errors: [401] },
@@ -246,6 +270,19 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
       type: string,
       scope: { enum: ['tx', 'rx', 'accept', 'link'] },
       spec: { type: 'object', description: 'the validated spec, durations in ms' },
+      createdAt: string,
+      expiresAt: string,
+    },
+  },
+  TargetedFault: {
+    type: 'object',
+    properties: {
+      id: string,
+      type: string,
+      scope: { enum: ['tx', 'rx', 'accept', 'link'] },
+      spec: { type: 'object', description: 'the validated spec, durations in ms' },
+      target: ref('FaultTarget'),
+      links: { type: 'array', items: string, description: 'the links it is on now' },
       createdAt: string,
       expiresAt: string,
     },

@@ -8,7 +8,8 @@ import { faultSpecSchema } from '../proxy/faults/registry.js';
 import { linkCreateSchema } from '../schema/link.js';
 import { loadProfileSchema } from '../schema/load.js';
 import { hostPortSchema } from '../schema/net.js';
-import { loadStartSchema, rateSchema } from './schemas.js';
+import { faultTargetSchema } from '../schema/target.js';
+import { loadStartSchema, rateSchema, targetedFaultSchema } from './schemas.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -60,6 +61,8 @@ function requestComponents(): Record<string, { schema: z.ZodTypeAny; description
     // as documented: the profile is a LoadProfile (the route checks it once merged over the daemon's default)
     LoadStart: { schema: loadStartSchema.extend({ profile: loadProfileSchema.optional() }) },
     Rate: { schema: rateSchema },
+    FaultTarget: { schema: faultTargetSchema },
+    TargetedFaultCreate: { schema: targetedFaultSchema },
   };
 }
 
@@ -69,6 +72,7 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 export function requestSchemas(): Record<string, JsonSchema> {
   const table = requestComponents();
   const byDef = new Map<unknown, string>(Object.entries(table).map(([name, c]) => [c.schema._def, name]));
+  byDef.set(faultSpecSchema._def, 'FaultSpec'); // built below, as oneOf its variants
   const out: Record<string, JsonSchema> = {};
   for (const [name, c] of Object.entries(table)) {
     const schema = zodToJsonSchema(c.schema, {

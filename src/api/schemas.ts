@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { loadProfileSchema, type LoadProfile, type LoadProfileInput } from '../schema/load.js';
 import { hostPortSchema } from '../schema/net.js';
+import { faultTargetSchema } from '../schema/target.js';
+import { faultSpecSchema } from '../proxy/faults/registry.js';
 
 /**
  * PUT /load as sent. The profile is checked as a whole only once merged over the daemon's default
@@ -47,3 +49,11 @@ export function loadStartBody(defaults: () => Readonly<LoadProfileInput> | undef
     return { profile: r.data, endpoints: body.endpoints, replace: body.replace };
   });
 }
+
+/** POST /faults: one fault applied to every link its target selects, under one id with one expiry. */
+export const targetedFaultSchema = z
+  .object({
+    target: faultTargetSchema,
+    fault: faultSpecSchema,
+  })
+  .strict();

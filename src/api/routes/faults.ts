@@ -1,7 +1,9 @@
-// Each link's faults as JSON: add (the body is a fault spec), list, remove one, clear; and a global reset.
+// Faults as JSON: each link's (add: the body is a fault spec; list, remove one, clear), faults addressed
+// to targets under /faults (one id over several links), and a global reset.
 import { Hono } from 'hono';
 import type { Daemon } from '../../daemon.js';
 import { faultSpecSchema } from '../../proxy/faults/registry.js';
+import { targetedFaultSchema } from '../schemas.js';
 import { ApiError, jsonBody } from '../validate.js';
 
 export function faultRoutes(daemon: Daemon): Hono {
@@ -29,6 +31,18 @@ export function faultRoutes(daemon: Daemon): Hono {
       throw new ApiError(404, `no fault ${JSON.stringify(c.req.param('id'))} on link ${link.name}`);
     return c.body(null, 204);
   });
+  // every fault, and faults addressed to targets (links, members, roles) under one id
+  app.get('/faults', (c) => c.json(daemon.faults.list()));
+  app.post('/faults', jsonBody(targetedFaultSchema, 'invalid fault'), async (c) => {
+    const { fault, target } = c.req.valid('json');
+    return c.json(await daemon.faults.add(fault, target), 201);
+  });
+  app.get('/faults/:id', (c) => c.json(daemon.faults.get(c.req.param('id'))));
+  app.delete('/faults/:id', (c) => {
+    if (!daemon.faults.remove(c.req.param('id'))) daemon.faults.get(c.req.param('id')); // the 404, naming it
+    return c.body(null, 204);
+  });
+  app.delete('/faults', (c) => c.json({ removed: daemon.faults.clear() }));
   app.post('/reset', (c) => c.json({ cleared: daemon.resetAll() }));
   return app;
 }
