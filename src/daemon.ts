@@ -7,7 +7,7 @@ import { Metrics } from './metrics.js';
 import { Link, type LinkOptions } from './proxy/link.js';
 import type { LinkStats } from './proxy/types.js';
 import { LoadRunner, type LoadStatus, type LoadSummary } from './loadgen/runner.js';
-import type { LoadProfileInput } from './schema/load.js';
+import { loadProfileSchema, type LoadProfileInput } from './schema/load.js';
 import { silentLogger, type Logger } from './util/log.js';
 import { Conflict, Invalid, NotFound, Unprocessable } from './util/errors.js';
 import { memberStatuses, type MemberStatus } from './etcd/control.js';
@@ -294,7 +294,8 @@ export class Daemon extends EventEmitter {
           [{ path: 'endpoints', message: 'required when no member client link exists' }],
         );
       const runner = new LoadRunner({
-        profile: { ...this.opts.defaultProfile, ...profile },
+        // the request's fields over the config's: parsed once here, the runner takes the typed profile
+        profile: loadProfileSchema.parse({ ...this.opts.defaultProfile, ...profile }),
         endpoints: eps,
         metrics: this.metrics,
         logger: this.logger,

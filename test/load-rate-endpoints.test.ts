@@ -3,6 +3,7 @@
 import t from 'tap';
 import { Daemon } from '../src/daemon.js';
 import { startCluster } from '../src/lab/cluster.js';
+import { loadProfileSchema } from '../src/schema/load.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
 import { Metrics } from '../src/metrics.js';
 import { parseFaultSpec } from '../src/schema/fault.js';
@@ -24,7 +25,7 @@ t.test('a rate change takes effect at once, also after a tiny rate; no timer ove
   process.on('warning', onWarning);
   t.teardown(() => void process.off('warning', onWarning));
   const r = new LoadRunner({
-    profile: { ...quick, rate: 100 },
+    profile: loadProfileSchema.parse({ ...quick, rate: 100 }),
     endpoints: [ep],
     reportDir: null,
     metrics: new Metrics({ defaultMetrics: false }),
@@ -85,7 +86,7 @@ t.test(
     const events = r.status().counts.events;
     await sleep(1000);
     t.ok(r.status().counts.events > events, 'events keep arriving');
-    await t.rejects(daemon.removeLink('s1-client'), { status: 409, message: /only endpoint of the running load/ });
+    await t.rejects(daemon.removeLink('s1-client'), { name: 'Conflict', message: /only endpoint of the running load/ });
     const s = await daemon.stopLoad();
     t.equal(
       s.violations.reliable + s.violations.ordered + s.violations.unique + s.violations.unexpected,

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startCluster } from '../src/lab/cluster.js';
+import { loadProfileSchema } from '../src/schema/load.js';
 import { LoadRunner, type LoadSummary } from '../src/loadgen/runner.js';
 import { Metrics } from '../src/metrics.js';
 import { run } from './helpers/proc.js';
@@ -19,7 +20,15 @@ const finished = (r: LoadRunner) => new Promise<LoadSummary>((res) => r.once('do
 t.test('a clean run: every put acknowledged and delivered to every watcher, no violation', async (t) => {
   const metrics = new Metrics({ defaultMetrics: false });
   const r = new LoadRunner({
-    profile: { rate: 200, watchers: 50, keys: 10, connections: 3, duration: '8s', interval: '1s', settle: '5s' },
+    profile: loadProfileSchema.parse({
+      rate: 200,
+      watchers: 50,
+      keys: 10,
+      connections: 3,
+      duration: '8s',
+      interval: '1s',
+      settle: '5s',
+    }),
     endpoints: cluster.clientEndpoints(),
     metrics,
     reportDir,
@@ -70,7 +79,7 @@ t.test(
   async (t) => {
     const victim = cluster.members[0];
     const r = new LoadRunner({
-      profile: {
+      profile: loadProfileSchema.parse({
         rate: 200,
         watchers: 30,
         keys: 6,
@@ -79,7 +88,7 @@ t.test(
         interval: '1s',
         settle: '10s',
         putTimeout: '2s',
-      },
+      }),
       endpoints: cluster.clientEndpoints(),
       reportDir,
     });

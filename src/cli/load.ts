@@ -6,7 +6,7 @@ import { ZodError } from 'zod';
 import { Metrics } from '../metrics.js';
 import { LoadRunner } from '../loadgen/runner.js';
 import { formatStatusLine, formatSummaryTable } from '../loadgen/report.js';
-import type { LoadProfileInput } from '../schema/load.js';
+import { loadProfileSchema, type LoadProfileInput } from '../schema/load.js';
 import { splitHostPort } from '../util/net.js';
 import { createLogger } from '../util/log.js';
 import { EXIT, EXIT_HELP } from '../util/exit.js';
@@ -131,7 +131,7 @@ export async function loadCommand(argv: string[]): Promise<number> {
       }
     }
     runner = new LoadRunner({
-      profile: profileFromFlags(values),
+      profile: loadProfileSchema.parse(profileFromFlags(values)),
       endpoints,
       metrics: new Metrics({ defaultMetrics: false }),
       logger,

@@ -15,8 +15,8 @@
 // When the transport may have been garbled by an injected drop/corrupt fault (`transitSuspect`), an
 // anomalous event is handed back as GARBLED instead of being reported; the caller resets the stream.
 import { RunLedger, type PutRecord, type RevEntry } from './ledger.js';
-import { firstAbove, inMurky, markMurky } from './revisions.js';
-import { decodeValue } from './value.js';
+import { firstAbove, markMurky } from './revisions.js';
+import { decodeValue, valueSeq } from './value.js';
 import {
   noViolations,
   violationTotal,
@@ -220,7 +220,10 @@ export abstract class WatchContract {
   ): number | undefined {
     const ledger = this.ledger;
     let e = ledger.revs.get(rev);
+    /** the revision was known before this event (its value is then compared with the put's) */
+    let known = true;
     if (!e || e.key !== key) {
+      known = false;
       const info = decodeValue(value, this.runIdBytes);
       const rec = info ? ledger.puts.get(info.seq) : undefined;
       if (!rec || rec.key !== key || (rec.revision && rec.revision !== rev)) {
@@ -282,6 +285,21 @@ export abstract class WatchContract {
     w.lastOnKey[slot] = rev;
     if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
     if (rev > ledger.maxKnownRev) ledger.maxKnownRev = rev;
+    if (known && !transitSuspect && valueSeq(value, this.runIdBytes) !== e.seq && !this.corruptedRevs.has(rev)) {
+      // the right revision on the right key, but not the value its put wrote there
+      if (!this.unexpectedRevs.has(rev)) {
+        this.unexpectedRevs.add(rev);
+        const seq = valueSeq(value, this.runIdBytes);
+        this.report(
+          'unexpected',
+          w,
+          key,
+          rev,
+          seq >= 0 ? `value of put ${seq} at the revision of put ${e.seq}` : `a value put ${e.seq} did not write`,
+        );
+      }
+      return undefined;
+    }
     const lag = now - e.knownAt;
     if (lag > this.opts.settleMs) {
       this.findings.late++;

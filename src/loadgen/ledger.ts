@@ -19,6 +19,8 @@ export interface PutRecord {
 export interface RevEntry {
   rev: number;
   key: number;
+  /** the put's sequence number (its value carries it) */
+  seq: number;
   /** the put's due instant (monotonic ms) */
   due: number;
   knownAt: number;
@@ -80,7 +82,7 @@ export class RunLedger {
   /** Records that `rev` holds `rec`'s put; answers the entry and whether it was new. */
   learn(rev: number, rec: PutRecord, now: number): RevEntry | undefined {
     if (this.revs.has(rev)) return undefined;
-    const e: RevEntry = { rev, key: rec.key, due: rec.due, knownAt: now, checked: false };
+    const e: RevEntry = { rev, key: rec.key, seq: rec.seq, due: rec.due, knownAt: now, checked: false };
     this.revs.set(rev, e);
     if (rev > this.maxKnownRev) this.maxKnownRev = rev;
     insertSorted(this.byKey[rec.key], rev);
