@@ -44,6 +44,10 @@ export interface WatcherState {
   murky: number[];
   /** revisions handed to etcd's record for a verdict (a late arrival is then a reorder): rev → key, since */
   missing: Map<number, { key: number; at: number }>;
+  /** the highest revision of a progress notification: every event up to it was sent */
+  progressRev: number;
+  /** revisions at which it got an event nobody wrote there (reported as unexpected, so never a skip too) */
+  strange: Set<number> | undefined;
   events: number;
 }
 
@@ -82,8 +86,13 @@ export abstract class WatchContract {
   readonly watchers: WatcherState[] = [];
   private readonly unexpectedRevs = new Set<number>();
   private readonly corruptedRevs = new Set<number>();
-  /** per key: the highest revision any watcher has seen (to spot watchers that skipped a late-learned put) */
+  /**
+   * How far watchers have moved past revisions (to spot watchers that skipped a late-learned put): per
+   * key for key watchers, one for all prefix watchers. A progress notification at R counts as R + 0.5:
+   * past R itself.
+   */
   private readonly keyMaxSeen: Float64Array;
+  private prefixPassed = 0;
   protected readonly runIdBytes: Uint8Array;
   /** suspected skips past settle, waiting for etcd's record; key `${key}:${rev}` */
   readonly pending = new Map<string, PendingSkip>();
@@ -177,9 +186,10 @@ export abstract class WatchContract {
     const e = this.ledger.learn(rev, rec, now);
     if (!e) return this.ledger.revs.get(rev)!;
     // a watcher already past this revision never delivered it (it would have been learned then)
-    if (this.keyMaxSeen[rec.key] > rev) {
+    if (this.keyMaxSeen[rec.key] > rev || this.prefixPassed > rev) {
       for (const w of this.keyWatchers[rec.key]) {
-        if (rev >= w.startRev && w.lastOnKey[w.prefix ? rec.key : 0] > rev && !w.missing.has(rev))
+        const past = w.prefix ? w.lastRev : w.lastOnKey[0];
+        if (rev >= w.startRev && (past > rev || w.progressRev >= rev) && !w.missing.has(rev) && !w.strange?.has(rev))
           w.suspects.set(rev, { key: rec.key, since: now });
       }
     }
@@ -198,6 +208,8 @@ export abstract class WatchContract {
       suspects: new Map(),
       murky: [],
       missing: new Map(),
+      progressRev: startRev - 1,
+      strange: undefined,
       events: 0,
     };
     this.watchers.push(w);
@@ -241,7 +253,8 @@ export abstract class WatchContract {
               : 'value not written by this run',
           );
         }
-        if (rev > w.lastRev) w.lastRev = rev;
+        // it came at this revision all the same: the watcher is past everything below it
+        this.passed(w, key, rev);
         return undefined;
       }
       rec.revision = rev;
@@ -275,7 +288,7 @@ export abstract class WatchContract {
       }
       for (let i = from; i < list.length && list[i] < rev; i++) {
         const r = list[i];
-        if (r >= w.startRev && !w.missing.has(r))
+        if (r >= w.startRev && !w.missing.has(r) && !w.strange?.has(r))
           w.suspects.set(r, { key: w.prefix ? ledger.revs.get(r)!.key : key, since: now });
       }
     }
@@ -284,6 +297,7 @@ export abstract class WatchContract {
     w.lastRev = rev;
     w.lastOnKey[slot] = rev;
     if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
+    if (w.prefix && rev > this.prefixPassed) this.prefixPassed = rev;
     if (rev > ledger.maxKnownRev) ledger.maxKnownRev = rev;
     if (known && !transitSuspect && valueSeq(value, this.runIdBytes) !== e.seq && !this.corruptedRevs.has(rev)) {
       // the right revision on the right key, but not the value its put wrote there
@@ -331,9 +345,25 @@ export abstract class WatchContract {
         if (r >= w.startRev && !w.missing.has(r)) w.suspects.set(r, { key: k, since: now });
       });
       w.lastOnKey[slot] = rev;
-      if (rev > this.keyMaxSeen[k]) this.keyMaxSeen[k] = rev;
+      if (rev + 0.5 > this.keyMaxSeen[k]) this.keyMaxSeen[k] = rev + 0.5;
     }
     if (rev > w.lastRev) w.lastRev = rev;
+    if (rev > w.progressRev) w.progressRev = rev;
+    if (w.prefix && rev + 0.5 > this.prefixPassed) this.prefixPassed = rev + 0.5;
+  }
+
+  /** An unexpected event at `rev`: the watcher moved past it all the same. */
+  private passed(w: WatcherState, key: number, rev: number): void {
+    // bounded: a stream of garbage must not grow it without end
+    if (!w.strange || w.strange.size > 10_000) w.strange = new Set();
+    w.strange.add(rev);
+    if (rev > w.lastRev) w.lastRev = rev;
+    if (w.prefix) {
+      if (rev > this.prefixPassed) this.prefixPassed = rev;
+    } else if (rev > w.lastOnKey[0]) {
+      w.lastOnKey[0] = rev;
+      if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
+    }
   }
 
   /**
