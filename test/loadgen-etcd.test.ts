@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCluster } from '../src/lab/cluster.js';
 import { loadProfileSchema } from '../src/schema/load.js';
+import type { Observer } from '../src/loadgen/events.js';
 import { LoadRunner, type LoadSummary } from '../src/loadgen/runner.js';
 import { Metrics } from '../src/metrics.js';
 import { run } from './helpers/proc.js';
@@ -19,6 +20,17 @@ const finished = (r: LoadRunner) => new Promise<LoadSummary>((res) => r.once('do
 
 t.test('a clean run: every put acknowledged and delivered to every watcher, no violation', async (t) => {
   const metrics = new Metrics({ defaultMetrics: false });
+  // a further observer, as a new checker would be: it hears every operation and every watch response
+  const heard = { invoke: 0, ok: 0, responses: 0, events: 0, watchers: new Set<number>() };
+  const seen: Observer = {
+    name: 'test',
+    onOp: (e) => void (e.type === 'invoke' ? heard.invoke++ : e.type === 'ok' ? heard.ok++ : 0),
+    onWatch: (e) => {
+      heard.responses++;
+      heard.events += e.events?.length ?? 0;
+      heard.watchers.add(e.watcher);
+    },
+  };
   const r = new LoadRunner({
     profile: loadProfileSchema.parse({
       rate: 200,
@@ -32,6 +44,7 @@ t.test('a clean run: every put acknowledged and delivered to every watcher, no v
     endpoints: cluster.clientEndpoints(),
     metrics,
     reportDir,
+    observers: [seen],
   });
   const done = finished(r);
   await r.start();
@@ -52,6 +65,20 @@ t.test('a clean run: every put acknowledged and delivered to every watcher, no v
   t.same(s.verdict, { ordered: 'held', unique: 'held', reliable: 'held', unexpected: 'none' });
   t.ok(s.latency.put.count === s.counts.ok && s.latency.put.p50 > 0, 'put latency recorded');
   t.equal(s.latency.watch.count, s.counts.events, 'watch latency recorded for every event');
+  t.equal(heard.invoke, s.counts.issued - s.counts.slips, 'an observer hears every put sent');
+  t.equal(heard.ok, s.counts.ok, 'and every acknowledgement');
+  t.equal(heard.events, s.counts.events, 'and every watch event, in responses');
+  t.equal(heard.watchers.size, 50, 'of every watcher');
+  const ops = r.history.entries.filter((e) => e.type === 'invoke' || e.type === 'ok');
+  t.equal(ops.length, heard.invoke + heard.ok, 'the history holds every operation event');
+  t.equal(r.history.dropped, 0, 'within its bound');
+  const invokedAt = new Map<number, number>();
+  let inOrder = true;
+  r.history.entries.forEach((e, i) => {
+    if (e.type === 'invoke' && 'seq' in e) invokedAt.set(e.seq, i);
+    else if (e.type === 'ok' && 'seq' in e && !(invokedAt.get(e.seq)! < i)) inOrder = false;
+  });
+  t.ok(inOrder, "each put's invoke comes before its ok");
   const dir = path.join(reportDir, r.runId);
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
   t.equal(summary.counts.ok, s.counts.ok);
