@@ -399,38 +399,8 @@ export abstract class WatchContract {
     if (!p.watchers.size) this.pending.delete(id);
   }
 
-  /** Watchers behind the last revision of their keys (as etcd's record or the acks know it). */
-  behind(
-    lastOnKey: (key: number) => number,
-  ): { watcher: number; connection: number; key: string; seen: number; last: number }[] {
-    const out = [];
-    for (const w of this.watchers) {
-      for (const k of w.keys) {
-        const last = lastOnKey(k);
-        const seen = w.lastOnKey[w.prefix ? k : 0];
-        if (last >= w.startRev && seen < last) {
-          out.push({ watcher: w.id, connection: w.connection, key: this.opts.keys[k], seen, last });
-          break;
-        }
-      }
-    }
-    return out;
-  }
-
   /** highest known revision of a key's puts (0 when none) */
   lastKnownOnKey(key: number): number {
     return this.ledger.lastOnKey(key);
-  }
-
-  /** true while something could still change a verdict (for a clean stop). */
-  outstanding(): boolean {
-    if (this.ledger.anyInFlight()) return true;
-    for (const w of this.watchers) if (w.suspects.size) return true;
-    // a watcher behind the last known revision of one of its keys may still catch up
-    for (let k = 0; k < this.keyWatchers.length; k++) {
-      const last = this.lastKnownOnKey(k);
-      for (const w of this.keyWatchers[k]) if (last >= w.startRev && w.lastOnKey[w.prefix ? k : 0] < last) return true;
-    }
-    return false;
   }
 }

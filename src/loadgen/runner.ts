@@ -9,17 +9,17 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { Invalid } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Checker } from './checker.js';
-import { ObserverBus, type Observer, type OpEvent } from './events.js';
+import { ObserverBus, type Observer } from './events.js';
 import { HistoryRecorder } from './observers/history.js';
 import { LedgerFeed } from './observers/ledger-feed.js';
 import { PutStats } from './observers/put-stats.js';
+import { RunEvents } from './observers/run-events.js';
 import { ClientPool } from './pool.js';
 import { EtcdRecord, type ReplayResult } from './record.js';
 import { ReportWriter } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
 import { newRunId } from './value.js';
-import type { Violation } from './verdict.js';
 import { WORKLOADS, PutWorkload, WatchWorkload, type GeneratorFault, type KeySpace } from './workloads/index.js';
 import type { Workload, WorkloadContext } from './workloads/types.js';
 
@@ -74,7 +74,6 @@ export class LoadRunner extends EventEmitter {
   /** stopping, but still waiting for outstanding events: broken or stalled streams are still resumed */
   private draining = false;
   private readonly ledger: GeneratorLedger = { stalls: 0, garbled: 0, streamBreaks: 0, overloadedIntervals: 0 };
-  private violationsLogged = 0;
   private startedAt = 0;
   private startedIso = '';
   /** the store's revision before the run's first put (0 until started) */
@@ -127,7 +126,12 @@ export class LoadRunner extends EventEmitter {
     // the history first (it sees each operation before anything reacts to it), then the ledger and stats
     this.history = new HistoryRecorder({ limit: opts.historyLimit });
     this.putStats = new PutStats(this.metrics);
-    for (const o of [this.history, this.putStats, new LedgerFeed(this.checker), this.runObserver()])
+    for (const o of [
+      this.history,
+      this.putStats,
+      new LedgerFeed(this.checker),
+      new RunEvents(this, this.metrics, this.logger),
+    ])
       this.bus.subscribe(o);
     for (const o of opts.observers ?? []) this.bus.subscribe(o);
     if (opts.reportDir !== null) this.bus.subscribe(new ReportWriter(opts.reportDir ?? 'reports', this.runId));
@@ -156,26 +160,6 @@ export class LoadRunner extends EventEmitter {
       transitSuspect: () => this.transitSuspect(),
       generatorFault: (kind, message) => this.generatorFault(kind, message),
       error: (message) => (this.lastError = message),
-    };
-  }
-
-  /** The run's own reactions: the 'violation' and 'outcome' events, violation metrics and logs. */
-  private runObserver(): Observer {
-    const outcome = { ok: 'ok', fail: 'failed' } as const;
-    return {
-      name: 'run',
-      onOp: (e: OpEvent) => {
-        if (e.op !== 'put') return;
-        if (e.type === 'ok' || e.type === 'fail') this.emit('outcome', e.seq, outcome[e.type]);
-        else if (e.type === 'settled') this.emit('outcome', e.seq, e.applied ? 'applied' : 'not_applied');
-      },
-      onViolation: (v: Violation) => {
-        this.metrics?.watchViolations.inc({ kind: v.kind });
-        this.violationsLogged++;
-        if (this.violationsLogged <= 1000 || this.violationsLogged % 1000 === 0)
-          this.logger.error({ violation: v }, `watch violation: ${v.kind}`);
-        this.emit('violation', v);
-      },
     };
   }
 
@@ -384,7 +368,6 @@ export class LoadRunner extends EventEmitter {
     this.progress.stop();
     this.state = 'stopped';
     const summary = summarize(this.status(), reason, this.replayResult);
-    summary.endedAt = new Date(clock.wallNow()).toISOString();
     this.bus.done(summary);
     this.logger.info(
       { verdict: summary.verdict, counts: summary.counts, generator: summary.generator },

@@ -10,6 +10,7 @@ import { WatchStream, WireError, type WatchEvent } from '../../wire/client.js';
 import { prefixEnd } from '../../wire/proto.js';
 import type { GeneratorFault, WorkloadContext } from '../types.js';
 import type { LatencyStats } from '../../stats.js';
+import { RepeatedAnomalies, sameBytes } from './anomalies.js';
 
 export type WatcherStatus = 'starting' | 'watching' | 'resuming' | 'stopped';
 
@@ -51,8 +52,7 @@ export class WatchConnection {
   private ackedSince = 0;
   /** when a progress request was sent to a silent stream (0: none outstanding) */
   private probeAt = 0;
-  /** `key:rev` → the stream on which that event first came garbled; the same again on a later stream is etcd's stored value */
-  private readonly garbled = new Map<string, WatchStream>();
+  private readonly anomalies = new RepeatedAnomalies<WatchStream>();
   private attachTimer: NodeJS.Timeout | undefined;
   /** watchers behind a known revision: since when, and which revision they wait for */
   private readonly lagging = new Map<number, { target: number; seen: number; since: number }>();
@@ -162,7 +162,7 @@ export class WatchConnection {
         due = checker.onEvent(w.state, Math.max(key, 0), rev, new Uint8Array(0), t, suspect);
       } else due = checker.onEvent(w.state, key, rev, ev.kv.value, t, suspect);
       if (due === GAP) {
-        if (this.repeated(`gap:${w.id}:${rev}`, stream)) {
+        if (this.anomalies.repeated(`gap:${w.id}:${rev}`, stream)) {
           // the same gap on a fresh stream: that is what etcd delivers; judge it as usual
           due = checker.onEvent(w.state, Math.max(key, 0), rev, ev.kv.value, t, false);
         } else {
@@ -176,7 +176,7 @@ export class WatchConnection {
       }
       if (due === GARBLED) {
         const id = `${key}:${rev}`;
-        if (this.host.storedGarbled.has(id) || this.repeated(id, stream)) {
+        if (this.host.storedGarbled.has(id) || this.anomalies.repeated(id, stream)) {
           // the same anomaly on a fresh stream: etcd stores it that way (a write garbled on its way in)
           this.host.storedGarbled.add(id);
           checker.acceptCorrupted(w.state, Math.max(key, 0), rev);
@@ -221,21 +221,6 @@ export class WatchConnection {
         revision,
       });
     if (!ctx.transitSuspect()) ctx.checker.progress(w.state, revision, ctx.clock.now());
-  }
-
-  /**
-   * Whether anomaly `id` already came on an earlier stream (the same again on a fresh one is what etcd
-   * has, not the transport's); the first sight is remembered with its stream.
-   */
-  private repeated(id: string, stream: WatchStream): boolean {
-    const first = this.garbled.get(id);
-    if (first && first !== stream) {
-      this.garbled.delete(id);
-      return true;
-    }
-    if (this.garbled.size > 10000) this.garbled.clear();
-    this.garbled.set(id, stream);
-    return false;
   }
 
   private onCanceled(watchId: number, reason: string, compactRev: number): void {
@@ -402,10 +387,4 @@ export class WatchConnection {
     this.stream = undefined;
     for (const w of this.watchers) w.status = 'stopped';
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
