@@ -175,3 +175,27 @@ t.test('the load CLI: bad flags exit 2 naming the flag; a short run exits 0', as
   t.equal(summary.counts.events, summary.counts.ok * 2);
   t.match(ok.stderr(), /puts [\d.]+\/s p99/);
 });
+
+t.test('a profile runs only the workloads it names', async (t) => {
+  const r = new LoadRunner({
+    profile: loadProfileSchema.parse({
+      workloads: ['put'],
+      rate: 100,
+      watchers: 6,
+      keys: 3,
+      duration: '2s',
+      interval: '1s',
+      settle: '1s',
+    }),
+    endpoints: cluster.clientEndpoints(),
+    reportDir: null,
+  });
+  const done = finished(r);
+  await r.start();
+  const s = await done;
+  t.ok(s.counts.ok > 50, `${s.counts.ok} puts acknowledged`);
+  t.equal(s.counts.events, 0, 'no watch fleet: no event');
+  t.same(s.watchers, { starting: 0, watching: 0, resuming: 0, stopped: 0 });
+  t.same(s.profile.workloads, ['put']);
+  t.equal(s.verdict.reliable, 'held');
+});
