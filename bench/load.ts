@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { controlClient, memberStatuses } from '../src/etcd/control.js';
 import { startCluster, type Cluster } from '../src/cluster/launch.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
+import { loadProfileSchema } from '../src/schema/load.js';
 import { EtcdWireClient } from '../src/loadgen/wire/client.js';
 import { packageRoot, percentile, writeResults } from './lib.js';
 
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
 
     process.stderr.write(`watch fan-out: ${values.watchers} watchers on one key, ${values['watch-rate']} puts/s...\n`);
     const runner = new LoadRunner({
-      profile: {
+      profile: loadProfileSchema.parse({
         watchers: num('watchers'),
         keys: 1,
         connections: num('streams'),
@@ -182,7 +183,7 @@ async function main(): Promise<void> {
         interval: '1s',
         settle: '10s',
         maxInFlight: 4096,
-      },
+      }),
       endpoints,
       reportDir: null,
     });

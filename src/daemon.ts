@@ -7,7 +7,7 @@ import { Metrics } from './metrics.js';
 import { Link, type LinkOptions } from './proxy/link.js';
 import type { LinkStats } from './proxy/types.js';
 import { LoadRunner, type LoadStatus, type LoadSummary } from './loadgen/runner.js';
-import type { LoadProfileInput } from './schema/load.js';
+import type { LoadProfile, LoadProfileInput } from './schema/load.js';
 import { silentLogger, type Logger } from './util/log.js';
 import { Conflict, Invalid, NotFound, Unprocessable } from './util/errors.js';
 import type { MemberStatus } from './etcd/control.js';
@@ -287,7 +287,7 @@ export class Daemon extends EventEmitter {
    * is stopped and its summary kept first). Returns once the run is created; its watchers attach in
    * the background (GET /load shows the state).
    */
-  startLoad(profile: LoadProfileInput, endpoints?: string[], opts: { replace?: boolean } = {}): Promise<LoadStatus> {
+  startLoad(profile: LoadProfile, endpoints?: string[], opts: { replace?: boolean } = {}): Promise<LoadStatus> {
     return this.serialized(async () => {
       const running = this.load;
       if (running && !opts.replace) {
@@ -303,7 +303,8 @@ export class Daemon extends EventEmitter {
           [{ path: 'endpoints', message: 'required when no member client link exists' }],
         );
       const runner = new LoadRunner({
-        profile: { ...this.opts.defaultProfile, ...profile },
+        // parsed once, at the edge (the API merges the request's fields over defaultProfile)
+        profile,
         endpoints: eps,
         metrics: this.metrics,
         logger: this.logger,

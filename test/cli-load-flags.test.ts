@@ -82,3 +82,13 @@ t.test('a field described in the schema is helped by its description; others kee
   t.equal(flags[2].help, '  --new-thing MODE      a field added later');
   t.equal(flags[3].help, '  --bare S              bare');
 });
+
+t.test('a list field takes comma-separated values (--workloads put,watch)', async (t) => {
+  const flag = PROFILE_FLAGS.find((f) => f.field === 'workloads')!;
+  t.ok(flag.list);
+  t.match(flag.help, /--workloads LIST/);
+  const profile = loadProfileSchema.parse(profileFromFlags({ workloads: 'put, watch' }));
+  t.same(profile.workloads, ['put', 'watch']);
+  t.same(loadProfileSchema.parse(profileFromFlags({ workloads: 'put' })).workloads, ['put']);
+  t.throws(() => loadProfileSchema.parse(profileFromFlags({ workloads: 'put,put' })), /each workload once/);
+});

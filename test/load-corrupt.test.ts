@@ -2,6 +2,7 @@
 // chunks on tx and rx of every client link for 20 s under the default load. Afterwards every stream has
 // recovered by itself, `reliable` is 0, and every put's final state agrees with etcd's own history.
 import t from 'tap';
+import { loadProfileSchema } from '../src/schema/load.js';
 import { Daemon } from '../src/daemon.js';
 import { startCluster } from '../src/cluster/launch.js';
 import type { LoadSummary } from '../src/loadgen/report.js';
@@ -64,16 +65,18 @@ async function history(endpoint: string, prefix: string, fromRev: number): Promi
 }
 
 t.test('corrupt 2 % on tx and rx of every client link for 20 s: streams recover, no false verdict', async (t) => {
-  const status = await daemon.startLoad({
-    rate: 200,
-    watchers: 60,
-    keys: 12,
-    connections: 3,
-    settle: '3s',
-    putTimeout: '2s',
-    stallTimeout: '2s',
-    interval: '1s',
-  });
+  const status = await daemon.startLoad(
+    loadProfileSchema.parse({
+      rate: 200,
+      watchers: 60,
+      keys: 12,
+      connections: 3,
+      settle: '3s',
+      putTimeout: '2s',
+      stallTimeout: '2s',
+      interval: '1s',
+    }),
+  );
   const runner = daemon.loadRunner!;
   const outcomes = new Map<number, string>();
   runner.on('outcome', (seq: number, o: string) => outcomes.set(seq, o));

@@ -3,6 +3,7 @@
 import t from 'tap';
 import { Daemon } from '../src/daemon.js';
 import { startCluster } from '../src/cluster/launch.js';
+import { loadProfileSchema } from '../src/schema/load.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
 import { Metrics } from '../src/metrics.js';
 import { parseFaultSpec } from '../src/proxy/faults/registry.js';
@@ -24,7 +25,7 @@ t.test('a rate change takes effect at once, also after a tiny rate; no timer ove
   process.on('warning', onWarning);
   t.teardown(() => void process.off('warning', onWarning));
   const r = new LoadRunner({
-    profile: { ...quick, rate: 100 },
+    profile: loadProfileSchema.parse({ ...quick, rate: 100 }),
     endpoints: [ep],
     reportDir: null,
     metrics: new Metrics({ defaultMetrics: false }),
@@ -69,7 +70,7 @@ t.test(
     await daemon.addLink({ name: 's1-client', listen: `127.0.0.1:${a}`, upstream: ep, kind: 'client', member: 's1' });
     await daemon.addLink({ name: 's1-client-b', listen: `127.0.0.1:${b}`, upstream: ep, kind: 'client', member: 's1' });
     await daemon.addLink({ name: 'mine', listen: `127.0.0.1:${c}`, upstream: ep, kind: 'client' });
-    const st = await daemon.startLoad({ ...quick, rate: 50, watchers: 8, connections: 4 });
+    const st = await daemon.startLoad(loadProfileSchema.parse({ ...quick, rate: 50, watchers: 8, connections: 4 }));
     t.same(st.endpoints, [`127.0.0.1:${a}`, `127.0.0.1:${b}`], "a user's own link does not join the load unless named");
     const r = daemon.loadRunner!;
     await running(r);
@@ -104,15 +105,17 @@ t.test(
     const [a] = await freePorts(1);
     await daemon.addLink({ name: 's1-client', listen: `127.0.0.1:${a}`, upstream: ep, kind: 'client', member: 's1' });
     // no watcher: only etcd's record can say what happened to a put whose answer was lost
-    await daemon.startLoad({
-      rate: 50,
-      watchers: 0,
-      keys: 2,
-      connections: 1,
-      settle: '500ms',
-      putTimeout: '300ms',
-      interval: '1s',
-    });
+    await daemon.startLoad(
+      loadProfileSchema.parse({
+        rate: 50,
+        watchers: 0,
+        keys: 2,
+        connections: 1,
+        settle: '500ms',
+        putTimeout: '300ms',
+        interval: '1s',
+      }),
+    );
     const r = daemon.loadRunner!;
     await running(r);
     await sleep(500);

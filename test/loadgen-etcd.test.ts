@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startCluster } from '../src/cluster/launch.js';
+import { loadProfileSchema } from '../src/schema/load.js';
+import type { Observer } from '../src/loadgen/events.js';
 import { LoadRunner, type LoadSummary } from '../src/loadgen/runner.js';
 import { Metrics } from '../src/metrics.js';
 import { run } from './helpers/proc.js';
@@ -18,11 +20,31 @@ const finished = (r: LoadRunner) => new Promise<LoadSummary>((res) => r.once('do
 
 t.test('a clean run: every put acknowledged and delivered to every watcher, no violation', async (t) => {
   const metrics = new Metrics({ defaultMetrics: false });
+  // a further observer, as a new checker would be: it hears every operation and every watch response
+  const heard = { invoke: 0, ok: 0, responses: 0, events: 0, watchers: new Set<number>() };
+  const seen: Observer = {
+    name: 'test',
+    onOp: (e) => void (e.type === 'invoke' ? heard.invoke++ : e.type === 'ok' ? heard.ok++ : 0),
+    onWatch: (e) => {
+      heard.responses++;
+      heard.events += e.events?.length ?? 0;
+      heard.watchers.add(e.watcher);
+    },
+  };
   const r = new LoadRunner({
-    profile: { rate: 200, watchers: 50, keys: 10, connections: 3, duration: '8s', interval: '1s', settle: '5s' },
+    profile: loadProfileSchema.parse({
+      rate: 200,
+      watchers: 50,
+      keys: 10,
+      connections: 3,
+      duration: '8s',
+      interval: '1s',
+      settle: '5s',
+    }),
     endpoints: cluster.clientEndpoints(),
     metrics,
     reportDir,
+    observers: [seen],
   });
   const done = finished(r);
   await r.start();
@@ -43,6 +65,20 @@ t.test('a clean run: every put acknowledged and delivered to every watcher, no v
   t.same(s.verdict, { ordered: 'held', unique: 'held', reliable: 'held', unexpected: 'none' });
   t.ok(s.latency.put.count === s.counts.ok && s.latency.put.p50 > 0, 'put latency recorded');
   t.equal(s.latency.watch.count, s.counts.events, 'watch latency recorded for every event');
+  t.equal(heard.invoke, s.counts.issued - s.counts.slips, 'an observer hears every put sent');
+  t.equal(heard.ok, s.counts.ok, 'and every acknowledgement');
+  t.equal(heard.events, s.counts.events, 'and every watch event, in responses');
+  t.equal(heard.watchers.size, 50, 'of every watcher');
+  const ops = r.history.entries.filter((e) => e.type === 'invoke' || e.type === 'ok');
+  t.equal(ops.length, heard.invoke + heard.ok, 'the history holds every operation event');
+  t.equal(r.history.dropped, 0, 'within its bound');
+  const invokedAt = new Map<number, number>();
+  let inOrder = true;
+  r.history.entries.forEach((e, i) => {
+    if (e.type === 'invoke' && 'seq' in e) invokedAt.set(e.seq, i);
+    else if (e.type === 'ok' && 'seq' in e && !(invokedAt.get(e.seq)! < i)) inOrder = false;
+  });
+  t.ok(inOrder, "each put's invoke comes before its ok");
   const dir = path.join(reportDir, r.runId);
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
   t.equal(summary.counts.ok, s.counts.ok);
@@ -70,7 +106,7 @@ t.test(
   async (t) => {
     const victim = cluster.members[0];
     const r = new LoadRunner({
-      profile: {
+      profile: loadProfileSchema.parse({
         rate: 200,
         watchers: 30,
         keys: 6,
@@ -79,7 +115,7 @@ t.test(
         interval: '1s',
         settle: '10s',
         putTimeout: '2s',
-      },
+      }),
       endpoints: cluster.clientEndpoints(),
       reportDir,
     });
@@ -138,4 +174,28 @@ t.test('the load CLI: bad flags exit 2 naming the flag; a short run exits 0', as
   const summary = JSON.parse(ok.stdout());
   t.equal(summary.counts.events, summary.counts.ok * 2);
   t.match(ok.stderr(), /puts [\d.]+\/s p99/);
+});
+
+t.test('a profile runs only the workloads it names', async (t) => {
+  const r = new LoadRunner({
+    profile: loadProfileSchema.parse({
+      workloads: ['put'],
+      rate: 100,
+      watchers: 6,
+      keys: 3,
+      duration: '2s',
+      interval: '1s',
+      settle: '1s',
+    }),
+    endpoints: cluster.clientEndpoints(),
+    reportDir: null,
+  });
+  const done = finished(r);
+  await r.start();
+  const s = await done;
+  t.ok(s.counts.ok > 50, `${s.counts.ok} puts acknowledged`);
+  t.equal(s.counts.events, 0, 'no watch fleet: no event');
+  t.same(s.watchers, { starting: 0, watching: 0, resuming: 0, stopped: 0 });
+  t.same(s.profile.workloads, ['put']);
+  t.equal(s.verdict.reliable, 'held');
 });

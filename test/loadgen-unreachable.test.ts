@@ -1,5 +1,6 @@
 // An unreachable cluster is reported and retried, never a crash; stopping still works.
 import t from 'tap';
+import { loadProfileSchema } from '../src/schema/load.js';
 import { LoadRunner } from '../src/loadgen/runner.js';
 import { freePorts } from '../src/util/net.js';
 import { describeError } from '../src/util/errors.js';
@@ -7,7 +8,14 @@ import { describeError } from '../src/util/errors.js';
 t.test('unreachable endpoints: start keeps retrying, status says why, stop returns a summary', async (t) => {
   const [port] = await freePorts(1);
   const r = new LoadRunner({
-    profile: { rate: 10, watchers: 2, keys: 1, connections: 1, settle: '200ms', putTimeout: '200ms' },
+    profile: loadProfileSchema.parse({
+      rate: 10,
+      watchers: 2,
+      keys: 1,
+      connections: 1,
+      settle: '200ms',
+      putTimeout: '200ms',
+    }),
     endpoints: [`127.0.0.1:${port}`],
     reportDir: null,
   });
@@ -35,11 +43,38 @@ t.test('bad profiles are rejected with the field named', async (t) => {
   for (const [profile, re] of cases) {
     let msg = '';
     try {
-      new LoadRunner({ profile: profile as never, endpoints: ['127.0.0.1:1'], reportDir: null });
+      new LoadRunner({ profile: loadProfileSchema.parse(profile), endpoints: ['127.0.0.1:1'], reportDir: null });
     } catch (err) {
       msg = describeError(err);
     }
     t.match(msg, re, JSON.stringify(profile));
   }
-  t.throws(() => new LoadRunner({ profile: {}, endpoints: [], reportDir: null }), /endpoints: expected at least one/);
+  const defaults = loadProfileSchema.parse({});
+  t.throws(
+    () => new LoadRunner({ profile: defaults, endpoints: [], reportDir: null }),
+    /endpoints: expected at least one/,
+  );
+  t.throws(
+    () =>
+      new LoadRunner({
+        profile: { ...defaults, workloads: ['put', 'nope'] },
+        endpoints: ['127.0.0.1:1'],
+        reportDir: null,
+      }),
+    { name: 'Invalid', message: /workloads: unknown nope \(known: put, watch\)/ },
+  );
+  t.match(loadProfileSchema.parse({}).workloads, ['put', 'watch'], 'puts and the watch fleet by default');
+  t.match(
+    describeError(catchErr(() => loadProfileSchema.parse({ workloads: ['put', 'put'] }))),
+    /^workloads: expected each workload once/,
+  );
 });
+
+function catchErr(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}

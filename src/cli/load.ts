@@ -42,6 +42,8 @@ export interface ProfileFlag {
   /** the profile field: "valueSize" */
   field: string;
   numeric: boolean;
+  /** a list field: the flag takes comma-separated values */
+  list: boolean;
   /** the --help line(s) */
   help: string;
 }
@@ -92,13 +94,17 @@ export function profileFlags(profileSchema: z.ZodTypeAny = loadProfileSchema): P
   return Object.entries(profileShape(profileSchema)).map(([field, schema]) => {
     const { inner, fallback, description } = unwrapField(schema);
     const numeric = inner instanceof z.ZodNumber;
+    let core: z.ZodTypeAny = inner;
+    while (core instanceof z.ZodEffects) core = core.innerType();
+    const list = core instanceof z.ZodArray;
     const meta =
       METAVAR[field] ??
-      (numeric ? 'N' : inner instanceof z.ZodEffects ? 'D' : inner instanceof z.ZodEnum ? 'MODE' : 'S');
+      (numeric ? 'N' : list ? 'LIST' : inner instanceof z.ZodEffects ? 'D' : inner instanceof z.ZodEnum ? 'MODE' : 'S');
     const flag = field.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
     let text = description ?? FALLBACK_HELP[field] ?? field;
     if (fallback !== undefined && !text.includes('(default')) text += ` (default ${String(fallback)})`;
-    return { flag, field, numeric, help: helpLine(`--${flag} ${meta}`, text) };
+    if (list) text += ', comma separated';
+    return { flag, field, numeric, list, help: helpLine(`--${flag} ${meta}`, text) };
   });
 }
 
@@ -124,7 +130,7 @@ export class UsageError extends Error {}
 
 export function profileFromFlags(values: Record<string, string | boolean | undefined>): LoadProfileInput {
   const profile: Record<string, unknown> = {};
-  for (const { flag, field, numeric } of PROFILE_FLAGS) {
+  for (const { flag, field, numeric, list } of PROFILE_FLAGS) {
     const raw = values[flag];
     if (raw === undefined) continue;
     if (numeric) {
@@ -132,7 +138,12 @@ export function profileFromFlags(values: Record<string, string | boolean | undef
       if (String(raw).trim() === '' || !Number.isFinite(n))
         throw new UsageError(`--${flag}: expected a number, got ${JSON.stringify(raw)}`);
       profile[field] = n;
-    } else profile[field] = raw;
+    } else if (list)
+      profile[field] = String(raw)
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+    else profile[field] = raw;
   }
   return profile as LoadProfileInput;
 }

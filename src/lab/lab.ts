@@ -316,7 +316,7 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
     const apiUrl = `http://${joinHostPort(apiHost, apiPort)}`;
     checkAbort();
 
-    if (config.load) await daemon.startLoad({});
+    if (config.load) await daemon.startLoad(config.load);
     // an existing cluster's members are known by their client URLs: show what each says of itself
     const existingStatus = !cluster && existing ? await daemon.clusterStatus(2000).catch(() => []) : [];
     printBanner(out, daemon, apiUrl, !!config.api.token, existingStatus);

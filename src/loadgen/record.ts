@@ -28,9 +28,9 @@ export class EtcdRecord {
 
   constructor(
     private readonly clients: () => EtcdWireClient[],
-    private readonly keyBytes: Buffer[],
+    private readonly keyBytes: readonly Buffer[],
     private readonly base: string,
-    private readonly keyIndex: Map<string, number>,
+    private readonly keyIndex: ReadonlyMap<string, number>,
     private readonly logger: Logger,
   ) {}
 

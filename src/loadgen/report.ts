@@ -1,9 +1,8 @@
-// Run reports: reports/<runId>/timeline.jsonl (one line per interval, appended synchronously so a crash
-// loses at most one interval), summary.json at the end, and the human table.
-import fs from 'node:fs';
-import path from 'node:path';
+// What a run reports: its status, each interval's timeline line, the end-of-run summary with the
+// verdict, and their human forms (the table, the status line). The files are written by
+// observers/report-writer.ts.
 import { humanMs } from '../util/human.js';
-import type { CheckerFindings, ViolationKind } from './checker.js';
+import { verdictOf, violationTotal, type CheckerFindings, type Verdict, type ViolationKind } from './verdict.js';
 import type { LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
 
@@ -91,12 +90,7 @@ export interface LoadStatus {
 export interface LoadSummary extends LoadStatus {
   reason: string;
   endedAt: string;
-  verdict: {
-    ordered: 'held' | 'violated';
-    unique: 'held' | 'violated';
-    reliable: 'held' | 'violated' | 'unverified';
-    unexpected: 'none' | 'seen';
-  };
+  verdict: Verdict;
   averages: { putRate: number; eventRate: number };
   /** how the end of the run was settled against etcd's record */
   record: { replayedTo: number; events: number; error?: string };
@@ -109,53 +103,18 @@ export function summarize(
   reason: string,
   record: { replayedTo: number; events: number; error?: string } | undefined,
 ): LoadSummary {
-  const v = st.violations;
   const rate = (n: number) => (st.elapsed ? Math.round((n / st.elapsed) * 10) / 10 : 0);
   return {
     ...st,
     reason,
     endedAt: new Date().toISOString(),
-    verdict: {
-      ordered: v.ordered === 0 ? 'held' : 'violated',
-      unique: v.unique === 0 ? 'held' : 'violated',
-      reliable: v.reliable > 0 ? 'violated' : st.findings.unverifiedSkips > 0 ? 'unverified' : 'held',
-      unexpected: v.unexpected === 0 ? 'none' : 'seen',
-    },
+    verdict: verdictOf(st.violations, st.findings),
     averages: {
       putRate: rate(st.counts.ok + st.counts.indeterminate + st.counts.failed),
       eventRate: rate(st.counts.events),
     },
     record: { replayedTo: record?.replayedTo ?? 0, events: record?.events ?? 0, error: record?.error },
   };
-}
-
-export class ReportWriter {
-  readonly dir: string;
-  private readonly timeline: string;
-
-  constructor(base: string, runId: string) {
-    this.dir = path.resolve(base, runId);
-    this.timeline = path.join(this.dir, 'timeline.jsonl');
-  }
-
-  start(meta: Record<string, unknown>): void {
-    fs.mkdirSync(this.dir, { recursive: true });
-    fs.writeFileSync(path.join(this.dir, 'run.json'), JSON.stringify(meta, null, 2) + '\n');
-  }
-
-  appendInterval(line: TimelineLine): void {
-    try {
-      fs.appendFileSync(this.timeline, JSON.stringify(line) + '\n');
-    } catch {
-      // a full disk must not stop the load; the summary reports the directory
-    }
-  }
-
-  finish(summary: LoadSummary): void {
-    summary.reportDir = this.dir;
-    fs.mkdirSync(this.dir, { recursive: true });
-    fs.writeFileSync(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  }
 }
 
 function generatorNotes(s: LoadSummary): string[] {
@@ -225,7 +184,7 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
   const p99p = isLine ? s.put.p99 : s.latency.put.p99;
   const p99w = isLine ? s.watch.p99 : s.latency.watch.p99;
   const v = s.violations;
-  const total = v.ordered + v.unique + v.reliable + v.unexpected;
+  const total = violationTotal(v);
   const w = s.watchers;
   const g = s.generator;
   const own = g.stalls + g.garbled;

@@ -56,6 +56,17 @@ export function decodeValue(b: Uint8Array, runIdBytes: Uint8Array): ValueInfo | 
   return { writer, seq, due: whole + frac / 1000 };
 }
 
+/**
+ * The sequence number of a value written by `encodeValue` for this run, read without allocating (the
+ * watch checker reads one per event); -1 when it is not one.
+ */
+export function valueSeq(b: Uint8Array, runIdBytes: Uint8Array): number {
+  if (b.length < VALUE_HEADER || b[0] !== 0x65 || b[1] !== 0x73 || b[2] !== 0x31 || b[3] !== 0x20) return -1;
+  for (let i = 0; i < 8; i++) if (b[4 + i] !== runIdBytes[i]) return -1;
+  if (b[17] !== 0x20 || b[30] !== 0x20) return -1;
+  return digits(b, 18, 30);
+}
+
 /** A random 8-character run id ([0-9a-z]). */
 export function newRunId(): string {
   let s = '';

@@ -1,39 +1,60 @@
 // The load profile: one schema for the CLI, config files and the API, so every entry point rejects the
 // same things with the field named, and the one source of its defaults (the lab's config names none).
+// Each field's description is the text of the CLI's --help and of the API's documentation.
 import { z } from 'zod';
 import { durationInput } from './duration.js';
 
 /** bytes of a load value's self-describing header (src/loadgen/value.ts): the smallest valueSize */
 export const VALUE_HEADER = 49;
 
+/** the workloads a load runs unless told otherwise: open-loop puts and the watch fleet that checks them */
+export const DEFAULT_WORKLOADS = ['put', 'watch'];
+
 const count = (max: number) => z.number().int().min(0).max(max);
 
 export const loadProfileSchema = z
   .object({
-    connections: count(1024).min(1).default(3),
-    watchers: count(100000).default(60),
-    keys: count(100000).min(1).default(12),
-    rate: z.number().finite().min(0).max(1_000_000).default(200),
+    connections: count(1024).min(1).default(3).describe('gRPC connections, each with its own watch stream'),
+    watchers: count(100000).default(60).describe('watchers, spread over the keys and connections'),
+    keys: count(100000).min(1).default(12).describe('keys under <prefix>/<run-id>/'),
+    rate: z.number().finite().min(0).max(1_000_000).default(200).describe('puts per second, open loop'),
     valueSize: z
       .number()
       .int()
       .min(VALUE_HEADER)
       .max(1536 * 1024)
-      .default(256),
-    duration: durationInput.optional(),
-    putTimeout: durationInput.default('5s'),
-    settle: durationInput.default('5s'),
-    /** a watch stream silent this long after a put on its keys was acknowledged is probed, then reset */
-    stallTimeout: durationInput.default('5s'),
+      .default(256)
+      .describe(`value size in bytes, at least ${VALUE_HEADER}`),
+    duration: durationInput.optional().describe('run length, Go duration (default: until stopped)'),
+    putTimeout: durationInput.default('5s').describe('deadline of one put; a put past it is indeterminate'),
+    settle: durationInput
+      .default('5s')
+      .describe("after this long a suspected skip is checked against etcd's record, and an event is counted late"),
+    stallTimeout: durationInput
+      .default('5s')
+      .describe(
+        'a watch stream silent this long while puts on its keys are acknowledged is probed, then reset and resumed',
+      ),
     prefix: z
       .string()
       .min(1)
       .max(512)
       .regex(/^[^\s]+$/, 'expected a key prefix without spaces')
-      .default('/etcd-soak'),
-    maxInFlight: count(100000).min(1).default(1024),
-    watchMode: z.enum(['key', 'prefix']).default('key'),
-    interval: durationInput.default('5s'),
+      .default('/etcd-soak')
+      .describe('key prefix'),
+    maxInFlight: count(100000)
+      .min(1)
+      .default(1024)
+      .describe('puts in flight at most; puts due beyond it are counted as slips'),
+    watchMode: z.enum(['key', 'prefix']).default('key').describe('key (one key per watcher) or prefix (every key)'),
+    interval: durationInput.default('5s').describe('status/report interval'),
+    workloads: z
+      .array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a workload name'))
+      .min(1)
+      .max(32)
+      .refine((w) => new Set(w).size === w.length, 'expected each workload once')
+      .default(() => [...DEFAULT_WORKLOADS])
+      .describe('the workloads that run side by side (default: put and watch)'),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -1,14 +1,16 @@
-// The watch side of the load: one WatchConnection per client connection holds that connection's
-// watchers on one watch stream, feeds their events to the checker, and resumes every watcher from its
-// last seen mod_revision + 1 when the stream breaks (never from a header revision).
+// One WatchConnection per client connection holds that connection's watchers on one watch stream,
+// feeds their events to the checker, and resumes every watcher from its last seen mod_revision + 1 when
+// the stream breaks (never from a header revision).
 // It also watches its own stream: one that stays silent while puts on its keys are acknowledged is
 // probed with a progress request and, when that goes unanswered too, reset and resumed (a stalled
 // stream is the generator's problem, never an etcd verdict).
-import { performance } from 'node:perf_hooks';
-import type { Logger } from '../util/log.js';
-import { GAP, GARBLED, type Checker, type WatcherState } from './checker.js';
-import { EtcdWireClient, WatchStream, WireError, type WatchEvent } from './wire/client.js';
-import { prefixEnd } from './wire/proto.js';
+import { GAP, GARBLED, type WatcherState } from '../../checker.js';
+import type { Connection } from '../../pool.js';
+import { WatchStream, WireError, type WatchEvent } from '../../wire/client.js';
+import { prefixEnd } from '../../wire/proto.js';
+import type { GeneratorFault, WorkloadContext } from '../types.js';
+import type { LatencyStats } from '../../stats.js';
+import { RepeatedAnomalies, sameBytes } from './anomalies.js';
 
 export type WatcherStatus = 'starting' | 'watching' | 'resuming' | 'stopped';
 
@@ -20,31 +22,23 @@ export interface Watcher {
   attached: boolean;
 }
 
-/** The generator's own trouble, counted apart from etcd's violations. */
-export type GeneratorFault = 'stall' | 'garbled' | 'streamBroken';
+/** The watch fleet's own counts, kept by its connections. */
+export interface WatchCounts {
+  /** events checked */
+  events: number;
+  resumes: number;
+  compacted: number;
+}
 
-/** What a connection needs from the runner. */
+/** What a connection needs of its fleet. */
 export interface WatchHost {
-  readonly checker: Checker;
-  readonly logger: Logger;
-  /** false once the run is stopping: broken streams are not resumed */
-  readonly active: boolean;
-  /** `<prefix>/<runId>/` */
-  readonly base: string;
-  readonly prefixMode: boolean;
-  readonly keyBytes: Buffer[];
-  readonly keyIndex: Map<string, number>;
-  /** a drop/corrupt fault may have garbled bytes on the way (anomalies are retried on a fresh stream) */
-  transitSuspect(): boolean;
+  readonly ctx: WorkloadContext;
+  readonly counts: WatchCounts;
+  /** delivery latency of checked events (from their put's due instant) */
+  readonly latency: LatencyStats;
   /** `key:rev` of events etcd stores garbled (the same anomaly came back on a fresh stream) */
   readonly storedGarbled: Set<string>;
-  /** how long a silent stream or unanswered watch creates are waited for */
-  readonly stallMs: number;
-  eventsChecked(n: number): void;
-  watchLatency(ms: number): void;
-  resumed(): void;
-  compacted(): void;
-  generatorFault(kind: GeneratorFault, message: string): void;
+  /** a watcher's status changed (the gauges are recounted on the next watchdog tick) */
   statusChanged(): void;
 }
 
@@ -58,8 +52,7 @@ export class WatchConnection {
   private ackedSince = 0;
   /** when a progress request was sent to a silent stream (0: none outstanding) */
   private probeAt = 0;
-  /** `key:rev` → the stream on which that event first came garbled; the same again on a later stream is etcd's stored value */
-  private readonly garbled = new Map<string, WatchStream>();
+  private readonly anomalies = new RepeatedAnomalies<WatchStream>();
   private attachTimer: NodeJS.Timeout | undefined;
   /** watchers behind a known revision: since when, and which revision they wait for */
   private readonly lagging = new Map<number, { target: number; seen: number; since: number }>();
@@ -67,16 +60,26 @@ export class WatchConnection {
   private maxDelivered = 0;
 
   constructor(
-    readonly idx: number,
-    public endpoint: string,
-    public client: EtcdWireClient,
+    readonly conn: Connection,
     private readonly host: WatchHost,
   ) {}
 
+  get idx(): number {
+    return this.conn.idx;
+  }
+
+  get endpoint(): string {
+    return this.conn.endpoint;
+  }
+
+  private get ctx(): WorkloadContext {
+    return this.host.ctx;
+  }
+
   /** Opens a watch stream and (re)creates every watcher from its last revision + 1. */
   async attach(): Promise<void> {
-    if (!this.host.active || !this.watchers.length) return;
-    const stream = this.client.watchStream();
+    if (!this.ctx.active || !this.watchers.length) return;
+    const stream = this.conn.client.watchStream();
     this.stream = stream;
     this.byWatchId.clear();
     this.ackedSince = 0;
@@ -86,14 +89,16 @@ export class WatchConnection {
     stream.on('events', (id: number, events: WatchEvent[], revision: number) =>
       this.onEvents(stream, id, events, revision),
     );
+    stream.on('progress', (id: number, revision: number) => this.onProgress(stream, id, revision));
     stream.on('canceled', (id: number, reason: string, compactRev: number) => this.onCanceled(id, reason, compactRev));
     stream.on('error', (err: Error) => this.onStreamError(stream, err));
     // creates that etcd never confirms (lost on a garbled connection) would leave watchers resuming forever
     clearTimeout(this.attachTimer);
+    const stallMs = this.ctx.profile.stallTimeout;
     this.attachTimer = setTimeout(() => {
       if (stream === this.stream && this.watchers.some((w) => w.status !== 'watching'))
-        this.reset('stall', `watch creates on ${this.endpoint} unanswered for ${this.host.stallMs} ms`);
-    }, this.host.stallMs);
+        this.reset('stall', `watch creates on ${this.endpoint} unanswered for ${stallMs} ms`);
+    }, stallMs);
     try {
       await Promise.all(this.watchers.map((w) => this.createWatch(stream, w)));
       this.backoffMs = 100;
@@ -103,16 +108,21 @@ export class WatchConnection {
   }
 
   private async createWatch(stream: WatchStream, w: Watcher): Promise<void> {
-    const { base, prefixMode } = this.host;
+    const { keys, profile } = this.ctx;
+    const prefixMode = profile.watchMode === 'prefix';
+    const base = keys.base;
     const id = await stream.watch({
-      key: prefixMode ? base : this.host.keyBytes[w.key],
+      key: prefixMode ? base : keys.bytes[w.key],
       rangeEnd: prefixMode ? prefixEnd(base) : undefined,
       startRevision: w.state.lastRev + 1,
       watchId: w.id + 1,
     });
     if (stream !== this.stream) return;
     this.byWatchId.set(id, w);
-    if (w.attached) this.host.resumed();
+    if (w.attached) {
+      this.host.counts.resumes++;
+      this.ctx.metrics?.watchResumes.inc();
+    }
     w.attached = true;
     w.status = 'watching';
     this.host.statusChanged();
@@ -121,10 +131,22 @@ export class WatchConnection {
   private onEvents(stream: WatchStream, watchId: number, events: WatchEvent[], headerRev: number): void {
     const w = this.byWatchId.get(watchId);
     if (!w || stream !== this.stream) return;
-    const { checker, prefixMode, keyIndex } = this.host;
-    const t = performance.now();
-    const wall = performance.timeOrigin + t;
-    const suspect = this.host.transitSuspect();
+    const ctx = this.ctx;
+    const { checker, keys } = ctx;
+    const prefixMode = ctx.profile.watchMode === 'prefix';
+    const keyIndex = keys.index;
+    const t = ctx.clock.now();
+    const suspect = ctx.transitSuspect();
+    if (ctx.events.wantsWatch)
+      ctx.events.watch({
+        type: 'events',
+        workload: 'watch',
+        watcher: w.id,
+        connection: this.idx,
+        at: t,
+        revision: headerRev,
+        events,
+      });
     let n = 0;
     for (const ev of events) {
       const rev = ev.kv.modRevision;
@@ -132,7 +154,7 @@ export class WatchConnection {
       if (prefixMode)
         key =
           keyIndex.get(Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1')) ?? -1;
-      else if (suspect && !sameBytes(ev.kv.key, this.host.keyBytes[w.key])) key = -1;
+      else if (suspect && !sameBytes(ev.kv.key, keys.bytes[w.key])) key = -1;
       let due: number | undefined;
       if (suspect && (rev <= 0 || rev > headerRev)) due = GARBLED;
       else if (key < 0 || ev.type !== 'put') {
@@ -140,11 +162,11 @@ export class WatchConnection {
         due = checker.onEvent(w.state, Math.max(key, 0), rev, new Uint8Array(0), t, suspect);
       } else due = checker.onEvent(w.state, key, rev, ev.kv.value, t, suspect);
       if (due === GAP) {
-        if (this.repeated(`gap:${w.id}:${rev}`, stream)) {
+        if (this.anomalies.repeated(`gap:${w.id}:${rev}`, stream)) {
           // the same gap on a fresh stream: that is what etcd delivers; judge it as usual
           due = checker.onEvent(w.state, Math.max(key, 0), rev, ev.kv.value, t, false);
         } else {
-          this.host.eventsChecked(n);
+          this.checked(n);
           this.reset(
             'garbled',
             `watcher ${w.id} skipped known revisions before ${rev} while a drop/corrupt fault was active; re-reading from ${w.state.lastRev + 1} on a fresh stream`,
@@ -154,14 +176,14 @@ export class WatchConnection {
       }
       if (due === GARBLED) {
         const id = `${key}:${rev}`;
-        if (this.host.storedGarbled.has(id) || this.repeated(id, stream)) {
+        if (this.host.storedGarbled.has(id) || this.anomalies.repeated(id, stream)) {
           // the same anomaly on a fresh stream: etcd stores it that way (a write garbled on its way in)
           this.host.storedGarbled.add(id);
           checker.acceptCorrupted(w.state, Math.max(key, 0), rev);
           n++;
           continue;
         }
-        this.host.eventsChecked(n);
+        this.checked(n);
         this.reset(
           'garbled',
           `watcher ${w.id} got an anomalous event at revision ${rev} while a drop/corrupt fault was active; re-reading it on a fresh stream`,
@@ -170,24 +192,35 @@ export class WatchConnection {
       }
       n++;
       if (rev > this.maxDelivered) this.maxDelivered = rev;
-      if (due !== undefined) this.host.watchLatency(wall - due);
+      if (due !== undefined) this.host.latency.record(t - due);
     }
-    this.host.eventsChecked(n);
+    this.checked(n);
+  }
+
+  private checked(n: number): void {
+    this.host.counts.events += n;
+    this.ctx.metrics?.watchEvents.inc(n);
   }
 
   /**
-   * Whether anomaly `id` already came on an earlier stream (the same again on a fresh one is what etcd
-   * has, not the transport's); the first sight is remembered with its stream.
+   * A watcher's progress notification: every event up to `revision` was sent to it. (A stream-wide
+   * answer to a progress request names no watcher: it only shows the stream is alive.) Not trusted
+   * while the transport may be garbled: its revision could be too.
    */
-  private repeated(id: string, stream: WatchStream): boolean {
-    const first = this.garbled.get(id);
-    if (first && first !== stream) {
-      this.garbled.delete(id);
-      return true;
-    }
-    if (this.garbled.size > 10000) this.garbled.clear();
-    this.garbled.set(id, stream);
-    return false;
+  private onProgress(stream: WatchStream, watchId: number, revision: number): void {
+    const w = this.byWatchId.get(watchId);
+    if (!w || stream !== this.stream) return;
+    const ctx = this.ctx;
+    if (ctx.events.wantsWatch)
+      ctx.events.watch({
+        type: 'progress',
+        workload: 'watch',
+        watcher: w.id,
+        connection: this.idx,
+        at: ctx.clock.now(),
+        revision,
+      });
+    if (!ctx.transitSuspect()) ctx.checker.progress(w.state, revision, ctx.clock.now());
   }
 
   private onCanceled(watchId: number, reason: string, compactRev: number): void {
@@ -195,16 +228,28 @@ export class WatchConnection {
     const stream = this.stream;
     if (!w || !stream) return;
     this.byWatchId.delete(watchId);
+    const ctx = this.ctx;
+    if (ctx.events.wantsWatch)
+      ctx.events.watch({
+        type: 'canceled',
+        workload: 'watch',
+        watcher: w.id,
+        connection: this.idx,
+        at: ctx.clock.now(),
+        revision: 0,
+        compactRevision: compactRev,
+        reason,
+      });
     if (compactRev > 0) {
       // history was compacted under the watcher: resume from what is left, counted apart
-      this.host.compacted();
-      this.host.checker.compacted(w.state, compactRev);
-      this.host.logger.warn(
+      this.host.counts.compacted++;
+      ctx.checker.compacted(w.state, compactRev);
+      ctx.logger.warn(
         { watcher: w.id, compactRevision: compactRev },
         'watch compacted; resuming from the compact revision',
       );
     } else {
-      this.host.logger.warn({ watcher: w.id, reason }, 'watch canceled by etcd; re-creating');
+      ctx.logger.warn({ watcher: w.id, reason }, 'watch canceled by etcd; re-creating');
     }
     w.status = 'resuming';
     this.createWatch(stream, w).catch((err) => this.onStreamError(stream, err as Error));
@@ -214,11 +259,11 @@ export class WatchConnection {
     if (this.stream !== stream) return;
     this.stream = undefined;
     stream.close();
-    if (!this.host.active) return;
-    this.host.generatorFault('streamBroken', `watch stream on ${this.endpoint}: ${err.message}`);
+    if (!this.ctx.active) return;
+    this.ctx.generatorFault('streamBroken', `watch stream on ${this.endpoint}: ${err.message}`);
     for (const w of this.watchers) w.status = 'resuming';
     this.host.statusChanged();
-    this.host.logger.warn(
+    this.ctx.logger.warn(
       { connection: this.idx, endpoint: this.endpoint, err: err.message, retryInMs: this.backoffMs },
       'watch stream broke; resuming from last seen revision + 1',
     );
@@ -230,10 +275,10 @@ export class WatchConnection {
   /** Drops the connection (its session too: a garbled or stalled one cannot be trusted) and resumes. */
   reset(kind: GeneratorFault, message: string): void {
     const stream = this.stream;
-    this.host.generatorFault(kind, message);
+    this.ctx.generatorFault(kind, message);
     // our own reset: resume at once, not after a growing backoff
     this.backoffMs = 100;
-    this.client.resetSession();
+    this.conn.client.resetSession();
     if (stream) this.onStreamError(stream, new WireError('UNAVAILABLE', message));
   }
 
@@ -282,7 +327,7 @@ export class WatchConnection {
    * others. Resets and answers true when it finds one.
    */
   private deadWatch(now: number, ms: number): boolean {
-    const { checker } = this.host;
+    const { checker } = this.ctx;
     for (const w of this.watchers) {
       const st = w.state;
       const target = st.prefix ? checker.maxKnownRev : checker.lastKnownOnKey(w.key);
@@ -323,33 +368,23 @@ export class WatchConnection {
     };
   }
 
-  /** Moves this connection (watchers and puts) to another endpoint; watchers resume there. */
-  moveTo(endpoint: string, client: EtcdWireClient): void {
-    const old = this.client;
-    this.endpoint = endpoint;
-    this.client = client;
+  /** Its connection moved to another endpoint (a new client): the watchers resume there. */
+  moved(): void {
     const stream = this.stream;
     this.stream = undefined;
     stream?.close();
-    old.close();
     clearTimeout(this.resumeTimer);
     for (const w of this.watchers) w.status = 'resuming';
     this.host.statusChanged();
-    if (this.host.active) void this.attach();
+    if (this.ctx.active) void this.attach();
   }
 
+  /** The end of the run (the connection's client is closed by the run). */
   close(): void {
     clearTimeout(this.resumeTimer);
     clearTimeout(this.attachTimer);
     this.stream?.close();
     this.stream = undefined;
-    this.client.close();
     for (const w of this.watchers) w.status = 'stopped';
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -1,0 +1,406 @@
+// The watch contract, judged event by event. What a watcher should have seen comes from the run's
+// ledger of puts (./ledger.ts); per watcher only the last revision seen (per key) is kept, so checking
+// an event costs a couple of map lookups even with a thousand watchers.
+//
+// etcd's violations, each reported exactly once:
+// - ordered: an event at or below the watch's last revision that was skipped over before (a reorder)
+// - unique: an event at or below the last revision that was already delivered (a duplicate)
+// - reliable: a skip confirmed by etcd's record. Watches are ordered, so when an event at r arrives,
+//   every known put on that key between the last one seen and r was skipped: a suspect. A suspect that
+//   does not arrive within `settle` goes to etcd's own history (./checker.ts): a violation only when
+//   etcd has that event on that key.
+// - unexpected: an event nobody in this run wrote (or a run put at a second revision)
+// Lateness is not a violation (etcd promises no delivery time): events that arrive more than `settle`
+// after their put was known are counted as late.
+// When the transport may have been garbled by an injected drop/corrupt fault (`transitSuspect`), an
+// anomalous event is handed back as GARBLED instead of being reported; the caller resets the stream.
+import { RunLedger, type PutRecord, type RevEntry } from './ledger.js';
+import { firstAbove, markMurky } from './revisions.js';
+import { decodeValue, valueSeq } from './value.js';
+import {
+  noViolations,
+  violationTotal,
+  type CheckerFindings,
+  type Violation,
+  type ViolationCounts,
+  type ViolationKind,
+} from './verdict.js';
+
+export interface WatcherState {
+  id: number;
+  connection: number;
+  /** watched key indexes; a prefix watcher watches them all */
+  keys: number[];
+  prefix: boolean;
+  startRev: number;
+  lastRev: number;
+  /** last revision seen per watched key slot (slot = key index for prefix watchers, else 0) */
+  lastOnKey: Float64Array;
+  suspects: Map<number, { key: number; since: number }>;
+  /**
+   * revision spans [from, to] the watcher moved past while a drop/corrupt fault may have garbled its
+   * stream: a skip found there later (a revision learned only afterwards) may be the transport's
+   */
+  murky: number[];
+  /** revisions handed to etcd's record for a verdict (a late arrival is then a reorder): rev → key, since */
+  missing: Map<number, { key: number; at: number }>;
+  /** the highest revision of a progress notification: every event up to it was sent */
+  progressRev: number;
+  /** revisions at which it got an event nobody wrote there (reported as unexpected, so never a skip too) */
+  strange: Set<number> | undefined;
+  events: number;
+}
+
+/** A suspected skip waiting for etcd's record: one entry per (key, revision), every watcher that skipped it. */
+export interface PendingSkip {
+  key: number;
+  rev: number;
+  watchers: Set<WatcherState>;
+  since: number;
+  asked: boolean;
+}
+
+/** What etcd's history holds at a revision for a key. */
+export type RecordAnswer = 'on-key' | 'not-on-key' | 'unavailable';
+
+export interface CheckerOptions {
+  runId: string;
+  keys: string[];
+  settleMs: number;
+  onViolation: (v: Violation) => void;
+  onSettled?: (put: PutRecord, applied: boolean) => void;
+}
+
+/** onEvent's answer when an anomalous event may be the transport's: nothing was recorded, reset the stream. */
+export const GARBLED = -1;
+/**
+ * onEvent's answer when an event skips known revisions while the transport may have lost or misrouted
+ * bytes: nothing was recorded; a fresh stream from the watcher's last revision + 1 may fill the gap
+ * (then it was not etcd's). The same gap again on a fresh stream is checked as usual.
+ */
+export const GAP = -2;
+
+export abstract class WatchContract {
+  readonly ledger: RunLedger;
+  protected readonly keyWatchers: WatcherState[][];
+  readonly watchers: WatcherState[] = [];
+  private readonly unexpectedRevs = new Set<number>();
+  private readonly corruptedRevs = new Set<number>();
+  /**
+   * How far watchers have moved past revisions (to spot watchers that skipped a late-learned put): per
+   * key for key watchers, one for all prefix watchers. A progress notification at R counts as R + 0.5:
+   * past R itself.
+   */
+  private readonly keyMaxSeen: Float64Array;
+  private prefixPassed = 0;
+  protected readonly runIdBytes: Uint8Array;
+  /** suspected skips past settle, waiting for etcd's record; key `${key}:${rev}` */
+  readonly pending = new Map<string, PendingSkip>();
+  readonly violations: ViolationCounts = noViolations();
+  readonly findings: CheckerFindings = {
+    late: 0,
+    maxLateMs: 0,
+    falseSkips: 0,
+    unverifiedSkips: 0,
+    corruptedWrites: 0,
+    unchecked: 0,
+  };
+
+  constructor(protected readonly opts: CheckerOptions) {
+    this.runIdBytes = Buffer.from(opts.runId, 'latin1');
+    this.ledger = new RunLedger(opts.keys.length, (p, applied) => opts.onSettled?.(p, applied));
+    this.keyWatchers = opts.keys.map(() => []);
+    this.keyMaxSeen = new Float64Array(opts.keys.length);
+  }
+
+  get puts(): Map<number, PutRecord> {
+    return this.ledger.puts;
+  }
+
+  /** highest revision known to this run (acked or seen) */
+  get maxKnownRev(): number {
+    return this.ledger.maxKnownRev;
+  }
+
+  set maxKnownRev(rev: number) {
+    this.ledger.maxKnownRev = rev;
+  }
+
+  get totalViolations(): number {
+    return violationTotal(this.violations);
+  }
+
+  protected report(
+    kind: ViolationKind,
+    w: WatcherState | undefined,
+    key: number,
+    revision: number,
+    detail: string,
+  ): void {
+    this.violations[kind]++;
+    this.opts.onViolation({
+      kind,
+      key: this.opts.keys[key] ?? `#${key}`,
+      revision,
+      watcher: w?.id ?? -1,
+      connection: w?.connection ?? -1,
+      detail,
+    });
+  }
+
+  /** A put was sent (its due instant in monotonic ms). */
+  registerPut(seq: number, key: number, due: number): PutRecord {
+    return this.ledger.register(seq, key, due);
+  }
+
+  /** The put was acknowledged at `revision`. */
+  ack(seq: number, revision: number, now: number): void {
+    const rec = this.ledger.puts.get(seq);
+    if (!rec) return;
+    if (rec.revision && rec.revision !== revision) {
+      this.report(
+        'unexpected',
+        undefined,
+        rec.key,
+        revision,
+        `put ${seq} acknowledged at ${revision} but seen at ${rec.revision}`,
+      );
+    }
+    rec.state = 'acked';
+    rec.revision = revision;
+    rec.since = now;
+    this.learn(revision, rec, now);
+  }
+
+  /** The put failed or timed out: its fate is settled by observation or by etcd's record. */
+  indeterminate(seq: number, now: number): void {
+    this.ledger.indeterminate(seq, now);
+  }
+
+  /** The put was never sent (no connection): it cannot have been applied. */
+  notSent(seq: number): void {
+    this.ledger.notSent(seq);
+  }
+
+  protected learn(rev: number, rec: PutRecord, now: number): RevEntry {
+    const e = this.ledger.learn(rev, rec, now);
+    if (!e) return this.ledger.revs.get(rev)!;
+    // a watcher already past this revision never delivered it (it would have been learned then)
+    if (this.keyMaxSeen[rec.key] > rev || this.prefixPassed > rev) {
+      for (const w of this.keyWatchers[rec.key]) {
+        const past = w.prefix ? w.lastRev : w.lastOnKey[0];
+        if (rev >= w.startRev && (past > rev || w.progressRev >= rev) && !w.missing.has(rev) && !w.strange?.has(rev))
+          w.suspects.set(rev, { key: rec.key, since: now });
+      }
+    }
+    return e;
+  }
+
+  addWatcher(id: number, connection: number, keys: number[], prefix: boolean, startRev: number): WatcherState {
+    const w: WatcherState = {
+      id,
+      connection,
+      keys,
+      prefix,
+      startRev,
+      lastRev: startRev - 1,
+      lastOnKey: new Float64Array(prefix ? this.opts.keys.length : 1).fill(startRev - 1),
+      suspects: new Map(),
+      murky: [],
+      missing: new Map(),
+      progressRev: startRev - 1,
+      strange: undefined,
+      events: 0,
+    };
+    this.watchers.push(w);
+    for (const k of keys) this.keyWatchers[k].push(w);
+    return w;
+  }
+
+  /**
+   * Checks one event. Returns the put's due time (for watch latency) when the event is one of this
+   * run's puts delivered in order, GARBLED when it is anomalous and `transitSuspect` (nothing recorded),
+   * else undefined.
+   */
+  onEvent(
+    w: WatcherState,
+    key: number,
+    rev: number,
+    value: Uint8Array,
+    now: number,
+    transitSuspect = false,
+  ): number | undefined {
+    const ledger = this.ledger;
+    let e = ledger.revs.get(rev);
+    /** the revision was known before this event (its value is then compared with the put's) */
+    let known = true;
+    if (!e || e.key !== key) {
+      known = false;
+      const info = decodeValue(value, this.runIdBytes);
+      const rec = info ? ledger.puts.get(info.seq) : undefined;
+      if (!rec || rec.key !== key || (rec.revision && rec.revision !== rev)) {
+        if (transitSuspect) return GARBLED;
+        w.events++;
+        if (!this.unexpectedRevs.has(rev)) {
+          this.unexpectedRevs.add(rev);
+          this.report(
+            'unexpected',
+            w,
+            key,
+            rev,
+            info
+              ? `value of put ${info.seq} that was not written to this key at this revision`
+              : 'value not written by this run',
+          );
+        }
+        // it came at this revision all the same: the watcher is past everything below it
+        this.passed(w, key, rev);
+        return undefined;
+      }
+      rec.revision = rev;
+      if (rec.state === 'indeterminate') ledger.settle(rec, true, now);
+      e = this.learn(rev, rec, now);
+    } else if (transitSuspect && !this.valueMatches(value, e)) {
+      return GARBLED;
+    }
+    const slot = w.prefix ? key : 0;
+    if (rev <= w.lastRev) {
+      if (transitSuspect) return GARBLED;
+      w.events++;
+      if (w.suspects.delete(rev)) this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}`);
+      else if (w.missing.delete(rev)) {
+        this.unpend(w, key, rev);
+        this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}, more than settle late`);
+      } else if (rev < w.startRev)
+        this.report('ordered', w, key, rev, `revision ${rev} is before the watch start ${w.startRev}`);
+      else this.report('unique', w, key, rev, `revision ${rev} delivered again (last ${w.lastRev})`);
+      return undefined;
+    }
+    // in order: every known put on this key (any key of a prefix watch) between the last event seen
+    // and this one was skipped
+    const last = w.prefix ? w.lastRev : w.lastOnKey[slot];
+    const list = w.prefix ? ledger.all : ledger.byKey[key];
+    if (list.length && list[list.length - 1] > last) {
+      const from = firstAbove(list, last);
+      if (transitSuspect) {
+        for (let i = from; i < list.length && list[i] < rev; i++)
+          if (list[i] >= w.startRev && !w.missing.has(list[i])) return GAP;
+      }
+      for (let i = from; i < list.length && list[i] < rev; i++) {
+        const r = list[i];
+        if (r >= w.startRev && !w.missing.has(r) && !w.strange?.has(r))
+          w.suspects.set(r, { key: w.prefix ? ledger.revs.get(r)!.key : key, since: now });
+      }
+    }
+    w.events++;
+    if (transitSuspect && rev > w.lastRev + 1) markMurky(w.murky, w.lastRev + 1, rev - 1);
+    w.lastRev = rev;
+    w.lastOnKey[slot] = rev;
+    if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
+    if (w.prefix && rev > this.prefixPassed) this.prefixPassed = rev;
+    if (rev > ledger.maxKnownRev) ledger.maxKnownRev = rev;
+    if (known && !transitSuspect && valueSeq(value, this.runIdBytes) !== e.seq && !this.corruptedRevs.has(rev)) {
+      // the right revision on the right key, but not the value its put wrote there
+      if (!this.unexpectedRevs.has(rev)) {
+        this.unexpectedRevs.add(rev);
+        const seq = valueSeq(value, this.runIdBytes);
+        this.report(
+          'unexpected',
+          w,
+          key,
+          rev,
+          seq >= 0 ? `value of put ${seq} at the revision of put ${e.seq}` : `a value put ${e.seq} did not write`,
+        );
+      }
+      return undefined;
+    }
+    const lag = now - e.knownAt;
+    if (lag > this.opts.settleMs) {
+      this.findings.late++;
+      if (lag > this.findings.maxLateMs) this.findings.maxLateMs = Math.round(lag);
+    }
+    return e.due;
+  }
+
+  /** A known revision's event carries this run's value for that put (a cheap check of the sequence digits). */
+  private valueMatches(value: Uint8Array, e: RevEntry): boolean {
+    const info = decodeValue(value, this.runIdBytes);
+    if (!info) return false;
+    const rec = this.ledger.puts.get(info.seq);
+    return !rec || (rec.key === e.key && rec.revision === e.rev);
+  }
+
+  /**
+   * A progress notification for this watcher at `rev` (etcd sends one only to a synced watcher): every
+   * event up to `rev` was sent. Known revisions on its keys it has not seen are skipped (suspects, judged
+   * by etcd's record like any skip); one of them arriving later is a reorder.
+   */
+  progress(w: WatcherState, rev: number, now: number): void {
+    const ledger = this.ledger;
+    for (const k of w.keys) {
+      const slot = w.prefix ? k : 0;
+      const last = w.lastOnKey[slot];
+      if (rev <= last) continue;
+      ledger.between(ledger.byKey[k], last, rev + 1, (r) => {
+        if (r >= w.startRev && !w.missing.has(r)) w.suspects.set(r, { key: k, since: now });
+      });
+      w.lastOnKey[slot] = rev;
+      if (rev + 0.5 > this.keyMaxSeen[k]) this.keyMaxSeen[k] = rev + 0.5;
+    }
+    if (rev > w.lastRev) w.lastRev = rev;
+    if (rev > w.progressRev) w.progressRev = rev;
+    if (w.prefix && rev + 0.5 > this.prefixPassed) this.prefixPassed = rev + 0.5;
+  }
+
+  /** An unexpected event at `rev`: the watcher moved past it all the same. */
+  private passed(w: WatcherState, key: number, rev: number): void {
+    // bounded: a stream of garbage must not grow it without end
+    if (!w.strange || w.strange.size > 10_000) w.strange = new Set();
+    w.strange.add(rev);
+    if (rev > w.lastRev) w.lastRev = rev;
+    if (w.prefix) {
+      if (rev > this.prefixPassed) this.prefixPassed = rev;
+    } else if (rev > w.lastOnKey[0]) {
+      w.lastOnKey[0] = rev;
+      if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
+    }
+  }
+
+  /**
+   * etcd stores this event garbled (it came back the same after a fresh stream): a write that an
+   * injected fault corrupted on its way in. The watcher moves past it; counted, not a violation.
+   */
+  acceptCorrupted(w: WatcherState, key: number, rev: number): void {
+    if (rev > w.lastRev + 1) markMurky(w.murky, w.lastRev + 1, rev - 1);
+    if (!this.corruptedRevs.has(rev)) {
+      this.corruptedRevs.add(rev);
+      this.findings.corruptedWrites++;
+    }
+    w.events++;
+    if (rev > w.lastRev) {
+      w.lastRev = rev;
+      const slot = w.prefix ? key : 0;
+      if (rev > w.lastOnKey[slot]) w.lastOnKey[slot] = rev;
+    }
+  }
+
+  /** Watch resumed or restarted: events at or below lastRev are not expected again. */
+  compacted(w: WatcherState, compactRev: number): void {
+    // history below compactRev is gone: nothing there can be delivered any more
+    if (compactRev - 1 > w.lastRev) w.lastRev = compactRev - 1;
+    for (let s = 0; s < w.lastOnKey.length; s++) if (w.lastOnKey[s] < compactRev - 1) w.lastOnKey[s] = compactRev - 1;
+  }
+
+  protected unpend(w: WatcherState, key: number, rev: number): void {
+    const id = `${key}:${rev}`;
+    const p = this.pending.get(id);
+    if (!p) return;
+    p.watchers.delete(w);
+    if (!p.watchers.size) this.pending.delete(id);
+  }
+
+  /** highest known revision of a key's puts (0 when none) */
+  lastKnownOnKey(key: number): number {
+    return this.ledger.lastOnKey(key);
+  }
+}

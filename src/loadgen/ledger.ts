@@ -1,0 +1,135 @@
+// The run's ledger of puts: each put by sequence number with its state, and each revision the run knows
+// (acknowledged or seen) by revision, per key and overall in increasing order. The watch checker reads
+// it to know what a watcher should have seen; it holds no watcher state itself.
+import { firstAbove, insertSorted, removeSorted } from './revisions.js';
+
+export type PutState = 'inflight' | 'acked' | 'indeterminate' | 'applied' | 'not_applied';
+
+export interface PutRecord {
+  seq: number;
+  key: number;
+  /** when the put was due (monotonic ms): watch latency is measured from here */
+  due: number;
+  state: PutState;
+  revision: number;
+  /** when the put was known to be applied or became indeterminate (monotonic ms) */
+  since: number;
+}
+
+export interface RevEntry {
+  rev: number;
+  key: number;
+  /** the put's sequence number (its value carries it) */
+  seq: number;
+  /** the put's due instant (monotonic ms) */
+  due: number;
+  knownAt: number;
+  checked: boolean;
+}
+
+export class RunLedger {
+  readonly puts = new Map<number, PutRecord>();
+  readonly revs = new Map<number, RevEntry>();
+  /** per key: revisions in increasing order (mostly appended) */
+  readonly byKey: number[][];
+  /** every known revision, in increasing order (prefix watchers are ordered across all their keys) */
+  readonly all: number[] = [];
+  /** highest revision known to this run (acked or seen) */
+  maxKnownRev = 0;
+  /** puts in state 'indeterminate' (the periodic replay asks every tick: a count, not a scan) */
+  private open = 0;
+
+  constructor(
+    keys: number,
+    /** an indeterminate (or just failed) put's final state, told once */
+    private readonly onSettled: (put: PutRecord, applied: boolean) => void,
+  ) {
+    this.byKey = Array.from({ length: keys }, () => []);
+  }
+
+  register(seq: number, key: number, due: number): PutRecord {
+    const rec: PutRecord = { seq, key, due, state: 'inflight', revision: 0, since: 0 };
+    this.puts.set(seq, rec);
+    return rec;
+  }
+
+  /** The put failed or timed out: indeterminate until seen, or settled by etcd's record. */
+  indeterminate(seq: number, now: number): void {
+    const rec = this.puts.get(seq);
+    if (!rec) return;
+    if (rec.revision) {
+      // already seen by a watcher before the error came back
+      this.settle(rec, true, now);
+      return;
+    }
+    rec.state = 'indeterminate';
+    rec.since = now;
+    this.open++;
+  }
+
+  settle(rec: PutRecord, applied: boolean, now: number): void {
+    if (rec.state === 'indeterminate') this.open--;
+    rec.state = applied ? 'applied' : 'not_applied';
+    rec.since = now;
+    this.onSettled(rec, applied);
+  }
+
+  /** The put was never sent (no connection): it cannot have been applied. */
+  notSent(seq: number): void {
+    this.puts.delete(seq);
+  }
+
+  /** Records that `rev` holds `rec`'s put; answers the entry and whether it was new. */
+  learn(rev: number, rec: PutRecord, now: number): RevEntry | undefined {
+    if (this.revs.has(rev)) return undefined;
+    const e: RevEntry = { rev, key: rec.key, seq: rec.seq, due: rec.due, knownAt: now, checked: false };
+    this.revs.set(rev, e);
+    if (rev > this.maxKnownRev) this.maxKnownRev = rev;
+    insertSorted(this.byKey[rec.key], rev);
+    insertSorted(this.all, rev);
+    return e;
+  }
+
+  /** Drops a revision (believed on a key that etcd's record does not have there, or no longer needed). */
+  drop(e: RevEntry): void {
+    this.revs.delete(e.rev);
+    removeSorted(this.byKey[e.key], e.rev);
+    removeSorted(this.all, e.rev);
+  }
+
+  /** puts still indeterminate (not seen, not yet settled by a replay) */
+  get indeterminateCount(): number {
+    return this.open;
+  }
+
+  /** highest known revision of a key's puts (0 when none) */
+  lastOnKey(key: number): number {
+    const list = this.byKey[key];
+    return list.length ? list[list.length - 1] : 0;
+  }
+
+  /** Known revisions of `list` in (`after`, `before`): calls `fn` for each, in order. */
+  between(list: number[], after: number, before: number, fn: (rev: number) => void): void {
+    if (!list.length || list[list.length - 1] <= after) return;
+    for (let i = firstAbove(list, after); i < list.length && list[i] < before; i++) fn(list[i]);
+  }
+
+  /** Settled puts older than `horizon` whose revision is forgotten: nothing can ask about them any more. */
+  prunePuts(horizon: number): void {
+    for (const [seq, rec] of this.puts) {
+      if (
+        (rec.state === 'acked' || rec.state === 'applied' || rec.state === 'not_applied') &&
+        rec.since < horizon &&
+        !this.revs.has(rec.revision)
+      ) {
+        this.puts.delete(seq);
+      }
+    }
+  }
+
+  /** a put is still waiting for its answer */
+  anyInFlight(): boolean {
+    for (const rec of this.puts.values()) if (rec.state === 'inflight') return true;
+    return false;
+  }
+}

@@ -1,0 +1,121 @@
+// The put workload: open-loop puts with unique self-describing values, never retried, spread over the
+// keys (seq % keys) and the connections (seq % connections). Each put is told as operation events:
+// invoke, then ok (with its revision), fail (never sent: no connection) or indeterminate (sent, no
+// answer); the ledger settles an indeterminate one later.
+import type { OpEvent } from '../../events.js';
+import { OpenLoopSchedule } from '../../schedule.js';
+import { encodeValue } from '../../value.js';
+import type { WireError } from '../../wire/client.js';
+import type { Workload, WorkloadContext } from '../types.js';
+
+/** the scheduler never sleeps longer than this, so a rate change takes effect within one tick */
+const MAX_TICK_MS = 250;
+
+export class PutWorkload implements Workload {
+  readonly name = 'put';
+  /** puts due (issued) and puts not sent because maxInFlight was reached (slips) */
+  readonly counts = { issued: 0, slips: 0 };
+  inFlight = 0;
+  private seq = 0;
+  private schedule: OpenLoopSchedule | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private tickImmediate: NodeJS.Immediate | undefined;
+  private running = false;
+  private indeterminate = 0;
+
+  constructor(private readonly ctx: WorkloadContext) {}
+
+  run(): void {
+    this.running = true;
+    this.schedule = new OpenLoopSchedule(this.ctx.profile.rate, this.ctx.clock.now());
+    this.tick();
+  }
+
+  setRate(rate: number): void {
+    if (!this.schedule) return;
+    this.schedule.setRate(rate, this.ctx.clock.now());
+    if (this.running) {
+      this.clearTick();
+      this.tick();
+    }
+  }
+
+  halt(): void {
+    this.running = false;
+    this.clearTick();
+  }
+
+  close(): void {
+    this.halt();
+  }
+
+  private clearTick(): void {
+    clearTimeout(this.tickTimer);
+    if (this.tickImmediate) clearImmediate(this.tickImmediate);
+    this.tickTimer = undefined;
+    this.tickImmediate = undefined;
+  }
+
+  private tick(): void {
+    this.tickTimer = undefined;
+    this.tickImmediate = undefined;
+    const s = this.schedule;
+    if (!s || !this.running) return;
+    const clock = this.ctx.clock;
+    s.takeDue(clock.now(), (due) => this.issue(due));
+    const next = s.nextDue();
+    // rate 0 or a long gap: look again after at most one tick (setRate also re-ticks at once)
+    const wait = next === undefined ? MAX_TICK_MS : next - clock.now();
+    if (wait > 1.5) this.tickTimer = setTimeout(() => this.tick(), Math.min(wait - 1, MAX_TICK_MS));
+    else this.tickImmediate = setImmediate(() => this.tick());
+  }
+
+  /** Issues the put due at `due` (monotonic ms); its latency is measured from that instant. */
+  issue(due: number): void {
+    const { ctx, counts } = this;
+    const { profile, keys, events, clock } = ctx;
+    counts.issued++;
+    if (this.inFlight >= profile.maxInFlight) {
+      // not sent: counted, and visible in the put rate (no silent drop, no coordinated omission)
+      counts.slips++;
+      ctx.metrics?.putScheduleSlips.inc();
+      return;
+    }
+    const seq = ++this.seq;
+    const key = seq % keys.bytes.length;
+    const conns = ctx.pool.connections;
+    const conn = conns[seq % conns.length];
+    const connection = conn.idx;
+    // the value carries the wall-clock instant it was due (a stamp for people reading etcd's data)
+    const stamp = clock.wallNow() + (due - clock.now());
+    const value = encodeValue(ctx.runId, { writer: connection, seq, due: stamp }, profile.valueSize);
+    const ev: OpEvent = { type: 'invoke', workload: 'put', op: 'put', seq, key, at: clock.now(), due, connection };
+    events.op(ev);
+    this.inFlight++;
+    const endpoint = conn.endpoint;
+    conn.client.put(keys.bytes[key], value, { timeoutMs: profile.putTimeout }).then(
+      (r) => {
+        this.inFlight--;
+        events.op({ ...ev, type: 'ok', at: clock.now(), revision: r.revision });
+      },
+      (err: WireError) => {
+        this.inFlight--;
+        const message = `put on ${endpoint}: ${err.message}`;
+        ctx.error(message);
+        // no connection: the request never left this process, so it cannot have been applied
+        if (err.sent === false) {
+          events.op({ ...ev, type: 'fail', at: clock.now(), error: message });
+          return;
+        }
+        this.indeterminate++;
+        if (this.indeterminate <= 10 || this.indeterminate % 1000 === 0) {
+          ctx.logger.warn(
+            { endpoint, seq, err: err.message, indeterminate: this.indeterminate },
+            "put failed; indeterminate until observed or settled by etcd's record",
+          );
+        }
+        events.op({ ...ev, type: 'indeterminate', at: clock.now(), error: message });
+      },
+    );
+  }
+}
