@@ -100,6 +100,37 @@ t.test('the dialling end: local and remote swapped, time-wait rows skipped', asy
   t.equal(dialerInode(rows, conn(0xdf58, '::ffff:127.0.0.1')), 846833);
 });
 
+t.test('a made-up /proc: rows cut across reads, fds of the given pids only', async (t) => {
+  const root = t.testdir({
+    net: {
+      // 200 rows (over 4096 bytes, so lines are cut between reads); the one wanted is row 150
+      tcp: [
+        TCP.split('\n')[0],
+        ...Array.from({ length: 200 }, (_, i) => {
+          const port = (40000 + i).toString(16).toUpperCase();
+          return `  ${i}: 0100007F:${port} 0100007F:0050 01 00000000:00000000 00:00000000 00000000  1000        0 ${900000 + i} 1 0000000000000000 20 0 0 10 -1`;
+        }),
+      ].join('\n'),
+    },
+    '101': { fd: { '0': t.fixture('symlink', '/dev/null'), '7': t.fixture('symlink', 'socket:[900001]') } },
+    '102': { fd: { '3': t.fixture('symlink', 'pipe:[5]'), '9': t.fixture('symlink', 'socket:[900150]') } },
+    '103': { fd: { '4': t.fixture('symlink', 'socket:[900150]') } },
+  });
+  const conn = (i: number): AcceptedEnds => ({
+    localAddress: '127.0.0.1',
+    localPort: 80,
+    remoteAddress: '127.0.0.1',
+    remotePort: 40000 + i,
+  });
+  const owners = new SocketOwners({ procRoot: root });
+  t.same(owners.ownersOf([conn(150), conn(1), conn(199)], [101, 102]), [102, 101, undefined]);
+  t.equal(owners.counts.tableReads, 1, 'every row in tcp: no tcp6 read');
+  t.same(owners.ownersOf([conn(150)], [103, 101]), [undefined], 'the cached owner 102 is not among them');
+  t.same(new SocketOwners({ procRoot: root }).ownersOf([conn(150)], [103, 101]), [103], 'a fresh scan finds 103');
+  t.same(await new SocketOwners({ procRoot: root }).lookup(conn(1), [101]), 101, 'the same through a batch');
+  t.equal(new SocketOwners({ procRoot: root }).ownerOf(conn(150), [999]), undefined, 'a pid that does not exist');
+});
+
 interface Server {
   port: number;
   next: () => Promise<net.Socket>;
