@@ -80,14 +80,18 @@ t.test('cut and established', async (t) => {
 });
 
 t.test('request errors name the field and what was expected', async (t) => {
-  const cases: [unknown, string][] = [
+  const cases: [unknown, string | RegExp][] = [
     [{}, 'expected exactly one of isolate, groups, from+to, preset'],
     [
       { isolate: 's1', preset: 'ring' },
       'expected exactly one of isolate, groups, from+to, preset (got isolate, preset)',
     ],
     [{ from: 's1' }, 'to: expected the members `from` cannot reach'],
-    [{ to: 's1' }, 'from: expected the members whose traffic to `to` is cut'],
+    [
+      { isolate: 's1', from: 's2', to: 's3' },
+      'expected exactly one of isolate, groups, from+to, preset (got isolate, from+to)',
+    ],
+    [{ to: 's1' }, /^from: expected the members whose traffic to `to` is cut$/],
     [{ from: ['s1', 2], to: 's2' }, 'from: expected a member name or a list of member names (item 1: expected'],
     [{ from: [], to: 's2' }, 'from: expected at least one member name'],
     [{ isolate: '' }, 'isolate: expected a member name'],

@@ -59,7 +59,10 @@ export const partitionCutSchema = z
     if ('drop' in c) return { type: 'drop', probability: c.drop };
     return { type: 'delay', latency: c.delay, jitter: c.jitter };
   })
-  .describe(`how the chosen pairs are affected: ${CUT_EXPECTED} (default "total")`);
+  .describe(
+    'how the chosen pairs are affected: "total" (default: nothing passes), {"drop": p} (each chunk lost with ' +
+      'probability p) or {"delay": "200ms", "jitter": "50ms"} (held latency ± jitter)',
+  );
 
 export type PartitionCut =
   { type: 'total' } | { type: 'drop'; probability: number } | { type: 'delay'; latency: number; jitter: number };
@@ -83,7 +86,8 @@ export const partitionSpecSchema = z
       .max(64)
       .optional()
       .describe(
-        'symmetric groups: members in different groups cannot reach each other; a member in no group reaches everyone',
+        'symmetric groups: members in different groups cannot reach each other; a member in no group reaches ' +
+          'everyone ("leader": the leader when applied, here and in from/to)',
       ),
     from: members.optional().describe('one-way cut: the traffic of these members to `to` is cut'),
     to: members.optional().describe('one-way cut: the members `from` cannot reach'),
@@ -116,7 +120,9 @@ export const partitionSpecSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    const given = SHAPES.filter((k) => s[k] !== undefined);
+    const given = SHAPES.filter((k) => s[k] !== undefined || (k === 'from' && s.to !== undefined)).map((k) =>
+      k === 'from' ? 'from+to' : k,
+    );
     if (given.length !== 1) {
       ctx.addIssue({
         code: 'custom',
