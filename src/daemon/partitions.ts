@@ -2,8 +2,11 @@
 // healed on removal. Several partitions may cover the same pair: each pair's effect is recomputed from
 // every active partition (a total cut dominates a lossy one; the newest lossy one wins), and only the
 // pairs whose effect changed are touched.
+import { planPartition, type Cut } from '../cluster/partition.js';
+import { LEADER, type PartitionSpec } from '../schema/partition.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { NotFound, Unprocessable } from '../util/errors.js';
+import { randomSeed } from '../util/rng.js';
 
 /** What a cut does to the bytes from one member to another. */
 export type PairEffect =
@@ -11,17 +14,7 @@ export type PairEffect =
   | { kind: 'drop'; probability: number }
   | { kind: 'delay'; latency: number; jitter: number };
 
-export interface Cut {
-  from: string;
-  to: string;
-}
-
-/** What a partition request says beyond its shape (parsed: durations in ms). */
-export interface PartitionOptions {
-  duration?: number;
-  cut: 'total' | { drop: number } | { delay: number; jitter: number };
-  established: 'blackhole' | 'reset';
-}
+export type { Cut };
 
 /** Applies pair effects (the egress proxies of launched members). */
 export interface PartitionEnforcer {
@@ -30,8 +23,10 @@ export interface PartitionEnforcer {
 
 export interface PartitionInfo {
   id: string;
-  /** the request as parsed */
-  spec: unknown;
+  /** the request as parsed (durations in ms) */
+  spec: PartitionSpec;
+  /** presets: the seed their choice of members came from (give it back to replay the partition) */
+  seed?: number;
   cuts: Cut[];
   groups?: string[][];
   summary: string;
@@ -40,7 +35,7 @@ export interface PartitionInfo {
   expiresAt?: string;
 }
 
-export interface PartitionBookDeps<S extends PartitionOptions> {
+export interface PartitionBookDeps {
   clock: Clock;
   /** the members' names */
   members(): string[];
@@ -48,42 +43,41 @@ export interface PartitionBookDeps<S extends PartitionOptions> {
   leader(): Promise<string | undefined>;
   /** the enforcer, or why partitions cannot be enforced here */
   enforcer(): PartitionEnforcer | string;
-  /** expands a request into cuts (pure; throws domain errors naming the field) */
-  plan(
-    spec: S,
-    ctx: { members: string[]; leader?: string; seed?: number },
-  ): { cuts: Cut[]; groups?: string[][]; summary: string };
-  /** whether the request names the leader (then it is asked for) */
-  needsLeader(spec: S): boolean;
-  seed?: number;
   /** called when the set of active partitions changes (metrics, logs) */
   changed?(active: number): void;
 }
 
-export function effectOf(o: PartitionOptions): PairEffect {
-  if (o.cut === 'total') return { kind: 'cut', established: o.established };
-  if ('drop' in o.cut) return { kind: 'drop', probability: o.cut.drop };
-  return { kind: 'delay', latency: o.cut.delay, jitter: o.cut.jitter };
+export function effectOf(spec: PartitionSpec): PairEffect {
+  const c = spec.cut;
+  if (c.type === 'total') return { kind: 'cut', established: spec.established };
+  if (c.type === 'drop') return { kind: 'drop', probability: c.probability };
+  return { kind: 'delay', latency: c.latency, jitter: c.jitter };
+}
+
+/** Whether a request needs to know the leader now ("leader" as a member, or halves placing it). */
+export function needsLeader(spec: PartitionSpec): boolean {
+  const named = [spec.isolate, ...(spec.groups ?? []).flat(), ...(spec.from ?? []), ...(spec.to ?? [])];
+  return named.includes(LEADER) || spec.leader !== undefined;
 }
 
 const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
 const sameEffect = (a: PairEffect | undefined, b: PairEffect | undefined) => JSON.stringify(a) === JSON.stringify(b);
 
-export class PartitionBook<S extends PartitionOptions> {
+export class PartitionBook {
   private readonly active = new Map<string, { info: PartitionInfo; timer?: TimerHandle }>();
   /** the effect in force per pair, as last given to the enforcer */
   private applied = new Map<string, { cut: Cut; effect: PairEffect }>();
   private seq = 0;
 
-  constructor(private readonly deps: PartitionBookDeps<S>) {}
+  constructor(private readonly deps: PartitionBookDeps) {}
 
-  async add(spec: S): Promise<PartitionInfo> {
+  async add(spec: PartitionSpec): Promise<PartitionInfo> {
     const enforcer = this.deps.enforcer();
     if (typeof enforcer === 'string') throw new Unprocessable(enforcer, [{ path: 'body', message: enforcer }]);
     const members = this.deps.members();
-    const leader = this.deps.needsLeader(spec) ? await this.deps.leader() : undefined;
-    const seed = this.deps.seed === undefined ? undefined : (this.deps.seed + this.seq + 1) >>> 0;
-    const plan = this.deps.plan(spec, { members, leader, seed });
+    const leader = needsLeader(spec) ? await this.deps.leader() : undefined;
+    // presets without a seed get a fresh one, shown in the answer so the partition can be replayed
+    const plan = planPartition(spec, { members, leader, seed: spec.seed ?? randomSeed() });
     const id = `p${++this.seq}`;
     const now = this.deps.clock.wallNow();
     const info: PartitionInfo = {
@@ -91,6 +85,7 @@ export class PartitionBook<S extends PartitionOptions> {
       spec,
       cuts: plan.cuts,
       ...(plan.groups ? { groups: plan.groups } : {}),
+      ...(spec.preset ? { seed: plan.seed } : {}),
       summary: plan.summary,
       effect: effectOf(spec),
       createdAt: new Date(now).toISOString(),
