@@ -2,9 +2,9 @@
 // effects (cut, reset, drop, delay) on tunnels dialled either way.
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
-import type net from 'node:net';
+import net from 'node:net';
 import { closeKind, pattern, sha, sleep, writeAll } from './helpers/net.js';
-import { collect, connectVia, fakeMembers, pairOf, until } from './helpers/egress.js';
+import { collect, connectVia, fakeMembers, pairOf, readHead, until } from './helpers/egress.js';
 
 /** a tunnel `from` dials to `to`: the dialler's socket and the target member's accepted socket */
 async function tunnel(
@@ -149,5 +149,21 @@ t.test('a target the resolver does not know is forwarded as-is and counted under
   sock.write('via an address');
   await until(() => got.bytes() === 14);
   t.equal(pairOf(egress, 's1', '?')?.bytes, 14);
+  sock.destroy();
+});
+
+t.test('bytes sent right behind the CONNECT line reach the target first', async (t) => {
+  const { egress, members } = await fakeMembers(t, ['s1', 's2']);
+  const sock = net.connect({ host: '127.0.0.1', port: members.s1.egressPort });
+  sock.on('error', () => {});
+  const target = `localhost.:${members.s2.peerPort}`;
+  sock.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nearly bytes`);
+  t.match(await readHead(sock), /^HTTP\/1\.1 200/);
+  const server = await members.s2.accepted();
+  const got = collect(server);
+  sock.write(' and later ones');
+  await until(() => got.bytes() === 26);
+  t.equal(got.data().toString(), 'early bytes and later ones');
+  t.equal(pairOf(egress, 's1', 's2')?.bytes, 26);
   sock.destroy();
 });

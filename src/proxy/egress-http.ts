@@ -57,7 +57,7 @@ function endToEnd(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
 }
 
 /** A short plain-text answer of the proxy itself. */
-export function answer(res: http.ServerResponse, status: number, text: string): void {
+function answer(res: http.ServerResponse, status: number, text: string): void {
   if (res.headersSent) {
     res.destroy();
     return;

@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import { splitHostPort } from '../util/net.js';
 import { Rng, randomSeed } from '../util/rng.js';
 import { Connection, type ConnectionHost } from './connection.js';
-import { answer, forwardRequest, type Carrier, type ExchangeHost } from './egress-http.js';
+import { forwardRequest, type Carrier, type ExchangeHost } from './egress-http.js';
 import { PeerPair, UNKNOWN_MEMBER, type PairEffect } from './egress-pairs.js';
 
 export { UNKNOWN_MEMBER, type PairEffect } from './egress-pairs.js';
