@@ -121,18 +121,26 @@ class PlainExchange implements Carrier {
       answer(res, 502, `${this.from} cannot reach ${this.to}: partitioned`);
       return;
     }
+    const port = url.port ? Number(url.port) : 80;
+    let up: http.ClientRequest;
+    try {
+      up = http.request({
+        agent: host.agent(this.from, url.hostname, port),
+        host: host.dialHost(url.hostname),
+        port,
+        method: req.method,
+        path: url.pathname + url.search,
+        headers: endToEnd(req.headers), // Host stays the advertised one
+        setHost: false,
+      });
+    } catch (err) {
+      // Node's own parser let the request in, yet its client refuses it (a method or header it will not send)
+      host.problem('unforwardable-request', this.from, { to: this.to, err: (err as Error).message });
+      answer(res, 400, `cannot forward this request: ${(err as Error).message}`);
+      return;
+    }
     this.pair.tunnels++;
     host.opened(this);
-    const port = url.port ? Number(url.port) : 80;
-    const up = http.request({
-      agent: host.agent(this.from, url.hostname, port),
-      host: host.dialHost(url.hostname),
-      port,
-      method: req.method,
-      path: url.pathname + url.search,
-      headers: endToEnd(req.headers), // Host stays the advertised one
-      setHost: false,
-    });
     this.upReq = up;
     up.on('response', (upRes) => this.onResponse(upRes));
     up.on('error', (err) => {
@@ -170,7 +178,13 @@ class PlainExchange implements Carrier {
     const res = this.res;
     this.held = false;
     if (this.done || res.destroyed) return;
-    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, endToEnd(upRes.headers));
+    try {
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, endToEnd(upRes.headers));
+    } catch (err) {
+      this.host.problem('unforwardable-answer', this.from, { to: this.to, err: (err as Error).message });
+      this.destroy();
+      return;
+    }
     res.flushHeaders(); // a stream GET's requester waits for the head before any body
     this.rx = new Pipe(upRes, res, this.back.faults, this.back.pipeContext(this.host.rng, this.host.logger));
     this.rx.start();
