@@ -14,6 +14,9 @@ export class Metrics {
   readonly proxyDialFailures: Counter<'link'>;
   readonly faultActive: Gauge<'link' | 'direction' | 'type'>;
   readonly proxyDelay: Histogram<'link' | 'direction'>;
+  // partitions (egress)
+  readonly peerBytes: Counter<'from' | 'to'>;
+  readonly partitionActive: Gauge;
   // load
   readonly puts: Counter<'outcome'>;
   readonly putLatency: Histogram<'outcome'>;
@@ -64,6 +67,17 @@ export class Metrics {
       help: 'Delay added to chunks by the delay fault (actual hold time).',
       labelNames: ['link', 'direction'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.peerBytes = new Counter({
+      name: 'etcd_soak_peer_bytes_total',
+      help: 'Peer bytes delivered from one member to another through the egress listeners, by (from, to) member pair; to="?" for targets that are no known member.',
+      labelNames: ['from', 'to'],
+      registers,
+    });
+    this.partitionActive = new Gauge({
+      name: 'etcd_soak_partition_active',
+      help: '1 while any partition is active, else 0.',
       registers,
     });
     this.puts = new Counter({

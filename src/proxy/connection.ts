@@ -10,6 +10,8 @@ export interface ConnectionHost {
   readonly faults: { tx: DirectionFaults; rx: DirectionFaults };
   pipeContext(direction: 'tx' | 'rx', conn: Connection): PipeContext;
   onDialFailure(conn: Connection, err: Error): void;
+  /** the upstream answered, just before forwarding starts (the egress answers a CONNECT here) */
+  onUpstreamConnected?(conn: Connection): void;
   onClosed(conn: Connection): void;
 }
 
@@ -41,6 +43,7 @@ export class Connection {
     up.once('connect', () => {
       connected = true;
       if (this.client.destroyed) return this.abort(this.client);
+      this.host.onUpstreamConnected?.(this);
       this.tx = new Pipe(this.client, up, this.host.faults.tx, this.host.pipeContext('tx', this));
       this.rx = new Pipe(up, this.client, this.host.faults.rx, this.host.pipeContext('rx', this));
       this.tx.start();

@@ -5,7 +5,7 @@
 // Chunks stay in one FIFO, so order is kept whatever the faults do. Reading stops while the queue holds
 // more than HIGH_WATER bytes, while paused, or while the destination is not draining: memory stays
 // bounded and the sender backs up through TCP.
-import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Counter, Histogram } from 'prom-client';
 import type { Logger } from '../util/log.js';
@@ -73,8 +73,9 @@ export class Pipe {
   };
 
   constructor(
-    private readonly src: Socket,
-    private readonly dst: Socket,
+    // sockets for a link; the egress also pipes HTTP bodies (IncomingMessage → ClientRequest/ServerResponse)
+    private readonly src: Readable,
+    private readonly dst: Writable,
     private readonly faults: DirectionFaults,
     private readonly ctx: PipeContext,
   ) {
