@@ -13,6 +13,7 @@ import { Conflict, Invalid, NotFound, Unprocessable } from './util/errors.js';
 import type { MemberStatus } from './etcd/control.js';
 import { Topology } from './cluster/topology.js';
 import { FaultBook } from './daemon/faults.js';
+import { PeerNet } from './daemon/peer-net.js';
 import { systemClock, type Clock } from './util/clock.js';
 import type { MemberState } from './cluster/process.js';
 
@@ -84,6 +85,8 @@ export class Daemon extends EventEmitter {
   readonly topology: Topology;
   /** every active fault, and faults addressed to targets (links, members, roles) under one id */
   readonly faults: FaultBook;
+  /** the members' peer dials (egress listeners) and the partitions cut there */
+  readonly peers: PeerNet;
   readonly clock: Clock;
   private linkSeq = 0;
   /** drop/corrupt faults active now, and when the last one ended (monotonic ms) */
@@ -106,6 +109,19 @@ export class Daemon extends EventEmitter {
         return leader ? [leader.name] : [];
       },
     });
+    this.peers = new PeerNet({
+      topology: this.topology,
+      linkPort: (name) => this.links.get(name)?.link.address().port,
+      clock: this.clock,
+      metrics: this.metrics,
+      logger: this.logger,
+      seed: opts.seed,
+    });
+  }
+
+  /** Opens a member's egress listener before it starts (its peer dials go through it); the port. */
+  egressListen(member: string): Promise<number> {
+    return this.peers.listen(member);
   }
 
   // ----- links
@@ -224,6 +240,9 @@ export class Daemon extends EventEmitter {
     const out = [];
     for (const { link } of this.links.values())
       for (const f of link.listFaults()) out.push({ link: link.name, id: f.id, type: f.type, scope: f.scope });
+    // partitions act between members, on no one link: the timeline shows them by their summary
+    for (const p of this.peers.partitions.list())
+      out.push({ link: 'peers', id: p.id, type: 'partition', scope: p.summary });
     return out;
   }
 
@@ -252,7 +271,11 @@ export class Daemon extends EventEmitter {
     const answers = await this.topology.statuses(deadlineMs);
     // the ids are learned by the status round, so the member rows are read after it
     const info = new Map(this.members().map((m) => [m.name, m]));
-    return answers.map(({ member, status }) => ({ ...info.get(member.name)!, ...status }));
+    return answers.map(({ member, status }) => ({
+      ...info.get(member.name)!,
+      ...status,
+      partition: this.peers.partitions.memberState(member.name),
+    }));
   }
 
   // ----- load
@@ -360,6 +383,7 @@ export class Daemon extends EventEmitter {
   async close(): Promise<void> {
     await this.stopLoad('daemon stopping').catch(() => undefined);
     for (const name of [...this.links.keys()]) await this.removeLink(name);
+    await this.peers.close();
   }
 }
 

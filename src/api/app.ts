@@ -13,6 +13,7 @@ import { faultRoutes } from './routes/faults.js';
 import { linkRoutes } from './routes/links.js';
 import { loadRoutes } from './routes/load.js';
 import { metaRoutes } from './routes/meta.js';
+import { partitionRoutes } from './routes/partitions.js';
 import { ApiError, limitBody } from './validate.js';
 
 /** The engine's domain errors, as HTTP statuses (here only: the daemon knows nothing of HTTP). */
@@ -72,5 +73,6 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
   app.route('/', compatMount(daemon));
   app.route('/', loadRoutes(daemon));
   app.route('/', clusterRoutes(daemon));
+  app.route('/', partitionRoutes(daemon));
   return app;
 }

@@ -144,6 +144,36 @@ const ROUTES: Record<string, { params?: object[]; ops: Partial<Record<Method, Op
       delete: { summary: 'Remove a fault from every link it is on', ok: [204, 'removed'], errors: [401, 404] },
     },
   },
+  '/partitions': {
+    ops: {
+      get: { summary: 'Active partitions', ok: [200, 'partitions', arrayOf('Partition')], errors: [401] },
+      post: {
+        summary:
+          "Cut members off from each other: isolate (a member or the leader, resolved now), groups, one-way from/to, or a preset (halves, ring, bridge); total or lossy; one id, optional duration, heals on delete. Enforced at the members' egress listeners (launched members only; otherwise 422 says why)",
+        body: 'PartitionCreate',
+        ok: [201, 'created', ref('Partition')],
+        errors: [400, 401, 404, 413, 422],
+      },
+      delete: { summary: 'Heal every partition', ok: [200, 'how many', counter('healed')], errors: [401] },
+    },
+  },
+  '/partitions/{id}': {
+    params: [faultId],
+    ops: {
+      get: { summary: 'One partition', ok: [200, 'partition', ref('Partition')], errors: [401, 404] },
+      delete: { summary: 'Heal a partition', ok: [204, 'healed'], errors: [401, 404] },
+    },
+  },
+  '/peers': {
+    ops: {
+      get: {
+        summary:
+          'Peer traffic per (from, to) member pair through the egress listeners: bytes, live tunnels, refused dials, the effect in force',
+        ok: [200, 'pairs', { type: 'array', items: { type: 'object' } }],
+        errors: [401],
+      },
+    },
+  },
   '/reset': {
     ops: {
       post: { summary: 'Remove every fault on every link', ok: [200, 'how many', counter('cleared')], errors: [401] },
@@ -270,6 +300,27 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
       type: string,
       scope: { enum: ['tx', 'rx', 'accept', 'link'] },
       spec: { type: 'object', description: 'the validated spec, durations in ms' },
+      createdAt: string,
+      expiresAt: string,
+    },
+  },
+  Partition: {
+    type: 'object',
+    properties: {
+      id: string,
+      spec: { type: 'object', description: 'the request as parsed, durations in ms' },
+      cut: {
+        type: 'array',
+        description: "the directed member pairs cut: from's traffic to `to`",
+        items: { type: 'object', properties: { from: string, to: string } },
+      },
+      groups: { type: 'array', items: { type: 'array', items: string } },
+      seed: { type: 'integer', description: 'presets: the seed of the choice of members' },
+      summary: string,
+      effect: {
+        type: 'object',
+        description: 'kind cut (established blackhole|reset), drop (probability) or delay (latency, jitter ms)',
+      },
       createdAt: string,
       expiresAt: string,
     },

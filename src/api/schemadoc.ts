@@ -9,6 +9,7 @@ import { linkCreateSchema } from '../schema/link.js';
 import { loadProfileSchema } from '../schema/load.js';
 import { hostPortSchema } from '../schema/net.js';
 import { faultTargetSchema } from '../schema/target.js';
+import { partitionSpecSchema } from '../schema/partition.js';
 import { loadStartSchema, rateSchema, targetedFaultSchema } from './schemas.js';
 
 export type JsonSchema = Record<string, unknown>;
@@ -63,6 +64,7 @@ function requestComponents(): Record<string, { schema: z.ZodTypeAny; description
     Rate: { schema: rateSchema },
     FaultTarget: { schema: faultTargetSchema },
     TargetedFaultCreate: { schema: targetedFaultSchema },
+    PartitionCreate: { schema: partitionSpecSchema },
   };
 }
 

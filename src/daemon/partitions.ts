@@ -27,7 +27,8 @@ export interface PartitionInfo {
   spec: PartitionSpec;
   /** presets: the seed their choice of members came from (give it back to replay the partition) */
   seed?: number;
-  cuts: Cut[];
+  /** the directed member pairs it cuts: from's traffic to `to` */
+  cut: Cut[];
   groups?: string[][];
   summary: string;
   effect: PairEffect;
@@ -83,7 +84,7 @@ export class PartitionBook {
     const info: PartitionInfo = {
       id,
       spec,
-      cuts: plan.cuts,
+      cut: plan.cuts,
       ...(plan.groups ? { groups: plan.groups } : {}),
       ...(spec.preset ? { seed: plan.seed } : {}),
       summary: plan.summary,
@@ -142,7 +143,7 @@ export class PartitionBook {
     const cutFrom = new Set<string>();
     const partitions = new Set<string>();
     for (const { info } of this.active.values())
-      for (const c of info.cuts) {
+      for (const c of info.cut) {
         if (c.from === name) cutTo.add(c.to);
         if (c.to === name) cutFrom.add(c.from);
         if (c.from === name || c.to === name) partitions.add(info.id);
@@ -154,7 +155,7 @@ export class PartitionBook {
   private reconcile(enforcer: PartitionEnforcer): void {
     const want = new Map<string, { cut: Cut; effect: PairEffect }>();
     for (const { info } of this.active.values()) {
-      for (const c of info.cuts) {
+      for (const c of info.cut) {
         const k = pairKey(c.from, c.to);
         const had = want.get(k);
         // a total cut dominates; among lossy ones the newest (later in insertion order) wins
