@@ -54,6 +54,19 @@ t.test('the status line prints durations for people and the generator apart from
   t.match(text, /violations 0 \|/);
   t.match(text, /generator: 1 stalls 2 garbled/);
   t.notMatch(text, /\d\.\d{3}ms/);
+  t.notMatch(text, /faults|partition/, 'nothing injected, nothing said');
+  const during = formatStatusLine({
+    ...line,
+    activeFaults: [
+      { link: 's1-client', id: 's1-client-1', type: 'delay', scope: 'tx' },
+      { link: 'peers', id: 'p1', type: 'partition', scope: 'isolate leader s1: s1 ⟷ {s2,s3}' },
+    ],
+  } as TimelineLine);
+  t.match(
+    during,
+    / \| faults 1 \| partition p1 isolate leader s1: s1 ⟷ \{s2,s3\}/,
+    'the partition in force, by id and shape',
+  );
 });
 
 t.test('the summary table: etcd verdict line, generator line, findings', async (t) => {

@@ -195,5 +195,14 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
           .map(([k, n]) => `${k} ${n}`)
           .join(', ')})`
       : ''
-  } | indeterminate ${s.counts.indeterminate}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
+  } | indeterminate ${s.counts.indeterminate}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine ? faultsPart(s.activeFaults) : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
+}
+
+/** " | faults 2 | partition p1 isolate leader s1: s1 ⟷ {s2,s3}": what was injected during the interval */
+function faultsPart(active: unknown[] | undefined): string {
+  if (!active?.length) return '';
+  const parts = active as { type?: string; id?: string; scope?: string }[];
+  const partitions = parts.filter((f) => f.type === 'partition');
+  const others = parts.length - partitions.length;
+  return `${others ? ` | faults ${others}` : ''}${partitions.map((p) => ` | partition ${p.id} ${p.scope}`).join('')}`;
 }
