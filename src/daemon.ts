@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Metrics } from './metrics.js';
 import { Link, type LinkOptions } from './proxy/link.js';
+import { ForwardProxy, type EgressDial } from './proxy/forward.js';
 import type { LinkStats } from './proxy/types.js';
 import { LoadRunner, type LoadStatus, type LoadSummary } from './loadgen/runner.js';
 import type { LoadProfile, LoadProfileInput } from './schema/load.js';
@@ -89,6 +90,8 @@ export class Daemon extends EventEmitter {
   /** drop/corrupt faults active now, and when the last one ended (monotonic ms) */
   private lossyActive = 0;
   private lossyEndedAt = -Infinity;
+  /** TEMPORARY until the partition egress lands: each member's forwarding listener (forwards, never cuts) */
+  private readonly egress = new Map<string, ForwardProxy>();
 
   constructor(private readonly opts: DaemonOptions = {}) {
     super();
@@ -356,10 +359,26 @@ export class Daemon extends EventEmitter {
     return s;
   }
 
-  /** Stops the load and every link (the cluster is the caller's). */
+  /**
+   * TEMPORARY until the partition egress lands: the port of `member`'s egress listener on 127.0.0.1 (one
+   * per member, created on first call). Emits 'egress-dial'(EgressDial) for every peer dial it forwards.
+   */
+  async egressListen(member: string): Promise<number> {
+    const known = this.egress.get(member)?.port;
+    if (known !== undefined) return known;
+    const fwd = new ForwardProxy(member);
+    fwd.on('dial', (d: EgressDial) => this.emit('egress-dial', d));
+    const port = await fwd.listen();
+    this.egress.set(member, fwd);
+    return port;
+  }
+
+  /** Stops the load, every link and every egress listener (the cluster is the caller's). */
   async close(): Promise<void> {
     await this.stopLoad('daemon stopping').catch(() => undefined);
     for (const name of [...this.links.keys()]) await this.removeLink(name);
+    await Promise.all([...this.egress.values()].map((e) => e.close()));
+    this.egress.clear();
   }
 }
 
