@@ -326,6 +326,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     );
   }
   const specs: MemberSpec[] = opts.members ?? Array.from({ length: opts.size ?? 3 }, () => ({}));
+  // a member without one would dial `localhost.` itself, which Go's resolver sends to DNS (not /etc/hosts)
+  const withEgress = specs.filter((s) => s.egressPort !== undefined).length;
+  if (withEgress && withEgress < specs.length)
+    throw new Unprocessable('either every member of a cluster has an egress listener or none has');
   const need = specs.reduce((n: number, s) => n + (s.clientPort ? 0 : 1) + (s.peerPort ? 0 : 1), 0);
   const ports = await freePorts(need);
   const parent = opts.baseDir ?? os.tmpdir();
