@@ -13,7 +13,7 @@ import { freePorts } from '../src/util/net.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** pids owning the dialling end of each established connection to `port` on this machine */
-export function dialerPids(port: number): number[] {
+function dialerPids(port: number): number[] {
   const out = execFileSync('ss', ['-tnpH', 'state', 'established', `( dport = :${port} )`]).toString();
   return [...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
 }
@@ -54,12 +54,11 @@ for (const peerTls of [true, false]) {
     for (const p of proxies) p.on('dial', (d: EgressDial) => dials.push(d));
     const egress = await Promise.all(proxies.map((p) => p.listen()));
     const peerPorts = await freePorts(3);
-    let cluster: Cluster | undefined;
-    t.teardown(() => cluster?.stop());
-    cluster = await startCluster({
+    const cluster: Cluster = await startCluster({
       peerTls,
       members: names.map((name, i) => ({ name, peerPort: peerPorts[i], egressPort: egress[i] })),
     });
+    t.teardown(() => cluster.stop());
     t.equal(cluster.peerHost, 'localhost.');
     const target = (i: number) => `localhost.:${peerPorts[i]}`;
     const pairs = (from: string) => new Set(dials.filter((d) => d.member === from).map((d) => `${d.kind} ${d.target}`));
@@ -137,3 +136,9 @@ for (const peerTls of [true, false]) {
     t.same([...new Set(dialerPids(peerPorts[1]))], [process.pid], 'after the restart, still only via egress');
   });
 }
+
+t.test('egress listeners for some members but not all is refused before anything starts', async (t) => {
+  await t.rejects(startCluster({ members: [{ egressPort: 1 }, {}, {}] }), {
+    message: 'either every member of a cluster has an egress listener or none has',
+  });
+});

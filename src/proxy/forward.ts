@@ -85,7 +85,9 @@ export class ForwardProxy extends EventEmitter {
     }
     this.dialled(target, 'connect');
     const upstream = net.connect(to.port, to.host);
+    let tunnelled = false;
     upstream.once('connect', () => {
+      tunnelled = true;
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
       upstream.pipe(socket);
@@ -93,11 +95,13 @@ export class ForwardProxy extends EventEmitter {
     });
     upstream.on('error', () => {
       // the dial failed: say so while the member still waits for the answer, else drop the tunnel
-      if (!socket.destroyed && upstream.connecting) socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
+      if (!tunnelled && !socket.destroyed) socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
       else socket.destroy();
     });
+    upstream.once('close', () => {
+      if (tunnelled) socket.destroy();
+    });
     socket.once('close', () => upstream.destroy());
-    upstream.once('close', () => socket.destroy());
   }
 
   private forwardRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
