@@ -72,7 +72,7 @@ export interface DaemonOptions {
 /** drop and corrupt garble bytes on the way: watch anomalies near them are re-read before judged */
 const LOSSY_FAULTS = new Set(['drop', 'corrupt']);
 
-/** Emits 'load-interval'(TimelineLine) for every report interval of the current load. */
+/** Emits 'load-interval'(TimelineLine) for every report interval of the current load, 'egress-dial'(EgressDial) for every peer dial a member makes through its egress listener. */
 export class Daemon extends EventEmitter {
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -116,6 +116,7 @@ export class Daemon extends EventEmitter {
       metrics: this.metrics,
       logger: this.logger,
       seed: opts.seed,
+      onDial: (d) => this.emit('egress-dial', d),
     });
   }
 
@@ -379,7 +380,7 @@ export class Daemon extends EventEmitter {
     return s;
   }
 
-  /** Stops the load and every link (the cluster is the caller's). */
+  /** Stops the load, every link and every egress listener (the cluster is the caller's). */
   async close(): Promise<void> {
     await this.stopLoad('daemon stopping').catch(() => undefined);
     for (const name of [...this.links.keys()]) await this.removeLink(name);

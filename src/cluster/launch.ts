@@ -15,6 +15,7 @@ import { indentLines, memberGatewayStatus, memberHealthy, tailLines } from './he
 import { CLUSTER_DIR_PREFIX, selfOwner, writeOwnerRecord, type OwnerRecord } from './owner.js';
 import { MemberProcess, type KillSignal, type MemberLayout } from './process.js';
 import { MemberTie, type TieMode } from './tie.js';
+import { EGRESS_PEER_HOST, egressEnv } from './egress-env.js';
 
 export interface MemberSpec {
   name?: string;
@@ -24,6 +25,11 @@ export interface MemberSpec {
   advertisePeerPort?: number;
   /** Port advertised to clients (a client proxy's port); defaults to clientPort. */
   advertiseClientPort?: number;
+  /**
+   * Port of this member's egress listener (a forward proxy on 127.0.0.1): the member dials every peer
+   * through it. When any member has one, every peer URL of the cluster names `localhost.`.
+   */
+  egressPort?: number;
 }
 
 export interface ClusterOptions {
@@ -75,6 +81,8 @@ export class Cluster extends EventEmitter {
   readonly members: MemberProcess[];
   readonly baseDir: string;
   readonly tie: MemberTie;
+  /** the host of every advertised peer URL: 127.0.0.1, or `localhost.` when members dial through egress listeners */
+  readonly peerHost: string;
   private readonly exitWatchers = new Set<(m: MemberProcess, code: number | null, signal: string | null) => void>();
   private stopped = false;
   private stopPromise: Promise<void> | undefined;
@@ -90,9 +98,13 @@ export class Cluster extends EventEmitter {
     super();
     this.baseDir = baseDir;
     this.tie = new MemberTie(opts.tie ?? 'auto', baseDir);
-    const initial = layouts.map((x) => `${x.name}=${this.scheme}://127.0.0.1:${x.advertisePeerPort}`).join(',');
+    // members with egress listeners reach their peers by a name Go does not exempt from the proxy
+    this.peerHost = layouts.some((x) => x.egressPort !== undefined) ? EGRESS_PEER_HOST : '127.0.0.1';
+    const initial = layouts.map((x) => `${x.name}=${this.scheme}://${this.peerHost}:${x.advertisePeerPort}`).join(',');
     this.members = layouts.map((layout) => {
-      const m = new MemberProcess(layout, { etcdBin, args: this.args(layout, initial), tie: this.tie, logger });
+      const env =
+        layout.egressPort === undefined ? undefined : egressEnv(process.env, !!opts.peerTls, layout.egressPort);
+      const m = new MemberProcess(layout, { etcdBin, args: this.args(layout, initial), env, tie: this.tie, logger });
       m.on('spawn', () => this.writeRecord());
       m.on('exit', (e: { code: number | null; signal: NodeJS.Signals | null; expected: boolean }) =>
         this.memberExited(m, e.code, e.signal, e.expected),
@@ -178,7 +190,7 @@ export class Cluster extends EventEmitter {
       '--listen-peer-urls',
       `${this.scheme}://127.0.0.1:${m.peerPort}`,
       '--initial-advertise-peer-urls',
-      `${this.scheme}://127.0.0.1:${m.advertisePeerPort}`,
+      `${this.scheme}://${this.peerHost}:${m.advertisePeerPort}`,
       '--initial-cluster',
       initial,
       '--initial-cluster-token',
@@ -314,6 +326,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     );
   }
   const specs: MemberSpec[] = opts.members ?? Array.from({ length: opts.size ?? 3 }, () => ({}));
+  // a member without one would dial `localhost.` itself, which Go's resolver sends to DNS (not /etc/hosts)
+  const withEgress = specs.filter((s) => s.egressPort !== undefined).length;
+  if (withEgress && withEgress < specs.length)
+    throw new Unprocessable('either every member of a cluster has an egress listener or none has');
   const need = specs.reduce((n: number, s) => n + (s.clientPort ? 0 : 1) + (s.peerPort ? 0 : 1), 0);
   const ports = await freePorts(need);
   const parent = opts.baseDir ?? os.tmpdir();
@@ -337,6 +353,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       peerPort,
       advertisePeerPort,
       advertiseClientPort,
+      egressPort: s.egressPort,
       clientUrl: `http://127.0.0.1:${clientPort}`,
       peerUrl: `${scheme}://127.0.0.1:${peerPort}`,
       dataDir: path.join(baseDir, `${name}.etcd`),
@@ -354,7 +371,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     for (const m of cluster.members) m.start();
     logger.info(
       {
-        members: cluster.members.map((m) => ({ name: m.name, pid: m.pid, client: m.clientPort, peer: m.peerPort })),
+        members: cluster.members.map((m) => ({
+          name: m.name,
+          pid: m.pid,
+          client: m.clientPort,
+          peer: m.peerPort,
+          egress: m.egressPort,
+        })),
         tie: cluster.tie.mode,
       },
       'etcd cluster starting',

@@ -37,12 +37,16 @@ export interface MemberLayout {
   peerUrl: string;
   dataDir: string;
   logFile: string;
+  /** the port of this member's egress listener (a forward proxy): every peer dial it makes goes there */
+  egressPort?: number;
 }
 
 export interface MemberLaunch {
   etcdBin: string;
   /** every flag, the same on each (re)start */
   args: string[];
+  /** the whole environment, the same on each (re)start; undefined: this process's own */
+  env?: NodeJS.ProcessEnv;
   tie: MemberTie;
   logger: Logger;
 }
@@ -64,6 +68,7 @@ export class MemberProcess extends EventEmitter implements MemberLayout {
   readonly peerUrl: string;
   readonly dataDir: string;
   readonly logFile: string;
+  readonly egressPort?: number;
   /** the last lines of the member's log when it last exited unexpectedly */
   lastLog?: string[];
   private child: ChildProcess | undefined;
@@ -88,6 +93,7 @@ export class MemberProcess extends EventEmitter implements MemberLayout {
     this.peerUrl = layout.peerUrl;
     this.dataDir = layout.dataDir;
     this.logFile = layout.logFile;
+    this.egressPort = layout.egressPort;
   }
 
   /** the pid of the running (or frozen) process */
@@ -123,7 +129,7 @@ export class MemberProcess extends EventEmitter implements MemberLayout {
     const { cmd, args } = this.launch.tie.command(this.launch.etcdBin, this.launch.args);
     // detached: its own process group, so a terminal's Ctrl-C (SIGINT to the foreground group) reaches
     // only the daemon, which stops the members itself. The exit is still tracked (never unref'd).
-    const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: true });
+    const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: true, env: this.launch.env });
     fs.closeSync(out);
     this.child = child;
     this.currentPid = child.pid;

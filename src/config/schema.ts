@@ -26,6 +26,12 @@ export const launchSchema = z
     portOffset: z.number().int().min(-1000).max(30000).default(0),
     /** serve each link's etcd-proxy admin API on the Procfile's ports (N378 client, N381 peer) */
     compatAdmin: z.boolean().default(true),
+    partitions: z
+      .boolean()
+      .default(true)
+      .describe(
+        "each member dials its peers through its own egress listener in the daemon (HTTP(S)_PROXY, peer URLs on host 'localhost.'), so a partition knows who dialled whom",
+      ),
   })
   .strict();
 

@@ -4,7 +4,7 @@
 // directly) partitions are refused with the reason.
 import type { Topology } from '../cluster/topology.js';
 import type { Metrics } from '../metrics.js';
-import { Egress } from '../proxy/egress.js';
+import { Egress, type EgressDial } from '../proxy/egress.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { PartitionBook } from './partitions.js';
@@ -24,6 +24,8 @@ export interface PeerNetDeps {
   metrics: Metrics;
   logger: Logger;
   seed?: number;
+  /** every dial a member makes through its egress listener */
+  onDial?(d: EgressDial): void;
 }
 
 export class PeerNet {
@@ -45,12 +47,16 @@ export class PeerNet {
 
   /** Opens `member`'s egress listener (its HTTPS_PROXY/HTTP_PROXY); the port. */
   async listen(member: string): Promise<number> {
-    this.egress ??= new Egress({
-      resolveTarget: (host, port) => this.memberAt(host, port),
-      metrics: this.deps.metrics,
-      logger: this.deps.logger,
-      seed: this.deps.seed,
-    });
+    if (!this.egress) {
+      this.egress = new Egress({
+        resolveTarget: (host, port) => this.memberAt(host, port),
+        metrics: this.deps.metrics,
+        logger: this.deps.logger,
+        seed: this.deps.seed,
+      });
+      const onDial = this.deps.onDial;
+      if (onDial) this.egress.on('dial', onDial);
+    }
     return this.egress.port(member) ?? (await this.egress.listen(member));
   }
 

@@ -268,8 +268,11 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
       throw err;
     }
     if (launch) {
+      // each member's egress listener (a free port, taken after the layout's ports were checked and
+      // the links listen) before any member starts: its first peer dial goes there
+      if (launch.partitions) for (const m of memberSpecs) m.egressPort = await daemon.egressListen(m.name!);
       out(
-        `starting ${memberSpecs.length} etcd members (${etcdBin}, peers over ${launch.peerTls ? 'TLS' : 'plain HTTP'})...`,
+        `starting ${memberSpecs.length} etcd members (${etcdBin}, peers over ${launch.peerTls ? 'TLS' : 'plain HTTP'}${launch.partitions ? ', each dialling through its egress listener' : ''})...`,
       );
       cluster = await startCluster({
         members: memberSpecs,

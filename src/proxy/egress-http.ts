@@ -24,6 +24,18 @@ export interface Carrier {
   destroy(): void;
 }
 
+/** One dial a member made through its egress listener. */
+export interface EgressDial {
+  /** the member whose listener it is (the dialler) */
+  member: string;
+  /** the member it reaches ("?" when no member is known there) */
+  to: string;
+  /** host:port as the member asked for it, e.g. "localhost.:23800" */
+  target: string;
+  /** a CONNECT tunnel (TLS peers) or one absolute-form request (plain peers) */
+  kind: 'connect' | 'request';
+}
+
 export interface ExchangeHost {
   readonly rng: Rng;
   readonly logger: Logger;
@@ -34,6 +46,8 @@ export interface ExchangeHost {
   opened(c: Carrier): void;
   closed(c: Carrier): void;
   refused(pair: PeerPair): void;
+  /** a member asked for a target (announced before the pair's effect decides) */
+  dialed(dial: EgressDial): void;
   problem(kind: string, member: string, detail: Record<string, unknown>): void;
 }
 
@@ -110,6 +124,7 @@ class PlainExchange implements Carrier {
   ) {
     const port = url.port ? Number(url.port) : 80;
     this.to = host.resolve(url.hostname, port);
+    host.dialed({ member: from, to: this.to, target: url.host, kind: 'request' });
     this.pair = host.pair(from, this.to);
     this.back = host.pair(this.to, from);
   }

@@ -14,10 +14,11 @@ import { silentLogger, type Logger } from '../util/log.js';
 import { splitHostPort } from '../util/net.js';
 import { Rng, randomSeed } from '../util/rng.js';
 import { Connection, type ConnectionHost } from './connection.js';
-import { forwardRequest, type Carrier, type ExchangeHost } from './egress-http.js';
+import { forwardRequest, type Carrier, type EgressDial, type ExchangeHost } from './egress-http.js';
 import { PeerPair, UNKNOWN_MEMBER, type PairEffect } from './egress-pairs.js';
 
 export { UNKNOWN_MEMBER, type PairEffect } from './egress-pairs.js';
+export type { EgressDial } from './egress-http.js';
 
 export interface EgressOptions {
   /** the member a peer URL's host:port belongs to; undefined: not a member (forwarded, counted as "?") */
@@ -51,6 +52,7 @@ function rawAnswer(socket: net.Socket, head: string, text: string): void {
   socket.end(`${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
+/** Emits 'dial'(EgressDial) for every CONNECT or plain request, 'refused', 'effect' and 'problem'; never 'error'. */
 export class Egress extends EventEmitter {
   readonly seed: number;
   private readonly host: ExchangeHost;
@@ -78,6 +80,7 @@ export class Egress extends EventEmitter {
       opened: (c) => this.carriers.add(c),
       closed: (c) => this.carriers.delete(c),
       refused: (pair) => this.refused(pair),
+      dialed: (d) => this.emit('dial', d),
       problem: (kind, member, detail) => this.problem(kind, member, detail),
     };
   }
@@ -219,6 +222,7 @@ export class Egress extends EventEmitter {
       return;
     }
     const to = this.resolve(target.host, target.port);
+    this.emit('dial', { member: from, to, target: req.url!, kind: 'connect' } satisfies EgressDial);
     const pair = this.pair(from, to);
     if (pair.cut) {
       this.refused(pair);
