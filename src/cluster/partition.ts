@@ -50,14 +50,14 @@ export function planPartition(spec: PartitionSpec, ctx: PartitionContext): Parti
   }
   if (spec.groups !== undefined) {
     const seen = new Map<string, string>();
-    if (spec.groups.length < 2) throw new Invalid(`groups: expected at least 2 groups`);
+    if (spec.groups.length < 2) throw fieldError(Invalid, 'groups', `expected at least 2 groups`);
     const groups = spec.groups.map((g, i) => {
-      if (!g.length) throw new Invalid(`groups[${i}]: expected a non-empty group`);
+      if (!g.length) throw fieldError(Invalid, `groups[${i}]`, `expected a non-empty group`);
       return g.map((name, j) => {
         const field = `groups[${i}][${j}]`;
         const m = resolve(name, field);
         const other = seen.get(m);
-        if (other !== undefined) throw new Invalid(`${field}: ${m} is already in ${other}`);
+        if (other !== undefined) throw fieldError(Invalid, field, `${m} is already in ${other}`);
         seen.set(m, field);
         return m;
       });
@@ -107,8 +107,8 @@ function halves(
     majoritySide = order.slice(0, size);
     minoritySide = order.slice(size);
   } else {
-    if (leader === undefined) throw new Unprocessable('leader: no member is known to lead now');
-    if (!members.includes(leader)) throw new NotFound(`leader: ${leader} is not a member`);
+    if (leader === undefined) throw fieldError(Unprocessable, 'leader', 'no member is known to lead now');
+    if (!members.includes(leader)) throw fieldError(NotFound, 'leader', `${leader} is not a member`);
     const others = shuffle(
       members.filter((m) => m !== leader),
       rng,
@@ -239,11 +239,12 @@ function resolver(members: string[], leader: string | undefined) {
   return (name: string, field: string): string => {
     // "leader" is the role keyword, even if a member is named so
     if (name === LEADER) {
-      if (leader === undefined) throw new Unprocessable(`${field}: no member is known to lead now`);
-      if (!members.includes(leader)) throw new NotFound(`${field}: the leader ${leader} is not a member`);
+      if (leader === undefined) throw fieldError(Unprocessable, field, `no member is known to lead now`);
+      if (!members.includes(leader)) throw fieldError(NotFound, field, `the leader ${leader} is not a member`);
       return leader;
     }
-    if (!members.includes(name)) throw new NotFound(`${field}: no member ${name} (members: ${members.join(', ')})`);
+    if (!members.includes(name))
+      throw fieldError(NotFound, field, `no member ${name} (members: ${members.join(', ')})`);
     return name;
   };
 }
@@ -262,7 +263,7 @@ function shuffle(members: readonly string[], rng: Rng): string[] {
 
 /** A list of names resolved, each error naming `field` ("from") or its item ("from[1]"). */
 function resolveAll(resolve: (name: string, field: string) => string, names: string[], field: string): string[] {
-  if (!names.length) throw new Invalid(`${field}: expected at least one member`);
+  if (!names.length) throw fieldError(Invalid, field, `expected at least one member`);
   return [...new Set(names.map((n, i) => resolve(n, names.length > 1 ? `${field}[${i}]` : field)))];
 }
 
@@ -284,4 +285,13 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function fmtSet(names: readonly string[]): string {
   return names.length === 1 ? names[0] : `{${[...names].sort().join(',')}}`;
+}
+
+/** A domain error about one field: the message names it, and so does the detail's path. */
+function fieldError(
+  Cls: typeof Invalid | typeof NotFound | typeof Unprocessable,
+  field: string,
+  message: string,
+): Error {
+  return new Cls(`${field}: ${message}`, [{ path: field, message }]);
 }
