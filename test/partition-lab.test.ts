@@ -192,3 +192,37 @@ t.test('bad partitions are 4xx naming the field; the daemon keeps serving', asyn
   t.equal((await api(lab, 'DELETE', '/partitions/nope')).status, 404);
   t.equal((await api(lab, 'GET', '/healthz')).status, 200);
 });
+
+t.test('the partition command: create from flags, list, heal; mistakes named before anything is sent', async (t) => {
+  const lab = await startPartitionLab(t, true);
+  const cli = async (...args: string[]) => {
+    try {
+      const r = await run('node', [path.resolve('bin/etcd-soak.js'), 'partition', ...args, '--api', lab.apiUrl]);
+      return { code: 0, out: r.stdout, err: r.stderr };
+    } catch (e) {
+      const x = e as { code: number; stdout: string; stderr: string };
+      return { code: x.code, out: x.stdout, err: x.stderr };
+    }
+  };
+  const made = await cli('create', '--groups', 's1/s2,s3', '--cut', 'delay=50ms±10ms', '--duration', '1m');
+  t.equal(made.code, 0, made.err);
+  t.match(made.out, /^p\d+ {2}groups: \{?s1\}? ⟷ \{s2,s3\} {2}\(4 pairs, until /);
+  const [p] = (await api(lab, 'GET', '/partitions')).body;
+  t.same(p.effect, { kind: 'delay', latency: 50, jitter: 10 });
+  t.match((await cli('list')).out, p.id);
+  const bad = await cli('create', '--isolate', 's1', '--from', 's2', '--to', 's3');
+  t.equal(bad.code, 2);
+  t.match(bad.err, /exactly one of isolate, groups, from\+to, preset/);
+  const unknown = await cli('create', '--isolate', 's9');
+  t.equal(unknown.code, 2);
+  t.match(unknown.err, /404 isolate: no member s9/);
+  t.same(await cli('heal', '--all'), { code: 0, out: 'healed 1\n', err: '' });
+  const down = await run('node', [
+    path.resolve('bin/etcd-soak.js'),
+    'partition',
+    'list',
+    '--api',
+    'http://127.0.0.1:1',
+  ]).catch((e: { code: number; stderr: string }) => e);
+  t.equal((down as { code: number }).code, 3, 'no daemon there: exit 3');
+});

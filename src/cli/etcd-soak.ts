@@ -3,6 +3,7 @@ import { EXIT, EXIT_HELP } from '../util/exit.js';
 import { packageVersion } from '../util/pkg.js';
 import { daemonCommand } from './daemon.js';
 import { loadCommand } from './load.js';
+import { partitionCommand } from './partition.js';
 
 const HELP = `Usage: etcd-soak <command> [options]
 
@@ -10,6 +11,7 @@ Commands:
   lab       local 3-member etcd cluster, every client and peer link proxied, load, HTTP API
   run       the same daemon from a config file (--config FILE)
   load      run the watch/put load against etcd endpoints and check watch guarantees
+  partition cut members of a running daemon's cluster off from each other (create, list, heal)
 
 Options:
   --version   print the version and exit
@@ -24,6 +26,8 @@ async function dispatch(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'load':
       return loadCommand(rest);
+    case 'partition':
+      return partitionCommand(rest);
     case 'lab':
     case 'run':
       return daemonCommand(cmd, rest);
