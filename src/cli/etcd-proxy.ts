@@ -6,6 +6,7 @@ import { compatApp } from '../api/compat.js';
 import { Metrics } from '../metrics.js';
 import { Link } from '../proxy/link.js';
 import { createLogger } from '../util/log.js';
+import { exitAfterFlush } from '../util/exit.js';
 import { packageVersion } from '../util/pkg.js';
 import { splitHostPort } from '../util/net.js';
 import { FlagError, formatDefaults, parseGoFlags, type FlagDef } from './goflags.js';
@@ -103,7 +104,7 @@ export async function main(argv: string[]): Promise<void> {
     void link.close().then(() => {
       process.stdout.write('gracefully stopped HTTP server with <nil>\n\n');
       logger.flush?.();
-      process.exit(0);
+      void exitAfterFlush(0);
     });
   };
   process.on('SIGINT', stop);

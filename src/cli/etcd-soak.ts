@@ -1,5 +1,5 @@
 // `etcd-soak`: the daemon's command with its subcommands.
-import { EXIT, EXIT_HELP } from '../util/exit.js';
+import { EXIT, EXIT_HELP, exitAfterFlush } from '../util/exit.js';
 import { packageVersion } from '../util/pkg.js';
 import { daemonCommand } from './daemon.js';
 import { loadCommand } from './load.js';
@@ -59,10 +59,10 @@ export async function main(argv: string[]): Promise<void> {
     );
     code = EXIT.internal;
   }
-  // Exit now, explicitly (stdout and stderr are written synchronously on Linux: nothing is lost). Never
+  // Exit now, explicitly, once stdout and stderr are written (a pipe read slowly queues them). Never
   // let the process end by draining its event loop: Node then closes every remaining handle and waits
   // for each to report closed, and a socket whose reset libuv refused (a reset while its shutdown is
   // pending fails with EINVAL, yet Node marks the handle closing) never does: the process would spin
   // at 100% CPU in that wait, after the report, until killed.
-  process.exit(code);
+  await exitAfterFlush(code);
 }

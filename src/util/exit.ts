@@ -48,3 +48,21 @@ export function exitCodeOf(err: unknown): number {
     return EXIT.environment;
   return EXIT.internal;
 }
+
+/**
+ * Exits with `code` once what stdout and stderr hold is written (at most `timeoutMs`). Writes to a pipe
+ * or socket that is not being read are queued, not blocking (Node 20 on Linux), and process.exit drops
+ * the queue: a slowly read `2>&1 | …` would lose the last log lines and the summary.
+ */
+export async function exitAfterFlush(code: number, timeoutMs = 5000): Promise<never> {
+  const pending = [process.stdout, process.stderr].filter((s) => s.writableLength > 0 && !s.destroyed);
+  if (pending.length) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(pending.map((s) => new Promise<void>((r) => s.write('', () => r())))),
+      new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+  process.exit(code);
+}
