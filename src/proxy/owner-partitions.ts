@@ -28,7 +28,7 @@ export interface OwnerPartitionsOptions {
   metrics?: Metrics;
   logger?: Logger;
   seed?: number;
-  /** at least this long between two pid searches caused by unknown diallers (default 1000 ms) */
+  /** at least this long between two pid searches caused by unknown diallers (default 250 ms) */
   refindIntervalMs?: number;
 }
 
@@ -49,11 +49,14 @@ export class OwnerPartitions {
   /** member name → pid of the process listening on its peer port */
   private pids = new Map<string, number>();
   private lastFind = -Infinity;
+  private refinding: Promise<void> | undefined;
   /** classified connections; closed ones are pruned as they are met */
   private classified = new Map<Connection, Classified>();
   /** the links whose classifier this enforcer set */
   private armed: Link[] = [];
   private effects = 0;
+  /** accepts classified while armed, by outcome, and the time member dials (passed or refused) waited for it */
+  private readonly accepts = { member: 0, unknown: 0, refused: 0, memberWaitMs: 0 };
 
   constructor(private readonly opts: OwnerPartitionsOptions) {
     this.seed = opts.seed ?? randomSeed();
@@ -119,6 +122,11 @@ export class OwnerPartitions {
     }));
   }
 
+  /** Accepts on the members' peer links while a partition was active: by dialler, and the time classifying took. */
+  acceptStats(): { member: number; unknown: number; refused: number; memberWaitMs: number } {
+    return { ...this.accepts };
+  }
+
   /** The member pids found last (tests, logs). */
   memberPids(): Map<string, number> {
     return new Map(this.pids);
@@ -167,19 +175,28 @@ export class OwnerPartitions {
   }
 
   private async onAccept(conn: Connection, to: string): Promise<boolean> {
-    let from = this.memberOf(await this.owners.lookup(ends(conn), [...this.pids.values()]));
-    if (!from && !conn.isClosed && this.refindDue()) {
-      // a member restarted (a new pid), or the dialler is no member (then it stays unclassified)
-      this.findPids();
-      from = this.memberOf(await this.owners.lookup(ends(conn), [...this.pids.values()]));
+    const t0 = performance.now();
+    const at = ends(conn);
+    let from = this.memberOf(await this.owners.lookup(at, [...this.pids.values()]));
+    if (!from && !conn.isClosed) {
+      // a member restarted (a new pid), or the dialler is no member (then it stays unclassified): the
+      // connection waits for the next pid search, so a restarted member's dials never pass a cut
+      await this.refind();
+      from = this.memberOf(await this.owners.lookup(at, [...this.pids.values()]));
     }
-    if (!from || !this.armed.length) return true;
+    if (from) this.accepts.memberWaitMs += performance.now() - t0;
+    if (!from || !this.armed.length) {
+      this.accepts.unknown++;
+      return true;
+    }
     const pair = this.pair(from, to);
     if (pair.cut) {
+      this.accepts.refused++;
       pair.refused++;
       this.logger.debug({ from, to, refused: pair.refused }, 'peer dial refused: partitioned');
       return false;
     }
+    this.accepts.member++;
     this.attach(conn, from, to);
     return true;
   }
@@ -207,8 +224,16 @@ export class OwnerPartitions {
     return undefined;
   }
 
-  private refindDue(): boolean {
-    return performance.now() - this.lastFind >= (this.opts.refindIntervalMs ?? 1000);
+  /** The next pid search, shared by every connection waiting for it; at most one per refindIntervalMs. */
+  private refind(): Promise<void> {
+    this.refinding ??= new Promise<void>((resolve) => {
+      const wait = this.lastFind + (this.opts.refindIntervalMs ?? 250) - performance.now();
+      setTimeout(resolve, Math.max(0, wait));
+    }).then(() => {
+      this.refinding = undefined;
+      if (this.armed.length) this.findPids();
+    });
+    return this.refinding;
   }
 
   private findPids(): void {
