@@ -18,7 +18,8 @@ export interface ConnectionHost {
 /** A connection's own faults and counters instead of its host's (member-aware partitions). */
 export interface ConnectionOverride {
   faults: { tx: DirectionFaults; rx: DirectionFaults };
-  pipeContext(direction: 'tx' | 'rx'): PipeContext;
+  /** `own`: the host's context for this direction (to count into both) */
+  pipeContext(direction: 'tx' | 'rx', own: PipeContext): PipeContext;
 }
 
 export class Connection {
@@ -85,7 +86,8 @@ export class Connection {
   }
 
   private contextOf(d: 'tx' | 'rx'): PipeContext {
-    return this.override ? this.override.pipeContext(d) : this.host.pipeContext(d, this);
+    const own = this.host.pipeContext(d, this);
+    return this.override ? this.override.pipeContext(d, own) : own;
   }
 
   /** Faults changed: let both pipes re-evaluate (resume, re-arm timers). */

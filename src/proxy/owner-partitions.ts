@@ -7,11 +7,14 @@
 // the egress's semantics). A cut also resets A's new dials into B at accept. With no effect set, the
 // links' classifier is unset: the accept path does no lookup at all (etcd redials ~20 times a second).
 import { performance } from 'node:perf_hooks';
+import type { Counter } from 'prom-client';
 import type { Metrics } from '../metrics.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Rng, randomSeed } from '../util/rng.js';
 import { plainAddress, SocketOwners } from '../util/sockowner.js';
 import type { Connection } from './connection.js';
+import type { PipeContext } from './pipe.js';
+import type { DirectionStats } from './types.js';
 import { PeerPair, type PairEffect } from './egress-pairs.js';
 import type { PairStats } from './egress.js';
 import type { Link } from './link.js';
@@ -206,7 +209,8 @@ export class OwnerPartitions {
     const rx = this.pair(to, from);
     conn.setOverride({
       faults: { tx: tx.faults, rx: rx.faults },
-      pipeContext: (d) => (d === 'tx' ? tx : rx).pipeContext(this.rng, this.logger),
+      // the link keeps counting its bytes; the pair counts them too
+      pipeContext: (d, own) => teeContext(own, (d === 'tx' ? tx : rx).pipeContext(this.rng, this.logger)),
     });
     this.classified.set(conn, { conn, from, to });
   }
@@ -271,5 +275,36 @@ function ends(conn: Connection): {
     localPort: s.localPort ?? 0,
     remoteAddress: plainAddress(s.remoteAddress ?? ''),
     remotePort: s.remotePort ?? 0,
+  };
+}
+
+/** A link connection's context that also counts into a pair's stats and byte counter. */
+function teeContext(link: PipeContext, pair: PipeContext): PipeContext {
+  const a = link.stats;
+  const b = pair.stats;
+  const stats = {} as DirectionStats;
+  for (const k of ['read', 'forwarded', 'dropped', 'corrupted', 'blackholed'] as const)
+    Object.defineProperty(stats, k, {
+      get: () => a[k],
+      set: (v: number) => {
+        b[k] += v - a[k];
+        a[k] = v;
+      },
+    });
+  const mine = link.metrics;
+  const theirs = pair.metrics?.forwarded;
+  // a pipe only ever calls inc() on its counters
+  const both =
+    mine?.forwarded && theirs && ({ inc: (n?: number) => (mine.forwarded!.inc(n), theirs.inc(n)) } as Counter.Internal);
+  return {
+    ...link,
+    stats,
+    metrics: {
+      forwarded: both || mine?.forwarded || theirs,
+      dropped: mine?.dropped,
+      corrupted: mine?.corrupted,
+      blackholed: mine?.blackholed,
+      delay: mine?.delay,
+    },
   };
 }
