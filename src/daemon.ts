@@ -112,6 +112,7 @@ export class Daemon extends EventEmitter {
     this.peers = new PeerNet({
       topology: this.topology,
       linkPort: (name) => this.links.get(name)?.link.address().port,
+      link: (name) => this.links.get(name)?.link,
       clock: this.clock,
       metrics: this.metrics,
       logger: this.logger,

@@ -50,8 +50,14 @@ export const existingSchema = z
             clientProxy: hostPort.optional(),
             /** serve the client link's etcd-proxy admin API here (unauthenticated, like etcd-proxy's) */
             compatAdmin: hostPort.optional(),
+            /**
+             * where a peer link in front of `peer` listens; advertise it as the member's peer URL and
+             * partitions can be enforced by socket owner (members on this machine, as this user)
+             */
+            peerProxy: hostPort.optional(),
           })
-          .strict(),
+          .strict()
+          .refine((m) => !m.peerProxy || m.peer, { message: 'peerProxy needs the member\'s "peer"', path: ['peer'] }),
       )
       .min(1)
       .superRefine((members, ctx) => {

@@ -232,7 +232,7 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
         advertiseClientPort: m.clientProxy,
       }));
     } else if (existing) {
-      for (const m of existing.members)
+      for (const m of existing.members) {
         linkSpecs.push({
           name: `${m.name}-client`,
           listen: m.clientProxy ?? '127.0.0.1:0',
@@ -241,6 +241,16 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
           member: m.name,
           compatAdmin: m.compatAdmin,
         });
+        // the member's advertised peer URL: partitions by socket owner classify the dials arriving here
+        if (m.peerProxy && m.peer)
+          linkSpecs.push({
+            name: `${m.name}-peer`,
+            listen: m.peerProxy,
+            upstream: m.peer,
+            kind: 'peer',
+            member: m.name,
+          });
+      }
     }
     const extra = config.links as LinkSpec[];
     for (const l of [...linkSpecs, ...extra]) {

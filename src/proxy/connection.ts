@@ -15,8 +15,16 @@ export interface ConnectionHost {
   onClosed(conn: Connection): void;
 }
 
+/** A connection's own faults and counters instead of its host's (member-aware partitions). */
+export interface ConnectionOverride {
+  faults: { tx: DirectionFaults; rx: DirectionFaults };
+  /** `own`: the host's context for this direction (to count into both) */
+  pipeContext(direction: 'tx' | 'rx', own: PipeContext): PipeContext;
+}
+
 export class Connection {
   private upstream: net.Socket | undefined;
+  private override: ConnectionOverride | undefined;
   private tx: Pipe | undefined;
   private rx: Pipe | undefined;
   private closed = false;
@@ -44,8 +52,8 @@ export class Connection {
       connected = true;
       if (this.client.destroyed) return this.abort(this.client);
       this.host.onUpstreamConnected?.(this);
-      this.tx = new Pipe(this.client, up, this.host.faults.tx, this.host.pipeContext('tx', this));
-      this.rx = new Pipe(up, this.client, this.host.faults.rx, this.host.pipeContext('rx', this));
+      this.tx = new Pipe(this.client, up, this.faultsOf('tx'), this.contextOf('tx'));
+      this.rx = new Pipe(up, this.client, this.faultsOf('rx'), this.contextOf('rx'));
       this.tx.start();
       this.rx.start();
     });
@@ -59,6 +67,27 @@ export class Connection {
       }
     });
     up.on('close', (hadError) => this.onSocketClose(up, hadError));
+  }
+
+  /** Gives the connection its own faults and counters (undefined: its host's again); applies at once. */
+  setOverride(override: ConnectionOverride | undefined): void {
+    this.override = override;
+    this.tx?.retarget(this.faultsOf('tx'), this.contextOf('tx'));
+    this.rx?.retarget(this.faultsOf('rx'), this.contextOf('rx'));
+  }
+
+  /** both sockets are gone */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private faultsOf(d: 'tx' | 'rx'): DirectionFaults {
+    return (this.override ?? this.host).faults[d];
+  }
+
+  private contextOf(d: 'tx' | 'rx'): PipeContext {
+    const own = this.host.pipeContext(d, this);
+    return this.override ? this.override.pipeContext(d, own) : own;
   }
 
   /** Faults changed: let both pipes re-evaluate (resume, re-arm timers). */

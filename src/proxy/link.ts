@@ -73,6 +73,11 @@ export class Link extends EventEmitter implements ConnectionHost {
   private lastDialLog = -Infinity;
   /** while true, failed upstream dials are counted but not logged (members still starting) */
   quiet = false;
+  /**
+   * While set (member-aware partitions), an accepted connection is admitted once this resolves true and
+   * reset when it resolves false; unset, the accept path does nothing more.
+   */
+  classifier: ((conn: Connection) => Promise<boolean>) | undefined = undefined;
   private readonly dirStats = { tx: emptyStats(), rx: emptyStats() };
   private readonly pipeMetrics: { tx: PipeMetrics | undefined; rx: PipeMetrics | undefined };
 
@@ -183,7 +188,21 @@ export class Link extends EventEmitter implements ConnectionHost {
     this.emit('connection', conn.id);
     if (this.logger.isLevelEnabled('debug'))
       this.logger.debug({ link: this.name, conn: conn.id, remote: conn.remote }, 'accepted');
-    this.admission.admit(conn);
+    const classify = this.classifier;
+    if (classify === undefined) this.admission.admit(conn);
+    else
+      classify(conn).then(
+        (admit) => (conn.isClosed ? undefined : admit ? this.admission.admit(conn) : conn.reset()),
+        (err: unknown) => {
+          this.logger.warn({ link: this.name, conn: conn.id, err }, 'connection not classified; reset');
+          conn.reset();
+        },
+      );
+  }
+
+  /** The live connections. */
+  connections(): Connection[] {
+    return [...this.conns];
   }
 
   // ConnectionHost

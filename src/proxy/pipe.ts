@@ -76,8 +76,8 @@ export class Pipe {
     // sockets for a link; the egress also pipes HTTP bodies (IncomingMessage → ClientRequest/ServerResponse)
     private readonly src: Readable,
     private readonly dst: Writable,
-    private readonly faults: DirectionFaults,
-    private readonly ctx: PipeContext,
+    private faults: DirectionFaults,
+    private ctx: PipeContext,
   ) {
     this.debug = ctx.logger.isLevelEnabled('debug');
     this.timedWith = faults.timing;
@@ -94,6 +94,13 @@ export class Pipe {
       this.pump();
     });
     this.src.resume();
+  }
+
+  /** From now on this pipe follows other faults and counts into another context (queued chunks are re-timed). */
+  retarget(faults: DirectionFaults, ctx: PipeContext): void {
+    this.faults = faults;
+    this.ctx = ctx;
+    this.pump();
   }
 
   /** true once the destination's write side was ended after the source ended */

@@ -100,6 +100,18 @@ export function parseTcpTable(text: string, ports?: ReadonlySet<number>, littleE
   return out;
 }
 
+/** The inodes of the listening sockets on these local ports, from a /proc/net/tcp or tcp6 text: port → inode. */
+export function parseListeners(text: string, ports: ReadonlySet<number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || !/^\d+:$/.test(f[0]) || parseInt(f[3], 16) !== LISTEN) continue;
+    const port = parseInt(f[1].split(':')[1], 16);
+    if (ports.has(port) && Number(f[9]) !== 0) out.set(port, Number(f[9]));
+  }
+  return out;
+}
+
 /** "socket:[12345]" → 12345; anything else (files, pipes, anon inodes) → undefined. */
 export function socketInode(link: string): number | undefined {
   const m = /^socket:\[(\d+)\]$/.exec(link);
@@ -309,6 +321,41 @@ export class SocketOwners {
     } finally {
       await file.close();
     }
+  }
+
+  /**
+   * The processes of this user listening on these local ports (any address): port → pid. Reads both
+   * tables and scans the fds of every process of this user once, so: rarely (when partitions start, or
+   * when a connection's dialler is none of the known pids, e.g. after a member restarted).
+   */
+  listenerPids(ports: readonly number[]): Map<number, number> {
+    const root = this.opts.procRoot ?? '/proc';
+    const inodes = new Map<number, number>(); // inode → port
+    for (const name of TABLES) {
+      let text: string;
+      try {
+        text = fs.readFileSync(`${root}/net/${name}`, 'latin1');
+      } catch {
+        continue;
+      }
+      for (const [port, inode] of parseListeners(text, new Set(ports))) inodes.set(inode, port);
+    }
+    const out = new Map<number, number>();
+    if (!inodes.size) return out;
+    const uid = process.getuid?.();
+    const pids = fs
+      .readdirSync(root)
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          return uid === undefined || fs.statSync(`${root}/${pid}`).uid === uid;
+        } catch {
+          return false;
+        }
+      });
+    for (const [inode, pid] of this.scanFds(pids, new Set(inodes.keys()))) out.set(inodes.get(inode)!, pid);
+    return out;
   }
 
   /** inode → pid for the wanted inodes held by the given pids; stops once all are found. */
