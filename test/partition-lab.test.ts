@@ -62,8 +62,9 @@ async function put(endpoint: string, key: string): Promise<boolean> {
 const bytes = (pairs: Pair[], from: string, to: string) =>
   pairs.find((p) => p.from === from && p.to === to)?.bytes ?? 0;
 
-async function startPartitionLab(t: Tap, peerTls: boolean): Promise<Lab> {
+async function startPartitionLab(t: Tap, peerTls: boolean, extra: object = {}): Promise<Lab> {
   const config = parseConfig({
+    ...extra,
     api: { listen: '127.0.0.1:0' },
     reportDir,
     cluster: { launch: { members: 3, ports: 'ephemeral', peerTls } },
@@ -181,8 +182,13 @@ t.test('plain peers: isolate the leader; a one-way cut and symmetric groups do w
   await loadIsClean(t, lab);
 });
 
-t.test('bad partitions are 4xx naming the field; the daemon keeps serving', async (t) => {
-  const lab = await startPartitionLab(t, true);
+t.test("a config's partitions apply at start; bad partitions are 4xx naming the field", async (t) => {
+  const lab = await startPartitionLab(t, true, {
+    partitions: [{ from: 's3', to: 's1', cut: { delay: '5ms' }, duration: '10m' }],
+  });
+  const [fromConfig] = (await api(lab, 'GET', '/partitions')).body;
+  t.same(fromConfig.cut, [{ from: 's3', to: 's1' }], "the config's partition is active");
+  t.same(fromConfig.effect, { kind: 'delay', latency: 5, jitter: 0 });
   const bad = await api(lab, 'POST', '/partitions', { isolate: 's9' });
   t.equal(bad.status, 404);
   t.match(bad.body.details[0].path, 'isolate');

@@ -7,6 +7,7 @@ import { durationInput } from '../schema/duration.js';
 import { linkCreateSchema } from '../schema/link.js';
 import { loadProfileSchema } from '../schema/load.js';
 import { hostPortSchema } from '../schema/net.js';
+import { partitionSpecSchema } from '../schema/partition.js';
 import { zodDetails, type ErrorDetail } from '../util/errors.js';
 
 const hostPort = hostPortSchema;
@@ -91,6 +92,11 @@ export const configSchema = z
       .optional(),
     links: z.array(linkCreateSchema).default([]),
     load: loadProfileSchema.optional(),
+    partitions: z
+      .array(partitionSpecSchema)
+      .max(64)
+      .default([])
+      .describe('partitions applied once the members are up (each as POST /partitions takes it)'),
   })
   .strict();
 

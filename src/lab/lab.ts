@@ -330,13 +330,21 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
     checkAbort();
 
     if (config.load) await daemon.startLoad(config.load);
+    // partitions the config asks for from the start (with a duration they heal by themselves)
+    for (const [i, p] of config.partitions.entries()) {
+      try {
+        await daemon.peers.partitions.add(p);
+      } catch (err) {
+        throw new InputError(`partitions[${i}]: ${(err as Error).message}`);
+      }
+    }
     // an existing cluster's members are known by their client URLs: show what each says of itself
     const existingStatus = !cluster && existing ? await daemon.clusterStatus(2000).catch(() => []) : [];
     printBanner(out, daemon, apiUrl, !!config.api.token, existingStatus);
     const launched = topology.list().filter((m) => m.process);
     daemon.on('load-interval', (line: TimelineLine) =>
       out(
-        `${formatStatusLine(line)} | faults ${daemon.activeFaults().length}${launched.length ? ` | members up ${launched.filter((m) => m.process!.running).length}/${launched.length}` : ''}`,
+        `${formatStatusLine(line)}${launched.length ? ` | members up ${launched.filter((m) => m.process!.running).length}/${launched.length}` : ''}`,
       ),
     );
 
