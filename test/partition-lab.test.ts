@@ -10,11 +10,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseConfig } from '../src/config/schema.js';
 import { startLab, type Lab } from '../src/lab/lab.js';
+import { api, put, sleep, until } from './helpers/partition.js';
 
 const run = promisify(execFile);
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-partition-lab-'));
 t.teardown(() => fs.rmSync(reportDir, { recursive: true, force: true }));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Row {
   name: string;
@@ -29,34 +29,6 @@ interface Pair {
   from: string;
   to: string;
   bytes: number;
-}
-
-async function api(lab: Lab, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(lab.apiUrl + p, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-/** a put through one endpoint with a short command timeout: did it commit? (async: raft needs the loop) */
-async function put(endpoint: string, key: string): Promise<boolean> {
-  try {
-    await run('etcdctl', ['--endpoints', endpoint, '--command-timeout=2s', 'put', key, 'v'], {
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const bytes = (pairs: Pair[], from: string, to: string) =>

@@ -12,10 +12,10 @@ import { startLab, type Lab } from '../src/lab/lab.js';
 import { freePorts } from '../src/util/net.js';
 import { SocketOwners } from '../src/util/sockowner.js';
 import { launchForTest } from './helpers/cluster.js';
+import { api, sleep, until } from './helpers/partition.js';
 
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-partition-owner-'));
 t.teardown(() => fs.rmSync(reportDir, { recursive: true, force: true }));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Row {
   name: string;
@@ -29,22 +29,6 @@ interface Pair {
   bytes: number;
   blackholed: number;
   refused: number;
-}
-
-async function api(lab: Lab, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(lab.apiUrl + p, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 const pairOf = (pairs: Pair[], from: string, to: string): Pair =>

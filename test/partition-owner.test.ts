@@ -8,18 +8,15 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
 import { parseConfig } from '../src/config/schema.js';
-import { startLab, type Lab } from '../src/lab/lab.js';
+import { startLab } from '../src/lab/lab.js';
 import { freePorts } from '../src/util/net.js';
 import { launchForTest } from './helpers/cluster.js';
+import { api, put, sleep, until } from './helpers/partition.js';
 
-const run = promisify(execFile);
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-partition-owner-'));
 t.teardown(() => fs.rmSync(reportDir, { recursive: true, force: true }));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Row {
   name: string;
@@ -35,33 +32,6 @@ interface Pair {
   blackholed: number;
   refused: number;
   tunnels: number;
-}
-
-async function api(lab: Lab, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(lab.apiUrl + p, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-async function put(endpoint: string, key: string): Promise<boolean> {
-  try {
-    await run('etcdctl', ['--endpoints', endpoint, '--command-timeout=2s', 'put', key, 'v'], {
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const pairOf = (pairs: Pair[], from: string, to: string): Pair =>

@@ -37,7 +37,26 @@ export function effectSpecs(effect: PairEffect): FaultSpec[] {
   }
 }
 
+export interface PairStats {
+  from: string;
+  to: string;
+  /** bytes delivered from → to (tunnel payload; plain peers: bodies) */
+  bytes: number;
+  blackholed: number;
+  dropped: number;
+  /** live tunnels (and plain exchanges) `from` dialled to `to` */
+  tunnels: number;
+  /** dials and requests from → to refused while cut */
+  refused: number;
+}
+
 export class PeerPair {
+  /** this pair's row in a listing, with the tunnels (or classified connections) open now */
+  row(tunnels: number): PairStats {
+    const { from, to, stats, refused } = this;
+    return { from, to, bytes: stats.forwarded, blackholed: stats.blackholed, dropped: stats.dropped, tunnels, refused };
+  }
+
   readonly faults = new DirectionFaults(faultTypes);
   readonly stats: DirectionStats = { read: 0, forwarded: 0, dropped: 0, corrupted: 0, blackholed: 0 };
   effect: PairEffect | undefined;

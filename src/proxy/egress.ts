@@ -15,9 +15,9 @@ import { splitHostPort } from '../util/net.js';
 import { Rng, randomSeed } from '../util/rng.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { forwardRequest, type Carrier, type EgressDial, type ExchangeHost } from './egress-http.js';
-import { PeerPair, UNKNOWN_MEMBER, type PairEffect } from './egress-pairs.js';
+import { PeerPair, UNKNOWN_MEMBER, type PairEffect, type PairStats } from './egress-pairs.js';
 
-export { UNKNOWN_MEMBER, type PairEffect } from './egress-pairs.js';
+export { UNKNOWN_MEMBER, type PairEffect, type PairStats } from './egress-pairs.js';
 export type { EgressDial } from './egress-http.js';
 
 export interface EgressOptions {
@@ -27,19 +27,6 @@ export interface EgressOptions {
   logger?: Logger;
   /** seed of the drop and jitter draws; random when absent */
   seed?: number;
-}
-
-export interface PairStats {
-  from: string;
-  to: string;
-  /** bytes delivered from → to (tunnel payload; plain peers: bodies) */
-  bytes: number;
-  blackholed: number;
-  dropped: number;
-  /** live tunnels (and plain exchanges) `from` dialled to `to` */
-  tunnels: number;
-  /** dials and requests from → to refused while cut */
-  refused: number;
 }
 
 // A refused CONNECT gets a non-200 status: Go's transport fails the dial at once ("proxyconnect"),
@@ -160,15 +147,7 @@ export class Egress extends EventEmitter {
   }
 
   pairStats(): PairStats[] {
-    return [...this.pairs.values()].map((p) => ({
-      from: p.from,
-      to: p.to,
-      bytes: p.stats.forwarded,
-      blackholed: p.stats.blackholed,
-      dropped: p.stats.dropped,
-      tunnels: p.tunnels,
-      refused: p.refused,
-    }));
+    return [...this.pairs.values()].map((p) => p.row(p.tunnels));
   }
 
   /** Bad input and failed targets seen so far, by kind. */

@@ -114,15 +114,7 @@ export class OwnerPartitions {
   pairStats(): PairStats[] {
     const tunnels = new Map<string, number>();
     for (const c of this.live()) tunnels.set(key(c.from, c.to), (tunnels.get(key(c.from, c.to)) ?? 0) + 1);
-    return [...this.pairs.values()].map((p) => ({
-      from: p.from,
-      to: p.to,
-      bytes: p.stats.forwarded,
-      blackholed: p.stats.blackholed,
-      dropped: p.stats.dropped,
-      tunnels: tunnels.get(key(p.from, p.to)) ?? 0,
-      refused: p.refused,
-    }));
+    return [...this.pairs.values()].map((p) => p.row(tunnels.get(key(p.from, p.to)) ?? 0));
   }
 
   /** Accepts on the members' peer links while a partition was active: by dialler, and the time classifying took. */
