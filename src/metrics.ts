@@ -20,6 +20,7 @@ export class Metrics {
   // load
   readonly puts: Counter<'outcome'>;
   readonly putLatency: Histogram<'outcome'>;
+  readonly putSendLateness: Histogram;
   readonly putScheduleSlips: Counter;
   readonly watchEvents: Counter;
   readonly watchLatency: Histogram;
@@ -90,6 +91,12 @@ export class Metrics {
       name: 'etcd_soak_put_latency_seconds',
       help: 'Put latency from the scheduled instant to the answer (open loop, no coordinated omission).',
       labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.putSendLateness = new Histogram({
+      name: 'etcd_soak_put_send_lateness_seconds',
+      help: "How late the generator sent each put after its scheduled instant: the generator's own share of the put latency (timer granularity, a busy event loop).",
       buckets: LATENCY_BUCKETS,
       registers,
     });

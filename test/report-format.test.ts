@@ -92,7 +92,7 @@ t.test('the summary table: etcd verdict line, generator line, findings', async (
       behindAtEnd: 0,
       behind: [],
     },
-    latency: { put: pct(2.5), putError: pct(5000), watch: pct(3) },
+    latency: { put: pct(2.5), putError: pct(5000), putSend: pct(1.2), watch: pct(3) },
     verdict: { ordered: 'held', unique: 'held', reliable: 'held', unexpected: 'none' },
     record: { replayedTo: 99, events: 5 },
   } as unknown as LoadSummary;
@@ -108,4 +108,5 @@ t.test('the summary table: etcd verdict line, generator line, findings', async (
   );
   t.match(text, /latency finding: 3 event\(s\) arrived more than settle after their put \(max 12\.3s\)/);
   t.match(text, /put failed\s+10\s+2\.5s\s+5s\s+5s/);
+  t.match(text, /put sent late\s+10\s+0\.60ms\s+1\.2ms\s+1\.2ms/, "the generator's own lateness, apart");
 });

@@ -83,7 +83,8 @@ export interface LoadStatus {
   generator: GeneratorLedger;
   findings: Findings;
   watchers: Record<string, number>;
-  latency: { put: Percentiles; putError: Percentiles; watch: Percentiles };
+  /** put: due → answer (ok); putError: due → error; putSend: due → sent (the generator's own lateness) */
+  latency: { put: Percentiles; putError: Percentiles; putSend: Percentiles; watch: Percentiles };
   lastError?: string;
 }
 
@@ -168,6 +169,7 @@ export function formatSummaryTable(s: LoadSummary): string {
     `  latency             count       p50       p90       p99     p99.9       max`,
     lat('put ok', s.latency.put),
     lat('put failed', s.latency.putError),
+    ...(s.latency.putSend ? [lat('put sent late', s.latency.putSend)] : []),
     lat('watch', s.latency.watch),
     `  etcd's guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
     ...generatorNotes(s),

@@ -328,6 +328,7 @@ export class LoadRunner extends EventEmitter {
       latency: {
         put: this.putStats.okStats.summary(),
         putError: this.putStats.errStats.summary(),
+        putSend: this.putStats.sendStats.summary(),
         watch: p.watchLatency?.summary() ?? { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 },
       },
       lastError: this.lastError,

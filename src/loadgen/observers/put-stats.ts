@@ -9,10 +9,13 @@ export class PutStats implements Observer {
   readonly counts = { ok: 0, failed: 0, indeterminate: 0, applied: 0, notApplied: 0 };
   readonly okStats: LatencyStats;
   readonly errStats: LatencyStats;
+  /** sent − due of every put sent: how much of a put's latency is the generator's own */
+  readonly sendStats: LatencyStats;
 
   constructor(private readonly metrics: Metrics | undefined) {
     this.okStats = new LatencyStats(metrics?.putLatency.labels({ outcome: 'ok' }));
     this.errStats = new LatencyStats(metrics?.putLatency.labels({ outcome: 'error' }));
+    this.sendStats = new LatencyStats(metrics?.putSendLateness);
   }
 
   /** puts answered so far, one way or another */
@@ -24,6 +27,9 @@ export class PutStats implements Observer {
     if (e.op !== 'put') return;
     const { counts, metrics } = this;
     switch (e.type) {
+      case 'invoke':
+        this.sendStats.record(e.at - e.due);
+        return;
       case 'ok':
         this.okStats.record(e.at - e.due);
         counts.ok++;

@@ -10,6 +10,12 @@ import type { Workload, WorkloadContext } from '../types.js';
 
 /** the scheduler never sleeps longer than this, so a rate change takes effect within one tick */
 const MAX_TICK_MS = 250;
+/**
+ * The scheduler sleeps on a plain timer until the next put is due, never spinning: a spin on setImmediate
+ * for the last ms before each put kept the event loop (and a core shared with etcd) busy at high rates.
+ * The timer may fire up to about a millisecond late; how late each put was sent is measured apart
+ * (latency.putSend, etcd_soak_put_send_lateness_seconds), so it is never mistaken for etcd's.
+ */
 
 export class PutWorkload implements Workload {
   readonly name = 'put';
@@ -66,8 +72,9 @@ export class PutWorkload implements Workload {
     const next = s.nextDue();
     // rate 0 or a long gap: look again after at most one tick (setRate also re-ticks at once)
     const wait = next === undefined ? MAX_TICK_MS : next - clock.now();
-    if (wait > 1.5) this.tickTimer = setTimeout(() => this.tick(), Math.min(wait - 1, MAX_TICK_MS));
-    else this.tickImmediate = setImmediate(() => this.tick());
+    // due already (time passed while issuing): once more after pending I/O, else sleep until it is due
+    if (wait <= 0) this.tickImmediate = setImmediate(() => this.tick());
+    else this.tickTimer = setTimeout(() => this.tick(), Math.min(Math.ceil(wait), MAX_TICK_MS));
   }
 
   /** Issues the put due at `due` (monotonic ms); its latency is measured from that instant. */
