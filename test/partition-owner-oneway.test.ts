@@ -7,12 +7,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../src/config/schema.js';
-import { startLab, type Lab } from '../src/lab/lab.js';
+import type { Lab } from '../src/lab/lab.js';
 import { freePorts } from '../src/util/net.js';
 import { SocketOwners } from '../src/util/sockowner.js';
-import { launchForTest } from './helpers/cluster.js';
-import { api, sleep, until } from './helpers/partition.js';
+import { api, labOverLocalCluster, localLayout, sleep, until } from './helpers/partition.js';
 
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-partition-owner-'));
 t.teardown(() => fs.rmSync(reportDir, { recursive: true, force: true }));
@@ -47,38 +45,8 @@ t.test('the process listening on a port, by its LISTEN row and fds', async (t) =
 
 t.test('one-way cut on plain peers, reset mode, across a restart of the cut-off member', async (t) => {
   const names = ['s1', 's2', 's3'];
-  const ports = await freePorts(names.length * 3);
-  const layout = names.map((name, i) => {
-    const [client, peer, peerProxy] = ports.slice(i * 3, i * 3 + 3);
-    return { name, client, peer, peerProxy };
-  });
-  const lab = await startLab(
-    parseConfig({
-      api: { listen: '127.0.0.1:0' },
-      reportDir,
-      cluster: {
-        existing: {
-          members: layout.map((m) => ({
-            name: m.name,
-            client: `127.0.0.1:${m.client}`,
-            peer: `127.0.0.1:${m.peer}`,
-            peerProxy: `127.0.0.1:${m.peerProxy}`,
-          })),
-        },
-      },
-    }),
-    { out: null },
-  );
-  t.teardown(() => lab.stop());
-  const cluster = await launchForTest(t, {
-    peerTls: false,
-    members: layout.map((m) => ({
-      name: m.name,
-      clientPort: m.client,
-      peerPort: m.peer,
-      advertisePeerPort: m.peerProxy,
-    })),
-  });
+  const layout = await localLayout(names);
+  const { lab, cluster } = await labOverLocalCluster(t, layout, { peerTls: false, reportDir });
   const rows0 = await until('a healthy cluster', async () => {
     const rows: Row[] = (await api(lab, 'GET', '/cluster')).body;
     return rows.every((r) => r.ok) && rows.some((r) => r.isLeader) ? rows : undefined;

@@ -11,9 +11,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseConfig } from '../src/config/schema.js';
 import { startLab } from '../src/lab/lab.js';
-import { freePorts } from '../src/util/net.js';
-import { launchForTest } from './helpers/cluster.js';
-import { api, put, sleep, until } from './helpers/partition.js';
+import { api, labOverLocalCluster, localLayout, put, sleep, until } from './helpers/partition.js';
 
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-partition-owner-'));
 t.teardown(() => fs.rmSync(reportDir, { recursive: true, force: true }));
@@ -59,12 +57,7 @@ async function acceptCost(port: number, n: number): Promise<{ p50: number; mean:
   return { p50: ms[Math.floor(n / 2)], mean: ms.reduce((a, b) => a + b, 0) / n };
 }
 
-const names = ['s1', 's2', 's3'];
-const ports = await freePorts(names.length * 4);
-const layout = names.map((name, i) => {
-  const [client, peer, peerProxy, clientProxy] = ports.slice(i * 4, i * 4 + 4);
-  return { name, client, peer, peerProxy, clientProxy };
-});
+const layout = await localLayout(['s1', 's2', 's3'], true);
 
 t.test('no peer links: the 422 says why', async (t) => {
   const lab = await startLab(
@@ -82,35 +75,8 @@ t.test('no peer links: the 422 says why', async (t) => {
 });
 
 t.test('isolate the leader of an existing local cluster through its peer links', async (t) => {
-  const lab = await startLab(
-    parseConfig({
-      api: { listen: '127.0.0.1:0' },
-      reportDir,
-      cluster: {
-        existing: {
-          members: layout.map((m) => ({
-            name: m.name,
-            client: `127.0.0.1:${m.client}`,
-            peer: `127.0.0.1:${m.peer}`,
-            peerProxy: `127.0.0.1:${m.peerProxy}`,
-            clientProxy: `127.0.0.1:${m.clientProxy}`,
-          })),
-        },
-      },
-    }),
-    { out: null },
-  );
-  t.teardown(() => lab.stop());
   // started by "someone else": the daemon knows only their ports; their peer URLs are the peer links
-  const cluster = await launchForTest(t, {
-    peerTls: true,
-    members: layout.map((m) => ({
-      name: m.name,
-      clientPort: m.client,
-      peerPort: m.peer,
-      advertisePeerPort: m.peerProxy,
-    })),
-  });
+  const { lab, cluster } = await labOverLocalCluster(t, layout, { peerTls: true, reportDir });
   t.equal(cluster.members.length, 3);
 
   const linkPort = lab.daemon.getLink('s1-peer').address().port;
