@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the lab and the tests use (etcd-server, etcdctl, prometheus) when they
+# Installs the Debian packages the lab and the tests use (etcd-server, etcdctl, prometheus, chromium) when they
 # are missing. As root with apt-get it installs them; otherwise it prints the exact command and fails.
-# Usage: scripts/ensure-system-deps.sh [etcd] [prometheus]   (default: both)
+# Usage: scripts/ensure-system-deps.sh [etcd] [prometheus] [chromium]   (default: etcd and prometheus)
 set -euo pipefail
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=(etcd prometheus)
 pkgs=()
@@ -10,7 +10,9 @@ for w in "${want[@]}"; do
     etcd) command -v etcd >/dev/null || [ -n "${ETCD_BIN:-}" ] || pkgs+=(etcd-server)
           command -v etcdctl >/dev/null || pkgs+=(etcd-client) ;;
     prometheus) command -v prometheus >/dev/null || pkgs+=(prometheus) ;;
-    *) echo "ensure-system-deps: unknown component '$w' (expected etcd or prometheus)" >&2; exit 2 ;;
+    # the report page and the web page are tested in a real browser
+    chromium) command -v chromium >/dev/null || [ -n "${CHROMIUM_BIN:-}" ] || pkgs+=(chromium) ;;
+    *) echo "ensure-system-deps: unknown component '$w' (expected etcd, prometheus or chromium)" >&2; exit 2 ;;
   esac
 done
 [ ${#pkgs[@]} -eq 0 ] && exit 0
