@@ -1,5 +1,6 @@
 // The layers point one way: cli → wiring (lab) → api → daemon → {proxy, loadgen, etcd, cluster} →
-// {schema, config} → util. No cycles; src/ never imports test/ or bench/.
+// {schema, config} → util; scenario sits between daemon and schema (of the proxy it reads only the fault
+// registry). No cycles; src/ never imports test/ or bench/.
 
 module.exports = {
   forbidden: [
@@ -49,6 +50,21 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/proxy/faults/' },
       to: { path: '^src/proxy/', pathNot: '^src/proxy/faults/' },
+    },
+    {
+      name: 'scenario-between-schema-and-daemon',
+      comment:
+        'scenario files are parsed and expanded into plans purely: schema, config, util and the fault registry (zod schemas) only',
+      severity: 'error',
+      from: { path: '^src/scenario/' },
+      to: { path: '^src/', pathNot: '^src/(scenario|schema|config|util)/|^src/proxy/faults/' },
+    },
+    {
+      name: 'scenario-used-from-above',
+      comment: 'only the daemon and what wires it read scenarios',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(scenario|daemon|lab|cli|api)/|^src/daemon\\.ts$' },
+      to: { path: '^src/scenario/' },
     },
     {
       name: 'schema-and-util-at-the-bottom',

@@ -129,6 +129,11 @@ export function loadConfigFile(file: string): Config {
       { path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` },
     ]);
   }
+  return parseConfig(parseYamlText(text, file), file);
+}
+
+/** The document in a YAML or JSON text (JSON is YAML); a syntax error is a ConfigError naming the line. */
+export function parseYamlText(text: string, file: string): unknown {
   const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
     throw new ConfigError(
@@ -139,5 +144,5 @@ export function loadConfigFile(file: string): Config {
       })),
     );
   }
-  return parseConfig(doc.toJS(), file);
+  return doc.toJS();
 }
