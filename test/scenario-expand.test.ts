@@ -3,6 +3,7 @@
 // and of the hash, the quorum guard's warnings, and the dry-run text.
 import t from 'tap';
 import {
+  concreteTarget,
   expandScenario,
   formatPlan,
   parseScenario,
@@ -162,7 +163,8 @@ t.test('ranges are drawn within their bounds; integers stay integers, durations 
   const outside: string[] = [];
   for (const a of picks) {
     const d = a.duration!;
-    const f = a.action.type === 'fault' ? (a.action.fault as Record<string, number> & { type: string }) : undefined;
+    const f =
+      a.action.type === 'fault' ? (a.action.fault as unknown as Record<string, number> & { type: string }) : undefined;
     const kind = f?.type ?? 'freeze';
     seen.add(kind);
     const inside =
@@ -296,4 +298,28 @@ steps:
   t.equal(lines[8], '2 tracks, 3 actions: delay 1, freeze 1, kill 1');
   t.same(planKinds(p), { delay: 1, freeze: 1, kill: 1 });
   t.equal(lines.length, 9);
+});
+
+t.test('a random-follower fault target becomes one follower by name when applied', async (t) => {
+  const target = { role: 'random-follower' as const, kind: 'peer' as const };
+  t.same(
+    concreteTarget(target, ['s2', 's3'], () => 0),
+    { kind: 'peer', members: ['s2'] },
+  );
+  t.same(
+    concreteTarget(target, ['s2', 's3'], () => 0.99),
+    { kind: 'peer', members: ['s3'] },
+  );
+  t.same(
+    concreteTarget({ ...target, members: ['s1', 's3'] }, ['s2', 's3'], () => 0),
+    { kind: 'peer', members: ['s3'] },
+  );
+  t.throws(() => concreteTarget({ ...target, members: ['s1'] }, ['s2', 's3'], () => 0), /no follower to pick/);
+  t.throws(() => concreteTarget(target, [], () => 0), /no follower to pick/);
+  const leader = { role: 'leader' as const, kind: 'client' as const };
+  t.equal(
+    concreteTarget(leader, ['s2'], () => 0),
+    leader,
+    'other targets pass as they are',
+  );
 });

@@ -116,6 +116,10 @@ t.test('an invalid scenario is rejected naming the file, the path and the expect
       /random\.end: expected an end \(or the scenario's duration\)/,
     ],
     [
+      'name: x\nduration: 1m\nrandom:\n  end: 2m\n  meanGap: 10s\n  menu:\n    - member: { action: kill, target: s1 }\n      duration: 1s\n',
+      /random\.end: expected an end within the scenario's duration/,
+    ],
+    [
       'name: x\nduration: 1m\nrandom:\n  meanGap: 10s\n  menu:\n    - member: { action: kill, target: s1 }\n',
       /random\.menu\[0\]\.duration: expected a duration \(a random pick must end\)/,
     ],
@@ -212,5 +216,18 @@ t.test('the shipped examples do what their names say', async (t) => {
       tr.items.every((i) => i.kind !== 'action' || tr.at + (i.duration ?? 0) <= random.duration!),
     ),
     'every window ends by the end',
+  );
+});
+
+t.test("the README's scenario example parses and expands", async (t) => {
+  const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Scenarios\n'));
+  const text = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!text) return t.fail('no yaml block in the Scenarios section');
+  const plan = expandScenario(parseScenario(text.replaceAll('…', 'x'), 'README.md'));
+  t.equal(plan.seed, 42);
+  t.ok(
+    plan.tracks.some((tr) => tr.id === 's6#3'),
+    'the third copy of the repeating step',
   );
 });

@@ -1,18 +1,24 @@
 // A scenario's fault target made into one the fault service takes (src/schema/target.ts): the runner
-// picks the follower when the step is applied and hands it here.
+// hands the current followers when the step is applied, and this picks one for `random-follower`.
 import type { ScenarioTarget } from '../schema/scenario.js';
 import type { FaultTarget } from '../schema/target.js';
+import { Unprocessable } from '../util/errors.js';
 
 /**
- * `role: random-follower` becomes that follower by name (`follower`: the one the runner picked among the
- * current followers); every other target is already a FaultTarget.
+ * `role: random-follower` becomes one of `followers` by name (among the target's `members` when it
+ * names some), chosen with `random()` in [0, 1); every other target is already a FaultTarget.
  */
-export function concreteTarget(target: ScenarioTarget, follower: () => string): FaultTarget {
+export function concreteTarget(
+  target: ScenarioTarget,
+  followers: readonly string[],
+  random: () => number,
+): FaultTarget {
   if (target.role !== 'random-follower') return target as FaultTarget;
   const { role: _, members, ...rest } = target;
-  const name = follower();
-  // narrowed by name like any role: a random follower among `members` when they are given
-  if (members && !members.includes(name))
-    throw new Error(`the follower picked (${name}) is not among ${members.join(',')}`);
-  return { ...rest, members: [name] };
+  const among = members ? followers.filter((f) => members.includes(f)) : [...followers];
+  if (!among.length)
+    throw new Unprocessable('no follower to pick', [
+      { path: 'target.role', message: members ? `none of ${members.join(', ')} is a follower now` : 'no follower now' },
+    ]);
+  return { ...rest, members: [among[Math.floor(random() * among.length)]] };
 }

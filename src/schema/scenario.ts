@@ -351,6 +351,12 @@ export function makeScenarioSchema<F extends FaultSchema>(fault: F) {
         });
       else if (end <= s.random.start)
         ctx.addIssue({ code: 'custom', path: ['random', 'end'], message: 'expected an end after the start' });
+      else if (s.duration !== undefined && end > s.duration)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['random', 'end'],
+          message: "expected an end within the scenario's duration",
+        });
     })
     .describe('A chaos scenario: timed steps and seeded random chaos');
 }
