@@ -4,8 +4,9 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { z } from 'zod';
 import { ConfigError } from '../src/config/schema.js';
-import { expandScenario, formatPlan, parseScenario, planKinds } from '../src/scenario/index.js';
+import { expandScenario, formatPlan, parseScenario, planKinds, scenarioSchema } from '../src/scenario/index.js';
 
 const EXAMPLES = new URL('../config/scenarios/', import.meta.url).pathname;
 
@@ -230,4 +231,24 @@ t.test("the README's scenario example parses and expands", async (t) => {
     plan.tracks.some((tr) => tr.id === 's6#3'),
     'the third copy of the repeating step',
   );
+});
+
+t.test('every field of the scenario schema is described (for the API documentation)', async (t) => {
+  const missing: string[] = [];
+  const seen = new Set<z.ZodTypeAny>();
+  const walk = (s: z.ZodTypeAny, path: string): void => {
+    if (seen.has(s)) return;
+    seen.add(s);
+    if (s instanceof z.ZodEffects) return walk(s._def.schema, path);
+    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault) return walk(s._def.innerType, path);
+    if (s instanceof z.ZodBranded || s instanceof z.ZodArray) return walk(s._def.type, path);
+    if (s instanceof z.ZodObject)
+      for (const [k, v] of Object.entries(s.shape as Record<string, z.ZodTypeAny>)) {
+        if (!v.description) missing.push(`${path}.${k}`);
+        walk(v, `${path}.${k}`);
+      }
+  };
+  walk(scenarioSchema, '');
+  t.ok(seen.size > 20, `${seen.size} schemas walked`);
+  t.same(missing, []);
 });

@@ -33,9 +33,13 @@ export const memberActionSchema = z
   .describe('a process action on a launched member');
 
 /** The fault target (src/schema/target.ts) with one more role: one follower picked at random when applied. */
+const targetFields = faultTargetSchema.innerType().shape;
 export const scenarioTargetSchema = faultTargetSchema
   .innerType()
   .extend({
+    links: targetFields.links.describe('links by name'),
+    members: targetFields.members.describe('members by name: their client and peer links (narrowed by kind)'),
+    kind: targetFields.kind.describe("which links of the selected members (default both); alone: every member's"),
     role: z
       .enum(['leader', 'follower', 'random-follower'])
       .optional()
