@@ -264,6 +264,17 @@ steps:
     duration: 1s
 `);
   t.same(restored.warnings, [], 'a later start in the same track ends it');
+  const late = plan(`
+name: late
+duration: 1m
+steps:
+  - at: 50s
+    sequence:
+      - sleep: 5s
+      - member: { action: freeze, target: s2 }
+        duration: 10s
+`);
+  t.same(late.warnings, ['track s1 runs until at least 1m5s, past the duration 1m0s']);
 });
 
 t.test('the dry-run text lists every item in time order, the hash and the counts', async (t) => {

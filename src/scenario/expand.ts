@@ -1,6 +1,7 @@
 // Expanding a parsed scenario into its plan: one track per step (per repeat copy), one per random pick,
 // sorted by offset, with the quorum guard's warnings and a hash of the whole.
 import { createHash } from 'node:crypto';
+import { formatMs } from '../util/duration.js';
 import { Rng, randomSeed } from '../util/rng.js';
 import { quorumWarnings, trackHolds, type Hold } from './guard.js';
 import { actionLabel } from './labels.js';
@@ -80,6 +81,19 @@ export function planHash(p: Pick<ScenarioPlan, 'name' | 'seed' | 'members' | 'du
   return createHash('sha256').update(body).digest('hex').slice(0, 16);
 }
 
+/** Tracks whose known length (sleeps and durations; waits taken as instant) runs past the duration. */
+function overruns(tracks: Track[], duration: number): string[] {
+  return tracks.flatMap((tr) => {
+    const end = tr.items.reduce(
+      (t, i) => t + (i.kind === 'sleep' ? i.ms : i.kind === 'action' ? (i.duration ?? 0) : 0),
+      tr.at,
+    );
+    return end > duration
+      ? [`track ${tr.id} runs until at least ${formatMs(end)}, past the duration ${formatMs(duration)}`]
+      : [];
+  });
+}
+
 export interface ExpandOptions {
   /** the cluster's size (default: the file's `members`, else 3) */
   members?: number;
@@ -100,6 +114,7 @@ export function expandScenario(s: Scenario, opts: ExpandOptions = {}): ScenarioP
   const end = s.duration ?? Infinity;
   const holds: Hold[] = tracks.flatMap((t) => trackHolds(t, members, end));
   const warnings = s.quorumGuard ? quorumWarnings(holds, members) : [];
+  if (s.duration !== undefined) warnings.push(...overruns(tracks, s.duration));
   let skipped = 0;
   if (s.random) {
     const r = expandRandom(s.random, {

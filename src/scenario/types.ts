@@ -44,6 +44,6 @@ export interface ScenarioPlan {
   tracks: Track[];
   /** random picks skipped by the quorum guard or maxConcurrent */
   skipped: number;
-  /** explicit steps that together take more than a minority of members down or cut off */
+  /** explicit steps that together take more than a minority of members down or cut off, or run past the duration */
   warnings: string[];
 }
