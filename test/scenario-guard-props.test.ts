@@ -164,7 +164,7 @@ t.test('how many members an action takes down or cuts off', async (t) => {
     [member('kill', 's1'), 1],
     [member('freeze', 'random-follower'), 1],
     [member('restart', 'leader'), 1],
-    [member('stop', 'follower'), 4],
+    [member('stop', 'follower'), 1],
     [member('start', 's1'), 0],
     [member('continue', 's1'), 0],
     [{ type: 'load', rate: 1 }, 0],

@@ -22,7 +22,7 @@ export function affectedMembers(action: ScenarioAction, members: number): number
       return 0;
     case 'member':
       if (action.action === 'start' || action.action === 'continue') return 0;
-      return action.target === 'follower' ? members - 1 : 1;
+      return 1; // a role names one member for a member action (`follower`: the first follower)
     case 'partition': {
       const s = action.spec;
       if (s.isolate !== undefined) return 1;

@@ -13,8 +13,6 @@ export const MEMBER_ACTIONS = ['kill', 'stop', 'freeze', 'continue', 'restart', 
 export type MemberActionName = (typeof MEMBER_ACTIONS)[number];
 /** Member actions that take a member down; a step's `duration` undoes them (freeze → continue, else start). */
 export const DOWN_ACTIONS: readonly MemberActionName[] = ['kill', 'stop', 'freeze'];
-/** Role keywords a member target may use, resolved when the step is applied. */
-export const MEMBER_ROLES = ['leader', 'follower', 'random-follower'] as const;
 export const WAIT_CONDITIONS = ['healthy', 'leader'] as const;
 
 const memberTarget = z
