@@ -308,7 +308,8 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
       run.once('done', (st: ScenarioStatus) => {
         process.stdout.write(formatScenarioEnd(st) + '\n');
         // without --duration the run ends with its scenario (the load settles for one interval first)
-        if (durationMs === undefined && st.state === 'done') setTimeout(() => stopRequested?.('scenario done'), 2000).unref();
+        if (durationMs === undefined && st.state === 'done')
+          setTimeout(() => stopRequested?.('scenario done'), 2000).unref();
       });
     } catch (err) {
       await lab.stop('the scenario could not start');

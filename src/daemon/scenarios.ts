@@ -30,7 +30,14 @@ export interface ScenarioDeps {
   /** whether the condition holds now (asks the members, within about a second) */
   check(condition: Condition): Promise<boolean>;
   /** a scenario mark for the run's timeline */
-  mark(m: { mark: 'scenario'; at: number; id: string; name: string; event: 'start' | 'done' | 'aborted'; hash?: string }): void;
+  mark(m: {
+    mark: 'scenario';
+    at: number;
+    id: string;
+    name: string;
+    event: 'start' | 'done' | 'aborted';
+    hash?: string;
+  }): void;
 }
 
 export interface StepRecord {
@@ -103,7 +110,14 @@ export class ScenarioRun extends EventEmitter {
   }
 
   start(): void {
-    this.deps.mark({ mark: 'scenario', at: this.startedWall, id: this.id, name: this.plan.name, event: 'start', hash: this.plan.hash });
+    this.deps.mark({
+      mark: 'scenario',
+      at: this.startedWall,
+      id: this.id,
+      name: this.plan.name,
+      event: 'start',
+      hash: this.plan.hash,
+    });
     // the scenario lasts its duration, or until its last track ends if that is later
     const tracks: Track[] = [...this.plan.tracks];
     if (this.plan.duration !== undefined) tracks.push({ id: 'end', at: this.plan.duration, label: 'end', items: [] });
@@ -215,7 +229,10 @@ export class ScenarioRun extends EventEmitter {
         if (!(await this.waitFor(item.condition, item.timeout))) {
           const msg = `track ${track.id}: ${item.condition} not reached within ${item.timeout} ms`;
           this.errors.push(msg);
-          this.deps.logger?.warn({ scenario: this.id, track: track.id, condition: item.condition }, 'scenario wait timed out');
+          this.deps.logger?.warn(
+            { scenario: this.id, track: track.id, condition: item.condition },
+            'scenario wait timed out',
+          );
           if (item.onTimeout === 'fail') return;
         }
       } else {
@@ -305,7 +322,8 @@ export class ScenarioRun extends EventEmitter {
         return {};
       case 'member': {
         const r = await d.member(a.target, a.action, [...this.affected.keys()]);
-        const back = a.action === 'freeze' ? 'continue' : a.action === 'kill' || a.action === 'stop' ? 'start' : undefined;
+        const back =
+          a.action === 'freeze' ? 'continue' : a.action === 'kill' || a.action === 'stop' ? 'start' : undefined;
         if (!back) return { window: r.window, member: r.member };
         const key = `${r.member}`;
         this.affected.set(key, a.action);
@@ -345,9 +363,10 @@ export class ScenarioBook {
   start(plan: ScenarioPlan): ScenarioRun {
     const cur = this.current();
     if (cur)
-      throw new Conflict(`scenario ${cur.id} (${cur.plan.name}) is running: abort it first (DELETE /scenarios/${cur.id})`, [
-        { path: 'scenario', message: 'another scenario is running' },
-      ]);
+      throw new Conflict(
+        `scenario ${cur.id} (${cur.plan.name}) is running: abort it first (DELETE /scenarios/${cur.id})`,
+        [{ path: 'scenario', message: 'another scenario is running' }],
+      );
     const run = new ScenarioRun(`sc${++this.seq}`, plan, this.deps);
     this.runs.set(run.id, run);
     // keep the last 20 finished runs
@@ -368,7 +387,8 @@ export class ScenarioBook {
 
   get(id: string): ScenarioRun {
     const r = this.runs.get(id);
-    if (!r) throw new NotFound(`no scenario ${JSON.stringify(id)}`, [{ path: 'id', message: 'no scenario has this id' }]);
+    if (!r)
+      throw new NotFound(`no scenario ${JSON.stringify(id)}`, [{ path: 'id', message: 'no scenario has this id' }]);
     return r;
   }
 

@@ -183,7 +183,13 @@ export class WindowLog extends EventEmitter {
     // a round where nobody answers as leader is an election in progress, not a change of leader; the
     // first leader seen is written too (previous null), so the timeline starts with who led
     if (v.leader !== null && v.leader !== this.lastLeader) {
-      this.write({ mark: 'leader', at: this.deps.clock.wallNow(), leader: v.leader, term: v.term, previous: this.lastLeader });
+      this.write({
+        mark: 'leader',
+        at: this.deps.clock.wallNow(),
+        leader: v.leader,
+        term: v.term,
+        previous: this.lastLeader,
+      });
       this.lastLeader = v.leader;
     }
     return v;

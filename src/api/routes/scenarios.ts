@@ -20,7 +20,9 @@ function seedParam(raw: string | undefined): number | undefined {
 function flagParam(raw: string | undefined, name: string): boolean {
   if (raw === undefined || raw === 'false' || raw === '0') return false;
   if (raw === '' || raw === 'true' || raw === '1') return true;
-  throw new ApiError(400, `invalid ${name} ${JSON.stringify(raw)}`, [{ path: name, message: 'expected true or false' }]);
+  throw new ApiError(400, `invalid ${name} ${JSON.stringify(raw)}`, [
+    { path: name, message: 'expected true or false' },
+  ]);
 }
 
 export function scenarioRoutes(daemon: Daemon): Hono {
