@@ -11,11 +11,15 @@ import type { LoadProfile, LoadProfileInput } from './schema/load.js';
 import { silentLogger, type Logger } from './util/log.js';
 import { Conflict, Invalid, NotFound, Unprocessable } from './util/errors.js';
 import type { MemberStatus } from './etcd/control.js';
+import type { FaultTarget } from './schema/target.js';
 import { Topology } from './cluster/topology.js';
 import { FaultBook } from './daemon/faults.js';
 import { PeerNet } from './daemon/peer-net.js';
 import { systemClock, type Clock } from './util/clock.js';
 import type { MemberState } from './cluster/process.js';
+import { WindowLog } from './daemon/windows.js';
+import { ScenarioBook, type Condition } from './daemon/scenarios.js';
+import { checkCondition, leaderView } from './daemon/conditions.js';
 
 export interface LinkSpec {
   name: string;
@@ -88,6 +92,10 @@ export class Daemon extends EventEmitter {
   /** the members' peer dials (egress listeners) and the partitions cut there */
   readonly peers: PeerNet;
   readonly clock: Clock;
+  /** every fault window as applied, and the leader changes, for the run's timeline */
+  readonly windows: WindowLog;
+  /** scenario runs (one at a time) */
+  readonly scenarios: ScenarioBook;
   private linkSeq = 0;
   /** drop/corrupt faults active now, and when the last one ended (monotonic ms) */
   private lossyActive = 0;
@@ -99,8 +107,17 @@ export class Daemon extends EventEmitter {
     this.logger = opts.logger ?? silentLogger;
     this.topology = opts.topology ?? new Topology();
     this.clock = opts.clock ?? systemClock;
+    this.windows = new WindowLog({
+      clock: this.clock,
+      logger: this.logger,
+      leader: () => leaderView(this.topology),
+      sink: (m) => this.load?.mark(m),
+      tracking: () => this.topology.size > 0 && (this.load !== undefined || this.scenarios.running),
+    });
     this.faults = new FaultBook({
       clock: this.clock,
+      // a fault on several links: its window is named by its target once it is known
+      added: (f) => this.windows.describe(f.id, { target: describeTarget(f.target, f.links) }),
       link: (name) => this.links.get(name)?.link,
       links: () => [...this.links.values()].map((e) => e.link),
       members: () => this.members(),
@@ -118,6 +135,23 @@ export class Daemon extends EventEmitter {
       logger: this.logger,
       seed: opts.seed,
       onDial: (d) => this.emit('egress-dial', d),
+      onWindow: (w) =>
+        w.edge === 'start'
+          ? this.windows.start(w.id, 'partition', `partition ${w.summary}`, w.at)
+          : this.windows.end(w.id, w.at),
+    });
+    this.scenarios = new ScenarioBook({
+      clock: this.clock,
+      logger: this.logger,
+      windows: this.windows,
+      addFault: (spec, target) => this.faults.add(spec, target),
+      removeFault: (id) => this.faults.remove(id),
+      addPartition: (spec) => this.peers.partitions.add(spec),
+      removePartition: (id) => this.peers.partitions.remove(id),
+      member: (target, action, avoid) => this.memberBook.act(target, action, { avoid }),
+      setRate: (rate) => void this.setRate(rate),
+      check: (c: Condition) => checkCondition(this.topology, c),
+      mark: (m) => this.load?.mark(m),
     });
   }
 
@@ -146,10 +180,15 @@ export class Daemon extends EventEmitter {
       clock: this.clock,
     };
     const link = new Link(opts);
-    link.on('fault-added', (info: { type: string }) => {
+    link.on('fault-added', (info: { id: string; type: string }) => {
+      this.windows.start(info.id, info.type, `link ${link.name}`);
       if (LOSSY_FAULTS.has(info.type)) this.lossyActive++;
     });
+    link.on('fault-once', (info: { id: string; type: string }) =>
+      this.windows.instant(info.id, info.type, `link ${link.name}`),
+    );
     link.on('fault-removed', (info: { id: string; type: string }) => {
+      this.windows.end(info.id);
       this.faults.partRemoved(link.name, info.id);
       if (!LOSSY_FAULTS.has(info.type)) return;
       this.lossyActive = Math.max(0, this.lossyActive - 1);
@@ -383,10 +422,23 @@ export class Daemon extends EventEmitter {
 
   /** Stops the load, every link and every egress listener (the cluster is the caller's). */
   async close(): Promise<void> {
+    await this.scenarios.abortAll();
+    this.windows.close();
     await this.stopLoad('daemon stopping').catch(() => undefined);
     for (const name of [...this.links.keys()]) await this.removeLink(name);
     await this.peers.close();
   }
+}
+
+/** "role leader, peer links (s1-peer)": what a targeted fault's window is on */
+function describeTarget(t: FaultTarget, links: string[]): string {
+  const who = [
+    t.members && `member ${t.members.join(',')}`,
+    t.role,
+    t.kind && `${t.kind} links`,
+    t.links && !t.members && !t.role && !t.kind && `link ${t.links.join(',')}`,
+  ].filter(Boolean);
+  return `${who.join(' ')}${t.links && (t.members || t.role || t.kind) ? ` + link ${t.links.join(',')}` : ''} (${links.join(', ')})`;
 }
 
 /** "host:port" a client dials to reach a link (a wildcard listen address is dialled on loopback) */

@@ -14,6 +14,7 @@ import { linkRoutes } from './routes/links.js';
 import { loadRoutes } from './routes/load.js';
 import { metaRoutes } from './routes/meta.js';
 import { partitionRoutes } from './routes/partitions.js';
+import { scenarioRoutes } from './routes/scenarios.js';
 import { ApiError, limitBody } from './validate.js';
 
 /** The engine's domain errors, as HTTP statuses (here only: the daemon knows nothing of HTTP). */
@@ -74,5 +75,6 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
   app.route('/', loadRoutes(daemon));
   app.route('/', clusterRoutes(daemon));
   app.route('/', partitionRoutes(daemon));
+  app.route('/', scenarioRoutes(daemon));
   return app;
 }

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from '../config/schema.js';
 import { startLab, type Lab } from '../lab/lab.js';
+import type { ScenarioStatus } from '../daemon/scenarios.js';
+import { expandScenario, formatPlan, loadScenarioFile, type ScenarioPlan } from '../scenario/index.js';
 import { durationToMs } from '../util/duration.js';
 import { LongTimer } from '../util/timer.js';
 import { EXIT, EXIT_HELP, exitCodeOf } from '../util/exit.js';
@@ -32,6 +34,10 @@ Options:
   --data-dir DIR        parent of the members' data dirs (default: a temp dir)
   --keep                keep the members' data on exit
   --duration D          stop by itself after D (Go duration)
+  --scenario FILE       run a scenario (YAML/JSON) once the load runs; without --duration the lab
+                        stops when the scenario is done
+  --scenario-seed N     replace the scenario's random seed
+  --dry-run             with --scenario: print the expanded plan and its hash, start nothing
   --rate N              put rate of the load
   --watchers N          watchers of the load
   --no-load             start no load
@@ -55,9 +61,30 @@ Options:
   --api HOST:PORT       API listen address (overrides api.listen)
   --token TOKEN         require "Authorization: Bearer TOKEN" on the API (or ETCD_SOAK_TOKEN)
   --duration D          stop by itself after D (Go duration)
+  --scenario FILE       run a scenario (see "etcd-soak lab --help"); --scenario-seed N, --dry-run
   --pretty / --json-logs, --version, -h/--help as for "etcd-soak lab"
 
 ${EXIT_HELP}`;
+
+/** The scenario file, parsed and expanded for the config's cluster size (errors name the file and field). */
+function loadPlan(file: string, seedFlag: string | boolean | undefined, config: Config): ScenarioPlan {
+  let seed: number | undefined;
+  if (seedFlag !== undefined) {
+    seed = Number(seedFlag);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new ConfigError('--scenario-seed', [
+        { path: '', message: `expected a non-negative integer, got ${JSON.stringify(seedFlag)}` },
+      ]);
+  }
+  const members = config.cluster?.launch?.members ?? config.cluster?.existing?.members.length;
+  return expandScenario(loadScenarioFile(file), { members, seed });
+}
+
+function formatScenarioEnd(st: ScenarioStatus): string {
+  const skew = st.skew.count ? `, applied ${st.skew.p50} ms (p50) / ${st.skew.p99} ms (p99) after planned` : '';
+  const errs = st.errors.length ? `\n  ${st.errors.join('\n  ')}` : '';
+  return `scenario ${st.id} ${st.state} after ${st.elapsed}s: ${st.steps.applied}/${st.steps.planned} steps applied, ${st.steps.failed} failed${skew}${errs}`;
+}
 
 function fail(msg: string, code: number = EXIT.usage): number {
   process.stderr.write(`etcd-soak: ${msg}\n`);
@@ -102,6 +129,9 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
         'data-dir': { type: 'string' },
         keep: { type: 'boolean' },
         duration: { type: 'string' },
+        scenario: { type: 'string' },
+        'scenario-seed': { type: 'string' },
+        'dry-run': { type: 'boolean' },
         rate: { type: 'string' },
         watchers: { type: 'string' },
         'no-load': { type: 'boolean' },
@@ -128,8 +158,11 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
   }
   if (values.pretty && values['json-logs']) return fail('--pretty and --json-logs: choose one');
   if (kind === 'run' && !values.config) return fail('run: --config FILE is required');
+  if (values['dry-run'] && !values.scenario) return fail('--dry-run needs --scenario FILE');
+  if (values['scenario-seed'] !== undefined && !values.scenario) return fail('--scenario-seed needs --scenario FILE');
   let config: Config;
   let durationMs: number | undefined;
+  let plan: ScenarioPlan | undefined;
   const flags: FlagPaths = new Map();
   const file = (values.config as string | undefined) ?? LAB_CONFIG;
   try {
@@ -199,6 +232,7 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
         throw new ConfigError('--duration', [{ path: '', message: (err as Error).message }]);
       }
     }
+    if (values.scenario !== undefined) plan = loadPlan(String(values.scenario), values['scenario-seed'], config);
   } catch (err) {
     if (err instanceof ConfigError) {
       // an error in a flag's own value: "--rate: expected a number, got "x""
@@ -206,6 +240,11 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
       return fail(describeConfigError(err, flags));
     }
     return fail((err as Error).message);
+  }
+
+  if (plan && values['dry-run']) {
+    process.stdout.write(formatPlan(plan) + '\n');
+    return EXIT.ok;
   }
 
   const logger = createLogger({
@@ -262,6 +301,21 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
     durationMs !== undefined
       ? new LongTimer(durationMs, () => stopRequested?.('duration reached'), { unref: true })
       : undefined;
+  if (plan) {
+    try {
+      const run = lab.daemon.scenarios.start(plan);
+      process.stdout.write(`scenario ${run.id}: ${plan.name} (plan ${plan.hash}, seed ${plan.seed})\n`);
+      run.once('done', (st: ScenarioStatus) => {
+        process.stdout.write(formatScenarioEnd(st) + '\n');
+        // without --duration the run ends with its scenario (the load settles for one interval first)
+        if (durationMs === undefined && st.state === 'done')
+          setTimeout(() => stopRequested?.('scenario done'), 2000).unref();
+      });
+    } catch (err) {
+      await lab.stop('the scenario could not start');
+      return fail((err as Error).message, exitCodeOf(err));
+    }
+  }
   const reason = await done;
   timer?.cancel();
   const summary = await lab.stop(reason);

@@ -41,6 +41,8 @@ export interface FaultBookDeps {
   members(): TargetMember[];
   /** the names of the members that lead now (asks the members) */
   leaders(): Promise<string[]>;
+  /** a targeted fault is in force on its links */
+  added?(f: TargetedFault): void;
 }
 
 /** one-shot faults act once and are not kept */
@@ -117,6 +119,7 @@ export class FaultBook {
     if (spec.duration !== undefined && !ONE_SHOT.has(spec.type))
       info.expiresAt = new Date(now + spec.duration).toISOString();
     if (!ONE_SHOT.has(spec.type) && parts.size) this.faults.set(id, { info, parts });
+    if (parts.size) this.deps.added?.(info);
     return { ...info, links: [...info.links] };
   }
 

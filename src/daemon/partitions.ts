@@ -46,6 +46,8 @@ export interface PartitionBookDeps {
   enforcer(): PartitionEnforcer | string;
   /** called when the set of active partitions changes (metrics, logs) */
   changed?(active: number): void;
+  /** a partition took effect (start) or was healed (end), at this wall time */
+  window?(w: { edge: 'start' | 'end'; id: string; summary: string; at: number }): void;
 }
 
 export function effectOf(spec: PartitionSpec): PairEffect {
@@ -98,6 +100,7 @@ export class PartitionBook {
     }
     this.active.set(id, { info, timer });
     this.reconcile(enforcer);
+    this.deps.window?.({ edge: 'start', id, summary: info.summary, at: this.deps.clock.wallNow() });
     return info;
   }
 
@@ -122,6 +125,7 @@ export class PartitionBook {
     this.active.delete(id);
     const enforcer = this.deps.enforcer();
     if (typeof enforcer !== 'string') this.reconcile(enforcer);
+    this.deps.window?.({ edge: 'end', id, summary: a.info.summary, at: this.deps.clock.wallNow() });
     return true;
   }
 

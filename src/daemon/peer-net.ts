@@ -33,6 +33,8 @@ export interface PeerNetDeps {
   seed?: number;
   /** every dial a member makes through its egress listener */
   onDial?(d: EgressDial): void;
+  /** a partition took effect or was healed */
+  onWindow?(w: { edge: 'start' | 'end'; id: string; summary: string; at: number }): void;
 }
 
 export class PeerNet {
@@ -50,6 +52,7 @@ export class PeerNet {
         deps.metrics.partitionActive.set(n ? 1 : 0);
         deps.logger.info({ active: n, pairs: this.partitions.pairs().length }, 'partitions changed');
       },
+      window: (w) => deps.onWindow?.(w),
     });
   }
 

@@ -356,6 +356,9 @@ export async function startLab(config: Config, opts: LabOptions = {}): Promise<L
       stop(reason = 'lab stopping') {
         stopping ??= (async () => {
           let summary: LoadSummary | undefined;
+          // a scenario still running is aborted first: its faults removed and its members restored,
+          // so the load's last interval and the end-of-run replay see the cluster whole
+          await daemon.scenarios.abortAll();
           if (daemon.loadRunner) {
             summary = await daemon.stopLoad(reason).catch(() => undefined);
             if (summary) out(formatSummaryTable(summary));

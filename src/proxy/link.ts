@@ -44,6 +44,7 @@ type RemoveReason = 'removed' | 'expired' | 'cleared' | 'replaced';
 
 const emptyStats = (): DirectionStats => ({ read: 0, forwarded: 0, dropped: 0, corrupted: 0, blackholed: 0 });
 
+/** Emits 'fault-added'(FaultInfo), 'fault-removed'(FaultInfo, reason), 'fault-once'(FaultInfo) for a one-shot fault that acted. */
 export class Link extends EventEmitter implements ConnectionHost {
   readonly name: string;
   readonly seed: number;
@@ -263,6 +264,7 @@ export class Link extends EventEmitter implements ConnectionHost {
     };
     if (handler.once) {
       this.runOnce(spec);
+      this.emit('fault-once', info);
       return info;
     }
     if (old) this.removeActive(old.id, 'replaced');
