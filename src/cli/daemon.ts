@@ -1,10 +1,11 @@
 // `etcd-soak lab` and `etcd-soak run --config FILE`: the long-running daemon.
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from '../config/schema.js';
 import { startLab, type Lab } from '../lab/lab.js';
 import type { ScenarioStatus } from '../daemon/scenarios.js';
-import { expandScenario, formatPlan, loadScenarioFile, type ScenarioPlan } from '../scenario/index.js';
+import { expandScenario, formatPlan, parseScenario, type ScenarioPlan } from '../scenario/index.js';
 import { durationToMs } from '../util/duration.js';
 import { LongTimer } from '../util/timer.js';
 import { EXIT, EXIT_HELP, exitCodeOf } from '../util/exit.js';
@@ -77,7 +78,13 @@ function loadPlan(file: string, seedFlag: string | boolean | undefined, config: 
       ]);
   }
   const members = config.cluster?.launch?.members ?? config.cluster?.existing?.members.length;
-  return expandScenario(loadScenarioFile(file), { members, seed });
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: `cannot read the scenario: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+  }
+  return expandScenario(parseScenario(text, file), { members, seed });
 }
 
 function formatScenarioEnd(st: ScenarioStatus): string {

@@ -3,8 +3,7 @@
 // progress and active windows, abort it (its faults removed, its members restored).
 import { Hono } from 'hono';
 import type { Daemon } from '../../daemon.js';
-import { expandScenario } from '../../scenario/index.js';
-import { scenarioSchema } from '../../schema/scenario.js';
+import { expandScenario, scenarioSchema } from '../../scenario/index.js';
 import { ApiError, jsonBody } from '../validate.js';
 
 function seedParam(raw: string | undefined): number | undefined {
