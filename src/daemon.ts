@@ -145,6 +145,7 @@ export class Daemon extends EventEmitter {
       logger: this.logger,
       windows: this.windows,
       addFault: (spec, target) => this.faults.add(spec, target),
+      followers: async () => (await this.topology.roles(1000)).followers.map((m) => m.name),
       removeFault: (id) => this.faults.remove(id),
       addPartition: (spec) => this.peers.partitions.add(spec),
       removePartition: (id) => this.peers.partitions.remove(id),

@@ -35,6 +35,7 @@ function setup(opts: { healthyAfter?: number; failMember?: boolean; applyDelay?:
       log.push(`+${id} ${spec.type}@${clock.now()}`);
       return { id, links: target.links ?? [] };
     },
+    followers: async () => ['s2', 's3'],
     removeFault(id) {
       windows.end(id);
       log.push(`-${id}@${clock.now()}`);

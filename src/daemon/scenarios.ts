@@ -4,7 +4,8 @@
 // undoes every action still in force: faults removed, partitions healed, members continued or started.
 // One scenario runs at a time: two plans drawing members at random would defeat each one's quorum guard.
 import { EventEmitter } from 'node:events';
-import type { ScenarioAction, ScenarioPlan, Track } from '../scenario/plan.js';
+import { concreteTarget, CUTTING_FAULTS, type ScenarioAction, type ScenarioPlan, type Track } from '../scenario/index.js';
+import { Rng } from '../util/rng.js';
 import type { FaultSpec } from '../proxy/types.js';
 import type { FaultTarget } from '../schema/target.js';
 import type { PartitionSpec } from '../schema/partition.js';
@@ -21,6 +22,8 @@ export interface ScenarioDeps {
   logger?: Logger;
   windows: WindowLog;
   addFault(spec: FaultSpec, target: FaultTarget): Promise<{ id: string; links: string[] }>;
+  /** the members that follow now (a random-follower fault target picks among them) */
+  followers(): Promise<string[]>;
   removeFault(id: string): boolean;
   addPartition(spec: PartitionSpec): Promise<{ id: string; summary: string }>;
   removePartition(id: string): boolean;
@@ -95,6 +98,8 @@ export class ScenarioRun extends EventEmitter {
   private readonly sleeps = new Set<{ timer: TimerHandle; wake: () => void }>();
   private tracksDone = 0;
   private trackCount = 0;
+  /** the run's own draws (random-follower fault targets), from the plan's seed */
+  private readonly rng: Rng;
   private ended: Promise<void>;
   private endNow!: () => void;
 
@@ -107,6 +112,7 @@ export class ScenarioRun extends EventEmitter {
     this.t0 = deps.clock.now();
     this.startedWall = deps.clock.wallNow();
     this.ended = new Promise((r) => (this.endNow = r));
+    this.rng = new Rng(plan.seed);
   }
 
   start(): void {
@@ -310,8 +316,26 @@ export class ScenarioRun extends EventEmitter {
     const d = this.deps;
     switch (a.type) {
       case 'fault': {
-        const f = await d.addFault(a.fault, a.target);
-        return { window: f.id, undo: async () => void d.removeFault(f.id) };
+        let target = a.target as FaultTarget;
+        let picked: string | undefined;
+        if (a.target.role === 'random-follower') {
+          const avoid = new Set(this.affected.keys());
+          const followers = (await d.followers()).filter((m) => !avoid.has(m));
+          target = concreteTarget(a.target, followers, () => this.rng.next());
+          picked = target.members?.[0];
+        }
+        const f = await d.addFault(a.fault, target);
+        // a member whose peer links are cut counts as taken: the next random pick avoids it
+        const cuts = picked && CUTTING_FAULTS.includes(a.fault.type) && target.kind !== 'client';
+        if (cuts) this.affected.set(picked!, a.fault.type);
+        return {
+          window: f.id,
+          member: picked,
+          undo: async () => {
+            if (cuts) this.affected.delete(picked!);
+            d.removeFault(f.id);
+          },
+        };
       }
       case 'partition': {
         const p = await d.addPartition(a.spec);
