@@ -10,7 +10,7 @@ import type { FaultSpec } from '../proxy/types.js';
 import type { FaultTarget } from '../schema/target.js';
 import type { PartitionSpec } from '../schema/partition.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
-import { Conflict, NotFound } from '../util/errors.js';
+import { Conflict, NotFound, Unprocessable } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { WindowLog, WindowRecord } from './windows.js';
 
@@ -338,8 +338,26 @@ export class ScenarioRun extends EventEmitter {
         };
       }
       case 'partition': {
-        const p = await d.addPartition(a.spec);
-        return { window: p.id, undo: async () => void d.removePartition(p.id) };
+        let spec = a.spec as PartitionSpec;
+        let picked: string | undefined;
+        if (spec.isolate === 'random-follower') {
+          const avoid = new Set(this.affected.keys());
+          const followers = (await d.followers()).filter((m) => !avoid.has(m));
+          if (!followers.length)
+            throw new Unprocessable('no follower to isolate', [{ path: 'partition.isolate', message: 'no follower now' }]);
+          picked = followers[Math.floor(this.rng.next() * followers.length)];
+          spec = { ...spec, isolate: picked };
+        } else if (spec.isolate && spec.isolate !== 'leader') picked = spec.isolate;
+        const p = await d.addPartition(spec);
+        if (picked) this.affected.set(picked, 'partition');
+        return {
+          window: p.id,
+          member: picked,
+          undo: async () => {
+            if (picked) this.affected.delete(picked);
+            d.removePartition(p.id);
+          },
+        };
       }
       case 'load':
         d.setRate(a.rate);
