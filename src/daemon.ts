@@ -16,6 +16,8 @@ import { FaultBook } from './daemon/faults.js';
 import { PeerNet } from './daemon/peer-net.js';
 import { systemClock, type Clock } from './util/clock.js';
 import type { MemberState } from './cluster/process.js';
+import { MemberBook } from './daemon/members.js';
+import { randomSeed, Rng } from './util/rng.js';
 
 export interface LinkSpec {
   name: string;
@@ -87,6 +89,8 @@ export class Daemon extends EventEmitter {
   readonly faults: FaultBook;
   /** the members' peer dials (egress listeners) and the partitions cut there */
   readonly peers: PeerNet;
+  /** kill, stop, freeze, continue, restart and start of launched members, and their fault windows */
+  readonly memberBook: MemberBook;
   readonly clock: Clock;
   private linkSeq = 0;
   /** drop/corrupt faults active now, and when the last one ended (monotonic ms) */
@@ -118,6 +122,13 @@ export class Daemon extends EventEmitter {
       logger: this.logger,
       seed: opts.seed,
       onDial: (d) => this.emit('egress-dial', d),
+    });
+    this.memberBook = new MemberBook({
+      topology: this.topology,
+      clock: this.clock,
+      logger: this.logger,
+      // the run's seed, a stream of its own (the links' streams step by 0x9e3779b9)
+      rng: new Rng(opts.seed !== undefined ? (opts.seed ^ 0x6d656d62) >>> 0 : randomSeed()),
     });
   }
 
@@ -245,6 +256,8 @@ export class Daemon extends EventEmitter {
     // partitions act between members, on no one link: the timeline shows them by their summary
     for (const p of this.peers.partitions.list())
       out.push({ link: 'peers', id: p.id, type: 'partition', scope: p.summary });
+    // member process faults act on a member, on no link: the timeline shows them by kind and member
+    for (const w of this.memberBook.active()) out.push({ link: 'members', id: w.id, type: w.kind, scope: w.member });
     return out;
   }
 
@@ -381,8 +394,12 @@ export class Daemon extends EventEmitter {
     return s;
   }
 
-  /** Stops the load, every link and every egress listener (the cluster is the caller's). */
+  /**
+   * Brings back the members under a member fault (while their links still carry the peer traffic),
+   * then stops the load, every link and every egress listener (the cluster is the caller's).
+   */
   async close(): Promise<void> {
+    await this.memberBook.clear().catch((err) => this.logger.warn({ err }, 'could not restore the members'));
     await this.stopLoad('daemon stopping').catch(() => undefined);
     for (const name of [...this.links.keys()]) await this.removeLink(name);
     await this.peers.close();
