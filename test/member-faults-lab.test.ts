@@ -179,6 +179,17 @@ t.test('kill a random follower: exited in a kill window; start: serving, the win
   await healthy();
 });
 
+t.test('kill a follower, then restart it: the restart closes the kill window', async (t) => {
+  await healthy();
+  const k = await api(lab, 'POST', '/members/follower/kill');
+  t.equal(k.body.state, 'exited');
+  const r = await api(lab, 'POST', `/members/${k.body.member}/restart`);
+  t.equal(r.status, 200);
+  t.same([r.body.state, r.body.window], ['running', k.body.window]);
+  t.same(await windows(), []);
+  await healthy();
+});
+
 t.test('restart the leader: a restart window while away; its data is kept', async (t) => {
   await healthy();
   const rows = await cluster();
