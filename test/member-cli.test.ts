@@ -1,7 +1,7 @@
-// `etcd-soak member` against a lab (the built command, as a user runs it): list, a timed freeze that
-// undoes itself, kill and start, and the exit codes of mistakes (2, naming the field) and of a daemon
-// that cannot be reached (3). And a daemon over an existing cluster it did not launch: 422 for a member
-// or a role, since there is no process to act on.
+// `etcd-soak member` against a lab (the built command, as a user runs it): list, freeze and continue,
+// kill and start, and the exit codes of mistakes (2, naming the field) and of a daemon that cannot be
+// reached (3). And a daemon over an existing cluster it did not launch: 422 for a member or a role,
+// since there is no process to act on.
 import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseConfig } from '../src/config/schema.js';
 import { startLab } from '../src/lab/lab.js';
 import { freePorts } from '../src/util/net.js';
-import { api, labOverLocalCluster, localLayout, until } from './helpers/partition.js';
+import { api, labOverLocalCluster, localLayout } from './helpers/partition.js';
 import { run } from './helpers/proc.js';
 
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-member-cli-'));
@@ -33,15 +33,20 @@ t.test('etcd-soak member on a lab', async (t) => {
   t.equal(list.code, 0, list.stderr);
   for (const name of ['s1', 's2', 's3']) t.match(list.stdout, new RegExp(`^${name} +running +pid \\d+$`, 'm'));
 
-  const frozen = await member(['freeze', 'follower', '--duration', '1s', '--json', ...at]);
+  // a long duration: the list below sees it frozen however slowly the commands start
+  const frozen = await member(['freeze', 'follower', '--duration', '10m', '--json', ...at]);
   t.equal(frozen.code, 0, frozen.stderr);
   const r = JSON.parse(frozen.stdout);
   t.equal(r.state, 'stopped');
   const during = await member(['list', ...at]);
   t.match(during.stdout, new RegExp(`^${r.member} +stopped +pid \\d+  ${r.window} freeze since `, 'm'));
-  await until('the member continued by itself', async () =>
-    (await api(lab, 'GET', '/members')).body.windows.length === 0 ? true : undefined,
+  const continued = await member(['continue', r.member, ...at]);
+  t.equal(continued.code, 0, continued.stderr);
+  t.match(
+    continued.stdout,
+    new RegExp(`^continue ${r.member}: running \\(pid \\d+\\) at \\S+, window ${r.window}\\n$`),
   );
+  t.same((await api(lab, 'GET', '/members')).body.windows, []);
 
   const killed = await member(['kill', r.member, ...at]);
   t.equal(killed.code, 0, killed.stderr);
