@@ -303,16 +303,18 @@ export class MemberBook extends EventEmitter {
     return w.id;
   }
 
-  /** A timed action undoes itself: a frozen member continues, a stopped one starts (a newer duration wins). */
+  /**
+   * A timed action undoes itself (a newer duration wins): a frozen member continues, an exited one starts
+   * — judged when the time comes, so a frozen member that died meanwhile is started.
+   */
   private undoAfter(w: OpenWindow, ms: number): void {
     this.cancelUndo(w);
-    const undo: MemberAction = w.kind === 'freeze' ? 'continue' : 'start';
     w.undo = this.deps.clock.setTimeout(
       () => {
         w.undo = undefined;
         if (this.open.get(w.member) !== w) return;
-        this.act(w.member, undo).catch((err: unknown) =>
-          this.deps.logger.warn({ member: w.member, window: w.id, err }, `timed ${undo} of a member failed`),
+        this.restore(w.member).catch((err: unknown) =>
+          this.deps.logger.warn({ member: w.member, window: w.id, err }, 'the timed undo of a member fault failed'),
         );
       },
       ms,
