@@ -20,6 +20,8 @@ import type { MemberState } from './cluster/process.js';
 import { WindowLog } from './daemon/windows.js';
 import { ScenarioBook, type Condition } from './daemon/scenarios.js';
 import { checkCondition, leaderView } from './daemon/conditions.js';
+import { MemberBook, type MemberAction } from './daemon/members.js';
+import { randomSeed, Rng } from './util/rng.js';
 
 export interface LinkSpec {
   name: string;
@@ -91,6 +93,8 @@ export class Daemon extends EventEmitter {
   readonly faults: FaultBook;
   /** the members' peer dials (egress listeners) and the partitions cut there */
   readonly peers: PeerNet;
+  /** kill, stop, freeze, continue, restart and start of launched members, and their fault windows */
+  readonly memberBook: MemberBook;
   readonly clock: Clock;
   /** every fault window as applied, and the leader changes, for the run's timeline */
   readonly windows: WindowLog;
@@ -149,11 +153,25 @@ export class Daemon extends EventEmitter {
       removeFault: (id) => this.faults.remove(id),
       addPartition: (spec) => this.peers.partitions.add(spec),
       removePartition: (id) => this.peers.partitions.remove(id),
-      member: (target, action, avoid) => this.memberBook.act(target, action, { avoid }),
+      member: (target, action, avoid) => this.memberBook.act(target, action as MemberAction, { avoid }),
       setRate: (rate) => void this.setRate(rate),
       check: (c: Condition) => checkCondition(this.topology, c),
       mark: (m) => this.load?.mark(m),
     });
+    this.memberBook = new MemberBook({
+      topology: this.topology,
+      clock: this.clock,
+      logger: this.logger,
+      // the run's seed, a stream of its own (the links' streams step by 0x9e3779b9)
+      rng: new Rng(opts.seed !== undefined ? (opts.seed ^ 0x6d656d62) >>> 0 : randomSeed()),
+    });
+    this.memberBook.on(
+      'window',
+      (w: { edge: 'start' | 'end'; id: string; kind: string; member: string; at: number }) =>
+        w.edge === 'start'
+          ? this.windows.start(w.id, w.kind, `member ${w.member}`, w.at)
+          : this.windows.end(w.id, w.at),
+    );
   }
 
   /** Opens a member's egress listener before it starts (its peer dials go through it); the port. */
@@ -285,6 +303,8 @@ export class Daemon extends EventEmitter {
     // partitions act between members, on no one link: the timeline shows them by their summary
     for (const p of this.peers.partitions.list())
       out.push({ link: 'peers', id: p.id, type: 'partition', scope: p.summary });
+    // member process faults act on a member, on no link: the timeline shows them by kind and member
+    for (const w of this.memberBook.active()) out.push({ link: 'members', id: w.id, type: w.kind, scope: w.member });
     return out;
   }
 
@@ -421,9 +441,13 @@ export class Daemon extends EventEmitter {
     return s;
   }
 
-  /** Stops the load, every link and every egress listener (the cluster is the caller's). */
+  /**
+   * Brings back the members under a member fault (while their links still carry the peer traffic),
+   * then stops the load, every link and every egress listener (the cluster is the caller's).
+   */
   async close(): Promise<void> {
     await this.scenarios.abortAll();
+    await this.memberBook.clear().catch((err) => this.logger.warn({ err }, 'could not restore the members'));
     this.windows.close();
     await this.stopLoad('daemon stopping').catch(() => undefined);
     for (const name of [...this.links.keys()]) await this.removeLink(name);

@@ -1,7 +1,8 @@
 // The daemon's HTTP API (hono), composed of small routers (routes/): meta (/healthz, /metrics,
-// /openapi.json), links, faults, each link's etcd-proxy compat routes, the load and the cluster. Here:
-// the body limit, the bearer token, and the one mapping of errors to answers. Client mistakes are 4xx
-// with the field named, never a 5xx; bodies are parsed at the routes (validate.ts).
+// /openapi.json), links, faults, each link's etcd-proxy compat routes, the load, the cluster, partitions
+// and member process faults. Here: the body limit, the bearer token, and the one mapping of errors to
+// answers. Client mistakes are 4xx with the field named, never a 5xx; bodies are parsed at the routes
+// (validate.ts).
 import { Hono, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
@@ -12,6 +13,7 @@ import { compatMount, isCompatRoute } from './routes/compat.js';
 import { faultRoutes } from './routes/faults.js';
 import { linkRoutes } from './routes/links.js';
 import { loadRoutes } from './routes/load.js';
+import { memberRoutes } from './routes/members.js';
 import { metaRoutes } from './routes/meta.js';
 import { partitionRoutes } from './routes/partitions.js';
 import { scenarioRoutes } from './routes/scenarios.js';
@@ -75,6 +77,7 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
   app.route('/', loadRoutes(daemon));
   app.route('/', clusterRoutes(daemon));
   app.route('/', partitionRoutes(daemon));
+  app.route('/', memberRoutes(daemon));
   app.route('/', scenarioRoutes(daemon));
   return app;
 }

@@ -2,6 +2,7 @@
 // `npm run openapi`; a test checks the served document and the file agree). Request bodies come from
 // the zod schemas the routes validate with (schemadoc.ts); the routes are the small table below, and
 // the responses, which have no zod schema, are the few hand-written components at the end.
+import { MEMBER_ACTIONS } from '../daemon/members.js';
 import { compatRoutes } from './compat.js';
 import { requestSchemas, type JsonSchema } from './schemadoc.js';
 
@@ -28,7 +29,7 @@ const text = { content: { 'text/plain': { schema: { type: 'string' } } } };
 const ERRORS: Record<number, string> = {
   400: 'bad input (the details name each field)',
   401: 'missing or wrong bearer token',
-  404: 'unknown link, fault or route',
+  404: 'unknown link, fault, member or route',
   409: 'name or port in use, or a load already running',
   413: 'request body over 1 MiB (not read past the limit)',
   422: 'cannot be done in this state',
@@ -43,6 +44,20 @@ const compatRoute = {
   in: 'path',
   required: true,
   schema: { type: 'string', enum: COMPAT_ROUTES },
+};
+
+const memberTarget = {
+  name: 'target',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'a member name, or a role: leader, follower (the first by name), random-follower (seeded)',
+};
+const memberAction = {
+  name: 'action',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', enum: [...MEMBER_ACTIONS] },
 };
 
 /** The routes: path → (path parameters, operations). */
@@ -171,6 +186,27 @@ const ROUTES: Record<string, { params?: object[]; ops: Partial<Record<Method, Op
           'Peer traffic per (from, to) member pair through the egress listeners: bytes, live tunnels, refused dials, the effect in force',
         ok: [200, 'pairs', { type: 'array', items: { type: 'object' } }],
         errors: [401],
+      },
+    },
+  },
+  '/members': {
+    ops: {
+      get: {
+        summary: 'The members the daemon knows (launched ones with pid and state) and the open member fault windows',
+        ok: [200, 'members and windows', ref('MemberList')],
+        errors: [401],
+      },
+    },
+  },
+  '/members/{target}/{action}': {
+    params: [memberTarget, memberAction],
+    ops: {
+      post: {
+        summary:
+          'A member process fault on a launched member, by name or role (resolved now): kill (SIGKILL), stop (SIGTERM), freeze (SIGSTOP), continue (SIGCONT), restart (same data dir and flags; answers once it serves), start (an exited member; once it serves). kill/stop/freeze open a window (with duration: undone after it), start/restart/continue close it',
+        body: 'MemberAction',
+        ok: [200, 'applied', ref('MemberActionResult')],
+        errors: [400, 401, 404, 409, 413, 422],
       },
     },
   },
@@ -336,6 +372,36 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
       links: { type: 'array', items: string, description: 'the links it is on now' },
       createdAt: string,
       expiresAt: string,
+    },
+  },
+  MemberActionResult: {
+    type: 'object',
+    required: ['member', 'action', 'state', 'at'],
+    properties: {
+      member: string,
+      action: { enum: [...MEMBER_ACTIONS] },
+      state: { enum: ['running', 'stopped', 'exited'], description: 'stopped: frozen (SIGSTOP)' },
+      pid: integer,
+      at: { type: 'string', description: 'when the action took effect (ISO time)' },
+      window: { type: 'string', description: 'the member fault window it opened or closed (m1, m2, …)' },
+    },
+  },
+  MemberList: {
+    type: 'object',
+    properties: {
+      members: { type: 'array', items: object },
+      windows: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            id: string,
+            kind: { enum: ['kill', 'stop', 'freeze', 'restart'] },
+            member: string,
+            since: string,
+          },
+        },
+      },
     },
   },
   LoadStatus: {

@@ -10,7 +10,7 @@ import { loadProfileSchema } from '../schema/load.js';
 import { hostPortSchema } from '../schema/net.js';
 import { faultTargetSchema } from '../schema/target.js';
 import { partitionSpecSchema } from '../schema/partition.js';
-import { loadStartSchema, rateSchema, targetedFaultSchema } from './schemas.js';
+import { loadStartSchema, memberActionSchema, rateSchema, targetedFaultSchema } from './schemas.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -65,6 +65,7 @@ function requestComponents(): Record<string, { schema: z.ZodTypeAny; description
     FaultTarget: { schema: faultTargetSchema },
     TargetedFaultCreate: { schema: targetedFaultSchema },
     PartitionCreate: { schema: partitionSpecSchema },
+    MemberAction: { schema: memberActionSchema },
   };
 }
 

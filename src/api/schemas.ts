@@ -5,6 +5,7 @@ import { loadProfileSchema, type LoadProfile, type LoadProfileInput } from '../s
 import { hostPortSchema } from '../schema/net.js';
 import { faultTargetSchema } from '../schema/target.js';
 import { faultSpecSchema } from '../proxy/faults/registry.js';
+import { faultDurationInput } from '../schema/duration.js';
 
 /**
  * PUT /load as sent. The profile is checked as a whole only once merged over the daemon's default
@@ -55,5 +56,15 @@ export const targetedFaultSchema = z
   .object({
     target: faultTargetSchema,
     fault: faultSpecSchema,
+  })
+  .strict();
+
+/** POST /members/:target/:action: optionally undone after `duration` (freeze → continue, kill/stop → start). */
+export const memberActionSchema = z
+  .object({
+    duration: faultDurationInput
+      .optional()
+      .describe('kill, stop, freeze: undo it after this long (freeze → continue, kill/stop → start)'),
+    avoid: z.array(z.string().min(1).max(64)).max(64).optional().describe('members random-follower must not pick'),
   })
   .strict();

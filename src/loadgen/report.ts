@@ -200,11 +200,20 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
   } | indeterminate ${s.counts.indeterminate}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine ? faultsPart(s.activeFaults) : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
 }
 
-/** " | faults 2 | partition p1 isolate leader s1: s1 ⟷ {s2,s3}": what was injected during the interval */
+/** how a member under a member fault (link "members", type its kind) reads */
+const MEMBER_FAULT: Record<string, string> = { kill: 'down', stop: 'down', freeze: 'frozen', restart: 'restarting' };
+
+/**
+ * " | faults 2 | partition p1 isolate leader s1: s1 ⟷ {s2,s3} | member s2 frozen": what was injected
+ * during the interval
+ */
 function faultsPart(active: unknown[] | undefined): string {
   if (!active?.length) return '';
-  const parts = active as { type?: string; id?: string; scope?: string }[];
+  const parts = active as { link?: string; type?: string; id?: string; scope?: string }[];
   const partitions = parts.filter((f) => f.type === 'partition');
-  const others = parts.length - partitions.length;
-  return `${others ? ` | faults ${others}` : ''}${partitions.map((p) => ` | partition ${p.id} ${p.scope}`).join('')}`;
+  const members = parts.filter((f) => f.link === 'members');
+  const others = parts.length - partitions.length - members.length;
+  return `${others ? ` | faults ${others}` : ''}${partitions.map((p) => ` | partition ${p.id} ${p.scope}`).join('')}${members
+    .map((m) => ` | member ${m.scope} ${MEMBER_FAULT[m.type ?? ''] ?? m.type}`)
+    .join('')}`;
 }
