@@ -1,4 +1,4 @@
-// The layers point one way: cli → wiring (lab) → api → daemon → {proxy, loadgen, etcd, cluster} →
+// The layers point one way: cli → wiring (lab) → api → daemon → report → {proxy, loadgen, etcd, cluster} →
 // {schema, config} → util. No cycles; src/ never imports test/ or bench/.
 
 module.exports = {
@@ -49,6 +49,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/proxy/faults/' },
       to: { path: '^src/proxy/', pathNot: '^src/proxy/faults/' },
+    },
+    {
+      name: 'report-above-the-engine',
+      comment: 'the run report (src/report) reads the load run\'s files and types; the engine never imports it',
+      severity: 'error',
+      from: { path: '^src/(proxy|loadgen|etcd|cluster|schema|config|util)/' },
+      to: { path: '^src/report/' },
     },
     {
       name: 'schema-and-util-at-the-bottom',

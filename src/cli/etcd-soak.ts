@@ -4,6 +4,7 @@ import { packageVersion } from '../util/pkg.js';
 import { daemonCommand } from './daemon.js';
 import { loadCommand } from './load.js';
 import { partitionCommand } from './partition.js';
+import { reportCommand } from './report.js';
 
 const HELP = `Usage: etcd-soak <command> [options]
 
@@ -12,6 +13,7 @@ Commands:
   run       the same daemon from a config file (--config FILE)
   load      run the watch/put load against etcd endpoints and check watch guarantees
   partition cut members of a running daemon's cluster off from each other (create, list, heal)
+  report    (re)render a run's report.html from its report folder (reports/<runId>/)
 
 Options:
   --version   print the version and exit
@@ -28,6 +30,8 @@ async function dispatch(argv: string[]): Promise<number> {
       return loadCommand(rest);
     case 'partition':
       return partitionCommand(rest);
+    case 'report':
+      return reportCommand(rest);
     case 'lab':
     case 'run':
       return daemonCommand(cmd, rest);
