@@ -18,6 +18,8 @@ export interface Second {
   generator: { stalls: number; garbled: number; streamBreaks: number };
   /** the earliest ok answer (epoch ms) of a put due in this second */
   firstOkAt?: number;
+  /** exact first ok answers after window starts in this second (series.ts SeriesRow.firstOk) */
+  firstOk: { id: string; target: string; at: number }[];
   /** encoded HDR histograms (µs) of this second's rows */
   put: string[];
   watch: string[];
@@ -35,6 +37,7 @@ function empty(t: number): Second {
     events: 0,
     violations: {},
     generator: { stalls: 0, garbled: 0, streamBreaks: 0 },
+    firstOk: [],
     put: [],
     watch: [],
   };
@@ -66,6 +69,7 @@ export function secondsOf(rows: Iterable<SeriesRow>): Second[] {
     }
     if (r.firstOkAt !== undefined && (s.firstOkAt === undefined || r.firstOkAt < s.firstOkAt))
       s.firstOkAt = r.firstOkAt;
+    if (r.firstOk) s.firstOk.push(...r.firstOk);
     if (r.put) s.put.push(r.put);
     if (r.watch) s.watch.push(r.watch);
   }

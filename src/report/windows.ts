@@ -251,7 +251,7 @@ export function windowFigures(inp: WindowInputs): WindowReport {
         baseline,
         during,
         recovery,
-        firstOkPutMs: firstOkPut(idx, w.start),
+        firstOkPutMs: firstOkPut(idx, w),
         recoverMs,
         violations: tally(),
         generator: gen,
@@ -284,8 +284,14 @@ export function windowFigures(inp: WindowInputs): WindowReport {
   return { windows: windows.map((x) => x.fig), unattributed };
 }
 
-/** From the start to the first ok answer of a put due at or after it (1-s resolution in its own second). */
-function firstOkPut(idx: SecondIndex, start: number): number | null {
+/**
+ * From the start to the first ok answer of a put due at or after it: exact when the series saw the
+ * window's start mark, else from the seconds' earliest answers (1-s resolution in the start's second).
+ */
+function firstOkPut(idx: SecondIndex, w: Span): number | null {
+  const start = w.start;
+  const exact = idx.by.get(secOf(start))?.firstOk.find((x) => x.id === w.id && x.target === w.target);
+  if (exact) return Math.max(0, exact.at - start);
   let best = Infinity;
   for (let t = secOf(start); t <= idx.last && t * 1000 < best; t++) {
     const at = idx.by.get(t)?.firstOkAt;

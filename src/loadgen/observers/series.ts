@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
-import type { Observer, OpEvent } from '../events.js';
+import type { Observer, OpEvent, TimelineMark } from '../events.js';
 import type { Violation } from '../verdict.js';
 
 /** One line of series.jsonl; only `t` is always there (absent counts are 0). */
@@ -22,6 +22,8 @@ export interface SeriesRow {
   settled?: { applied: number; notApplied: number };
   /** the earliest ok answer (epoch ms) of a put due in this second */
   firstOkAt?: number;
+  /** exact: the first ok answer (epoch ms) of a put due at or after a window's start (`t` is the start's second) */
+  firstOk?: { id: string; target: string; at: number }[];
   /** ok puts' latency (due → ok) in µs: HDR histogram, compressed base64 */
   put?: string;
   /** watch delivery latency of events arriving in this second, in µs: HDR histogram, compressed base64 */
@@ -111,6 +113,8 @@ export class SeriesWriter implements Observer {
   private last: SeriesCounters = { slips: 0, events: 0, stalls: 0, garbled: 0, streamBreaks: 0 };
   private timer: TimerHandle | undefined;
   private started = false;
+  /** window starts still waiting for their first ok put (epoch ms) */
+  private awaiting: { id: string; target: string; start: number }[] = [];
 
   constructor(private readonly opts: SeriesOptions) {
     this.file = path.join(opts.dir, 'series.jsonl');
@@ -165,6 +169,7 @@ export class SeriesWriter implements Observer {
         b.put.recordValue(us(e.at - e.due));
         const wall = e.at + this.offset;
         if (wall < b.firstOkAt) b.firstOkAt = wall;
+        if (this.awaiting.length) this.firstOk(e.due + this.offset, wall);
         return;
       }
       case 'fail':
@@ -177,6 +182,24 @@ export class SeriesWriter implements Observer {
         if (e.applied) b.applied++;
         else b.notApplied++;
         return;
+    }
+  }
+
+  onMark(m: TimelineMark): void {
+    if (this.started && m.mark === 'window' && m.edge === 'start')
+      this.awaiting.push({ id: m.id, target: m.target, start: m.at });
+  }
+
+  /** an ok put due at `due` answered at `at` (epoch ms): the first one of the windows started before it */
+  private firstOk(due: number, at: number): void {
+    for (let i = this.awaiting.length - 1; i >= 0; i--) {
+      const w = this.awaiting[i];
+      if (due < w.start) continue;
+      this.awaiting.splice(i, 1);
+      this.pending.push({
+        t: Math.floor(w.start / 1000),
+        firstOk: [{ id: w.id, target: w.target, at }],
+      });
     }
   }
 
@@ -230,14 +253,18 @@ export class SeriesWriter implements Observer {
       for (const b of this.late.values()) lines.push(JSON.stringify(rowOf(b, undefined, true)));
       this.late = undefined;
     }
+    // rows for seconds already written go out as they are (the readers sum a second's rows)
+    if (this.pending.some((p) => p.t < this.next)) {
+      for (const p of this.pending) if (p.t < this.next) lines.push(JSON.stringify(p));
+      this.pending = this.pending.filter((p) => p.t >= this.next);
+    }
     for (; this.next < end; this.next++) {
       const sec = this.next;
       const b = this.ring[sec % this.ring.length];
       let extra: SeriesRow | undefined;
-      while (this.pending.length && this.pending[0].t <= sec) {
-        const p = this.pending.shift()!;
-        if (p.t < sec) lines.push(JSON.stringify(p));
-        else extra = p;
+      if (this.pending.some((p) => p.t === sec)) {
+        for (const p of this.pending) if (p.t === sec) extra = extra ? mergeRows(extra, p) : p;
+        this.pending = this.pending.filter((p) => p.t !== sec);
       }
       if (b.sec !== sec) b.reset(sec);
       lines.push(JSON.stringify(rowOf(b, extra, false)));
@@ -259,6 +286,25 @@ export class SeriesWriter implements Observer {
     this.flushBefore(sec + 1);
     this.started = false;
   }
+}
+
+/** two extra rows of one second as one (counts summed) */
+function mergeRows(a: SeriesRow, b: SeriesRow): SeriesRow {
+  const n = (x?: number, y?: number) => (x ?? 0) + (y ?? 0) || undefined;
+  const g = a.generator ?? b.generator;
+  return {
+    t: a.t,
+    slips: n(a.slips, b.slips),
+    events: n(a.events, b.events),
+    ...(g && {
+      generator: {
+        stalls: (a.generator?.stalls ?? 0) + (b.generator?.stalls ?? 0),
+        garbled: (a.generator?.garbled ?? 0) + (b.generator?.garbled ?? 0),
+        streamBreaks: (a.generator?.streamBreaks ?? 0) + (b.generator?.streamBreaks ?? 0),
+      },
+    }),
+    ...((a.firstOk || b.firstOk) && { firstOk: [...(a.firstOk ?? []), ...(b.firstOk ?? [])] }),
+  };
 }
 
 function rowOf(b: Bucket, extra: SeriesRow | undefined, late: boolean): SeriesRow {
