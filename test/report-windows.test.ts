@@ -7,6 +7,7 @@ import type { TimelineMark } from '../src/loadgen/events.js';
 import type { SeriesRow } from '../src/loadgen/observers/series.js';
 import { secondsOf } from '../src/report/series.js';
 import { windowFigures } from '../src/report/windows.js';
+import { formatWindowRows } from '../src/loadgen/window-figures.js';
 
 const T0 = 1_767_225_600; // an epoch second
 const ms = (sec: number) => (T0 + sec) * 1000;
@@ -185,4 +186,15 @@ t.test('no baseline before the first second; overloaded intervals counted apart'
   t.equal(w.baseline, null);
   t.equal(w.recoverMs, null, 'nothing to compare with');
   t.equal(w.generator.overloadedIntervals, 1);
+});
+
+t.test('the terminal table: one row per window, and the unattributed count', async (t) => {
+  const marks = [win('start', 'a', ms(40)), win('end', 'a', ms(45)), violation(ms(70))];
+  const r = windowFigures({ seconds: secondsOf(rows((s) => (s >= 40 && s < 45 ? 500 : 10))), marks, settleMs: 1000 });
+  const lines = formatWindowRows(r.windows, r.unattributed);
+  t.equal(lines.length, 3);
+  t.match(lines[0], /fault windows \(1\)\s+duration\s+p99 before\s+p99 during\s+p99 after/);
+  t.match(lines[1], /^ {2}blackhole link a\s+5s\s+10ms\s+500ms\s+10ms\s+100%\s+0\s+0\s+0$/);
+  t.equal(lines[2], '  violations outside every window: 1');
+  t.same(formatWindowRows([]), [], 'nothing without windows');
 });

@@ -69,7 +69,7 @@ export interface UnattributedViolations extends ViolationTally {
   first: { at: string; kind: string; key: string; revision: number; watcher: number; detail: string }[];
 }
 
-const ms = (x: number | null | undefined) => (x === null || x === undefined ? '-' : humanMs(x));
+const ms = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x === 0 ? '0' : humanMs(x));
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x}%`);
 
 /** The terminal table's rows of the windows: one line each. */
@@ -81,7 +81,7 @@ export function formatWindowRows(windows: readonly WindowFigures[], unattributed
   for (const w of windows) {
     const name = `${w.kind} ${w.target}`;
     out.push(
-      `  ${(name.length > 24 ? name.slice(0, 23) + '…' : name).padEnd(24)}${ms(w.durationMs).padStart(10)}${ms(w.baseline?.put.p99).padStart(12)}${ms(w.during.put.p99).padStart(12)}${ms(w.recovery?.put.p99).padStart(12)}${pct(w.during.putSuccessPct).padStart(11)}${String(w.leaderChanges).padStart(9)}${(w.recoverMs === null ? (w.baseline ? '> cap' : '-') : humanMs(w.recoverMs)).padStart(11)}${String(w.violations.total).padStart(12)}`,
+      `  ${(name.length > 24 ? name.slice(0, 23) + '…' : name).padEnd(24)}${ms(w.durationMs).padStart(10)}${ms(w.baseline?.put.p99).padStart(12)}${ms(w.during.put.p99).padStart(12)}${ms(w.recovery?.put.p99).padStart(12)}${pct(w.during.putSuccessPct).padStart(11)}${String(w.leaderChanges).padStart(9)}${(w.recoverMs === null ? (w.baseline ? '> cap' : '-') : ms(w.recoverMs)).padStart(11)}${String(w.violations.total).padStart(12)}`,
     );
   }
   if (unattributed?.total) out.push(`  violations outside every window: ${unattributed.total}`);

@@ -39,7 +39,7 @@ const esc = (s: unknown) =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 /** JSON safe inside a <script> element */
 const scriptJson = (x: unknown) => JSON.stringify(x).replace(/</g, '\\u003c');
-const ms = (x: number | null | undefined) => (x === null || x === undefined ? '–' : humanMs(x));
+const ms = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x === 0 ? '0' : humanMs(x));
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${x}%`);
 
 /** the page's chart data: one entry per second */

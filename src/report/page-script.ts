@@ -19,6 +19,8 @@ export const PAGE_SCRIPT = String.raw`
     var dpr = window.devicePixelRatio || 1;
     ctx.save();
     ctx.font = (11 * dpr) + 'px sans-serif';
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'alphabetic';
     data.windows.forEach(function (w, i) {
       var x0 = Math.max(left, px(w.startMs)), x1 = Math.min(right, px(w.endMs));
       if (x1 < left || x0 > right) return;
