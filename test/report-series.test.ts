@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { OpEvent } from '../src/loadgen/events.js';
+import { ReportWriter } from '../src/loadgen/observers/report-writer.js';
 import { SeriesWriter, type SeriesCounters, type SeriesRow } from '../src/loadgen/observers/series.js';
+import type { LoadSummary } from '../src/loadgen/report.js';
 import { mergeLatency, parseSeries, secondsOf } from '../src/report/series.js';
 import { ManualClock } from '../src/util/clock.js';
 
@@ -91,4 +93,31 @@ t.test('a window start mark: the first ok put due at or after it, exactly', asyn
   const s3 = secondsOf(rows()).find((x) => x.t === T0 + 3)!;
   t.same(s3.firstOk, [{ id: 'f1', target: 'link s1-client', at: W0 + 9100 }]);
   t.equal(s3.ok, 3, 'the late answers counted at their due second');
+});
+
+t.test('the report writer: marks and capped violation marks in the timeline, the cap in the summary', async (t) => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-writer-'));
+  t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
+  let finished: string | undefined;
+  const w = new ReportWriter(base, 'abcdefgh', { violationMarksCap: 2, onReport: (dir) => (finished = dir) });
+  w.onStart({ runId: 'abcdefgh' });
+  w.onMark({ mark: 'leader', at: 1, leader: 's1', term: 2, previous: null });
+  for (const revision of [5, 6, 7])
+    w.onViolation({ kind: 'unique', key: 'k', revision, watcher: 1, connection: 0, detail: 'twice' });
+  const summary = {} as LoadSummary;
+  w.onDone(summary);
+  const lines = fs
+    .readFileSync(path.join(w.dir, 'timeline.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.match(lines, [
+    { mark: 'leader', leader: 's1' },
+    { mark: 'violation', kind: 'unique', revision: 5 },
+    { revision: 6 },
+  ]);
+  t.equal(lines.length, 3, 'the third violation is past the cap');
+  t.same(summary.timelineMarks, { violations: 2, violationsCap: 2, violationsOmitted: 1 });
+  t.equal(finished, w.dir, 'the report is finished after summary.json');
+  t.ok(fs.existsSync(path.join(w.dir, 'summary.json')));
 });

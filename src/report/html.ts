@@ -9,7 +9,7 @@ import type { LoadSummary } from '../loadgen/report.js';
 import type { SpanFigures, UnattributedViolations, WindowFigures } from '../loadgen/window-figures.js';
 import { humanMs } from '../util/human.js';
 import { PAGE_SCRIPT } from './page-script.js';
-import { mergeLatency, type Second } from './series.js';
+import { secondLatency, type Second } from './series.js';
 
 /** violation markers drawn on the charts at most (the counts stay exact in the table) */
 const VIOLATION_MARKERS = 2000;
@@ -55,8 +55,8 @@ function seriesData(seconds: readonly Second[]) {
     events: [] as number[],
   };
   for (const s of seconds) {
-    const p = mergeLatency(s.put);
-    const w = mergeLatency(s.watch);
+    const p = secondLatency(s, 'put');
+    const w = secondLatency(s, 'watch');
     out.t.push(s.t);
     out.putP50.push(p.count ? p.p50 : null);
     out.putP99.push(p.count ? p.p99 : null);

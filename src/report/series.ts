@@ -23,6 +23,9 @@ export interface Second {
   /** encoded HDR histograms (µs) of this second's rows */
   put: string[];
   watch: string[];
+  /** the percentiles written with a row's histogram (p50, p99, p99.9 ms): right when it is the only one */
+  putMs?: [number, number, number];
+  watchMs?: [number, number, number];
 }
 
 function empty(t: number): Second {
@@ -72,6 +75,8 @@ export function secondsOf(rows: Iterable<SeriesRow>): Second[] {
     if (r.firstOk) s.firstOk.push(...r.firstOk);
     if (r.put) s.put.push(r.put);
     if (r.watch) s.watch.push(r.watch);
+    if (r.putMs) s.putMs = r.putMs;
+    if (r.watchMs) s.watchMs = r.watchMs;
   }
   return [...by.values()].sort((a, b) => a.t - b.t);
 }
@@ -118,4 +123,12 @@ export function mergeLatency(encoded: readonly string[]): Merged {
   };
   acc.destroy();
   return out;
+}
+
+/** One second's latency: the percentiles written with its only histogram, else merged from its rows. */
+export function secondLatency(s: Second, which: 'put' | 'watch'): Merged {
+  const enc = which === 'put' ? s.put : s.watch;
+  const p = which === 'put' ? s.putMs : s.watchMs;
+  if (enc.length === 1 && p) return { count: 1, p50: p[0], p99: p[1], p999: p[2] };
+  return mergeLatency(enc);
 }

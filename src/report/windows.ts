@@ -6,7 +6,7 @@
 // they happened or ended within `settle` before them; the rest are unattributed.
 import type { TimelineMark } from '../loadgen/events.js';
 import type { SpanFigures, UnattributedViolations, ViolationTally, WindowFigures } from '../loadgen/window-figures.js';
-import { mergeLatency, type Second } from './series.js';
+import { mergeLatency, secondLatency, type Second } from './series.js';
 
 export const BASELINE_MS = 30_000;
 export const RECOVERY_CAP_MS = 60_000;
@@ -95,7 +95,7 @@ class SecondIndex {
   putP99(t: number): number | null {
     if (!this.p99.has(t)) {
       const s = this.by.get(t);
-      this.p99.set(t, s?.put.length ? mergeLatency(s.put).p99 : null);
+      this.p99.set(t, s?.put.length ? secondLatency(s, 'put').p99 : null);
     }
     return this.p99.get(t)!;
   }
