@@ -16,8 +16,7 @@ import { PutStats } from './observers/put-stats.js';
 import { RunEvents } from './observers/run-events.js';
 import { ClientPool } from './pool.js';
 import { EtcdRecord, type ReplayResult } from './record.js';
-import { ReportWriter } from './observers/report-writer.js';
-import { SeriesWriter } from './observers/series.js';
+import { reportObservers } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
 import { newRunId } from './value.js';
@@ -139,22 +138,19 @@ export class LoadRunner extends EventEmitter {
     for (const o of opts.observers ?? []) this.bus.subscribe(o);
     this.ctx = this.context();
     this.workloads = this.profile.workloads.map((n) => WORKLOADS[n](this.ctx));
-    if (opts.reportDir !== null) {
-      // the series before the writer: its last rows are on disk when the report is finished
-      const writer = new ReportWriter(opts.reportDir ?? 'reports', this.runId, { onReport: opts.onReport });
-      const series = new SeriesWriter({
-        dir: writer.dir,
+    if (opts.reportDir !== null)
+      for (const o of reportObservers(opts.reportDir ?? 'reports', this.runId, {
         clock: this.clock,
         lagMs: this.profile.putTimeout,
+        onReport: opts.onReport,
+        watchLatency: this.watch?.latency,
         counters: () => ({
           slips: this.puts?.counts.slips ?? 0,
           events: this.watch?.counts.events ?? 0,
           ...this.ledger,
         }),
-      });
-      if (this.watch) this.watch.latency.tap = (ms) => series.recordWatch(ms);
-      for (const o of [series, writer]) this.bus.subscribe(o);
-    }
+      }))
+        this.bus.subscribe(o);
     this.record = new EtcdRecord(() => this.pool.clients(), this.keys.bytes, base, this.keys.index, this.logger);
     this.progress = new RunProgress(this.clock, this.logger);
   }

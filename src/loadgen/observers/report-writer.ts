@@ -5,7 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Observer, TimelineMark } from '../events.js';
 import type { LoadSummary, TimelineLine } from '../report.js';
+import type { Clock } from '../../util/clock.js';
+import type { LatencyStats } from '../stats.js';
 import type { Violation } from '../verdict.js';
+import { SeriesWriter, type SeriesCounters } from './series.js';
 
 /** violation marks written to timeline.jsonl at most (the counts stay exact in the series and summary) */
 export const VIOLATION_MARKS_CAP = 10_000;
@@ -86,4 +89,24 @@ export class ReportWriter implements Observer {
       summary.reportError = (err as Error).message;
     }
   }
+}
+
+/**
+ * A run's report observers: the 1-s series (fed the watch latency as the watch workload records it), then
+ * the writer (so the series' last rows are on disk when the report is finished).
+ */
+export function reportObservers(
+  base: string,
+  runId: string,
+  o: ReportWriterOptions & {
+    clock: Clock;
+    lagMs: number;
+    counters: () => SeriesCounters;
+    watchLatency?: LatencyStats;
+  },
+): Observer[] {
+  const writer = new ReportWriter(base, runId, o);
+  const series = new SeriesWriter({ dir: writer.dir, clock: o.clock, lagMs: o.lagMs, counters: o.counters });
+  if (o.watchLatency) o.watchLatency.tap = (ms) => series.recordWatch(ms);
+  return [series, writer];
 }
