@@ -90,7 +90,7 @@ function windowRows(windows: readonly WindowFigures[]): string {
         .filter(Boolean)
         .join(', ');
       const ind = w.during.indeterminate;
-      return `<tr class="window"><td>${esc(w.kind)}</td><td>${esc(w.target)}</td><td>${esc(w.start.slice(11, 23))}</td><td>${ms(w.durationMs)}${w.unended ? ' (unended)' : ''}</td><td>${leaders}</td><td>${w.leaderChanges}</td><td>${span(w.baseline)}</td><td>${span(w.during)}</td><td>${span(w.recovery)}</td><td>${ms(w.during.watch.p99)}</td><td>${pct(w.during.putSuccessPct)}</td><td>${ind.total} (${ind.applied}/${ind.notApplied})</td><td>${ms(w.firstOkPutMs)}</td><td>${w.recoverMs === null ? (w.baseline ? '&gt; cap' : '–') : ms(w.recoverMs)}</td><td class="${w.violations.total ? 'bad' : ''}">${w.violations.total}${v ? ` (${v})` : ''}</td><td>${gen || '–'}</td></tr>`;
+      return `<tr class="window"><td>${esc(w.kind)}</td><td>${esc(w.target)}${w.step !== undefined ? `<br><small>${esc(w.scenario ?? '')} ${esc(w.step)}</small>` : ''}</td><td>${esc(w.start.slice(11, 23))}</td><td>${ms(w.durationMs)}${w.unended ? ' (unended)' : ''}</td><td>${leaders}</td><td>${w.leaderChanges}</td><td>${span(w.baseline)}</td><td>${span(w.during)}</td><td>${span(w.recovery)}</td><td>${ms(w.during.watch.p99)}</td><td>${pct(w.during.putSuccessPct)}</td><td>${ind.total} (${ind.applied}/${ind.notApplied})</td><td>${ms(w.firstOkPutMs)}</td><td>${w.recoverMs === null ? (w.baseline ? '&gt; cap' : '–') : ms(w.recoverMs)}</td><td class="${w.violations.total ? 'bad' : ''}">${w.violations.total}${v ? ` (${v})` : ''}</td><td>${gen || '–'}</td></tr>`;
     })
     .join('\n');
 }
