@@ -1,4 +1,4 @@
-// The layers point one way: cli → wiring (lab) → api → daemon → {proxy, loadgen, etcd, cluster} →
+// The layers point one way: cli → wiring (lab) → api → daemon → report → {proxy, loadgen, etcd, cluster} →
 // {schema, config} → util; scenario sits between daemon and schema (of the proxy it reads only the fault
 // registry). No cycles; src/ never imports test/ or bench/.
 
@@ -65,6 +65,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/(scenario|daemon|lab|cli|api)/|^src/daemon\\.ts$' },
       to: { path: '^src/scenario/' },
+    },
+    {
+      name: 'report-above-the-engine',
+      comment: 'the run report (src/report) reads the load run\'s files and types; the engine never imports it',
+      severity: 'error',
+      from: { path: '^src/(proxy|loadgen|etcd|cluster|schema|config|util)/' },
+      to: { path: '^src/report/' },
     },
     {
       name: 'schema-and-util-at-the-bottom',

@@ -15,6 +15,7 @@ import type { FaultTarget } from './schema/target.js';
 import { Topology } from './cluster/topology.js';
 import { FaultBook } from './daemon/faults.js';
 import { PeerNet } from './daemon/peer-net.js';
+import { finishRunReport } from './report/run-files.js';
 import { systemClock, type Clock } from './util/clock.js';
 import type { MemberState } from './cluster/process.js';
 import { WindowLog } from './daemon/windows.js';
@@ -396,6 +397,7 @@ export class Daemon extends EventEmitter {
         reportDir: this.opts.reportDir,
         faultsProvider: () => this.activeFaults(),
         integrityFaultsWithin: (ms) => this.integrityFaultsWithin(ms),
+        onReport: finishRunReport,
       });
       if (running) await this.stopCurrent('replaced');
       this.load = runner;

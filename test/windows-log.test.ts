@@ -49,7 +49,10 @@ t.test('a fault on two links is one window, from its first part to its last', as
   );
   const rec = log.get('f1')!;
   t.equal(rec.end! - rec.start, 1000);
-  t.same(log.recent().map((r) => r.id), ['f1']);
+  t.same(
+    log.recent().map((r) => r.id),
+    ['f1'],
+  );
 });
 
 t.test('a one-shot fault is a zero-length window; ending an unknown id does nothing', async (t) => {

@@ -82,7 +82,12 @@ function loadPlan(file: string, seedFlag: string | boolean | undefined, config: 
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [{ path: '', message: `cannot read the scenario: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    throw new ConfigError(file, [
+      {
+        path: '',
+        message: `cannot read the scenario: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      },
+    ]);
   }
   return expandScenario(parseScenario(text, file), { members, seed });
 }

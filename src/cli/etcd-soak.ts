@@ -5,6 +5,7 @@ import { daemonCommand } from './daemon.js';
 import { loadCommand } from './load.js';
 import { memberCommand } from './member.js';
 import { partitionCommand } from './partition.js';
+import { reportCommand } from './report.js';
 
 const HELP = `Usage: etcd-soak <command> [options]
 
@@ -14,6 +15,7 @@ Commands:
   load      run the watch/put load against etcd endpoints and check watch guarantees
   partition cut members of a running daemon's cluster off from each other (create, list, heal)
   member    kill, stop, freeze, continue, restart or start a running daemon's member (or list them)
+  report    (re)render a run's report.html from its report folder (reports/<runId>/)
 
 Options:
   --version   print the version and exit
@@ -32,6 +34,8 @@ async function dispatch(argv: string[]): Promise<number> {
       return partitionCommand(rest);
     case 'member':
       return memberCommand(rest);
+    case 'report':
+      return reportCommand(rest);
     case 'lab':
     case 'run':
       return daemonCommand(cmd, rest);

@@ -6,6 +6,7 @@ import { z, ZodError } from 'zod';
 import { Metrics } from '../metrics.js';
 import { LoadRunner } from '../loadgen/runner.js';
 import { formatStatusLine, formatSummaryTable } from '../loadgen/report.js';
+import { finishRunReport } from '../report/run-files.js';
 import { loadProfileSchema, type LoadProfileInput } from '../schema/load.js';
 import { splitHostPort } from '../util/net.js';
 import { createLogger } from '../util/log.js';
@@ -208,6 +209,7 @@ export async function loadCommand(argv: string[]): Promise<number> {
       logger,
       reportDir: values['no-report'] ? null : ((values['report-dir'] as string | undefined) ?? 'reports'),
       runId: values['run-id'] as string | undefined,
+      onReport: finishRunReport,
     });
   } catch (err) {
     const msg =

@@ -4,7 +4,13 @@
 // undoes every action still in force: faults removed, partitions healed, members continued or started.
 // One scenario runs at a time: two plans drawing members at random would defeat each one's quorum guard.
 import { EventEmitter } from 'node:events';
-import { concreteTarget, CUTTING_FAULTS, type ScenarioAction, type ScenarioPlan, type Track } from '../scenario/index.js';
+import {
+  concreteTarget,
+  CUTTING_FAULTS,
+  type ScenarioAction,
+  type ScenarioPlan,
+  type Track,
+} from '../scenario/index.js';
 import { Rng } from '../util/rng.js';
 import type { FaultSpec } from '../proxy/types.js';
 import type { FaultTarget } from '../schema/target.js';
@@ -344,7 +350,9 @@ export class ScenarioRun extends EventEmitter {
           const avoid = new Set(this.affected.keys());
           const followers = (await d.followers()).filter((m) => !avoid.has(m));
           if (!followers.length)
-            throw new Unprocessable('no follower to isolate', [{ path: 'partition.isolate', message: 'no follower now' }]);
+            throw new Unprocessable('no follower to isolate', [
+              { path: 'partition.isolate', message: 'no follower now' },
+            ]);
           picked = followers[Math.floor(this.rng.next() * followers.length)];
           spec = { ...spec, isolate: picked };
         } else if (spec.isolate && spec.isolate !== 'leader') picked = spec.isolate;

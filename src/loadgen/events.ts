@@ -53,6 +53,40 @@ export interface WatchResponseEvent {
   reason?: string;
 }
 
+/**
+ * A mark on the run's timeline, from outside the load: a fault window's edge as it took effect, a leader
+ * change, a scenario's life, and (written by the report writer itself) each violation. `at` is epoch ms.
+ */
+export type TimelineMark =
+  | {
+      mark: 'window';
+      edge: 'start' | 'end';
+      id: string;
+      /** a fault type (`delay`, `blackhole`, …), `partition`, or a member action (`kill`, `stop`, `freeze`, `restart`) */
+      kind: string;
+      /** for people: `link s1-client`, `member s2`, `partition isolate s1` */
+      target: string;
+      /** epoch ms when it took effect */
+      at: number;
+      leader?: string | null;
+      term?: number;
+      scenario?: string;
+      step?: string;
+      detail?: Record<string, unknown>;
+    }
+  | { mark: 'leader'; at: number; leader: string | null; term: number; previous: string | null }
+  | { mark: 'scenario'; at: number; id: string; name: string; event: 'start' | 'done' | 'aborted'; hash?: string }
+  | {
+      mark: 'violation';
+      at: number;
+      kind: string;
+      key: string;
+      revision: number;
+      watcher: number;
+      connection: number;
+      detail: string;
+    };
+
 /** Listens to a run: its operations, its watch responses, the checkers' violations, its life-cycle. */
 export interface Observer {
   /** a short name for logs */
@@ -63,6 +97,8 @@ export interface Observer {
   /** the run started (its description: run id, profile, endpoints, start revision) */
   onStart?(meta: Record<string, unknown>): void;
   onInterval?(line: TimelineLine): void;
+  /** a mark on the timeline (a fault window's edge, a leader change, a scenario's life) */
+  onMark?(m: TimelineMark): void;
   onDone?(summary: LoadSummary): void;
 }
 
@@ -103,6 +139,10 @@ export class ObserverBus {
 
   interval(line: TimelineLine): void {
     for (const o of this.observers) o.onInterval?.(line);
+  }
+
+  mark(m: TimelineMark): void {
+    for (const o of this.observers) o.onMark?.(m);
   }
 
   done(summary: LoadSummary): void {

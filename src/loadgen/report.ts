@@ -5,6 +5,7 @@ import { humanMs } from '../util/human.js';
 import { verdictOf, violationTotal, type CheckerFindings, type Verdict, type ViolationKind } from './verdict.js';
 import type { LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
+import { formatWindowRows, type UnattributedViolations, type WindowFigures } from './window-figures.js';
 
 export interface LoadCounts {
   issued: number;
@@ -96,6 +97,14 @@ export interface LoadSummary extends LoadStatus {
   /** how the end of the run was settled against etcd's record */
   record: { replayedTo: number; events: number; error?: string };
   reportDir?: string;
+  /** violation marks written to timeline.jsonl (capped; the counts above stay exact) */
+  timelineMarks?: { violations: number; violationsCap: number; violationsOmitted: number };
+  /** one entry per fault window recorded on the timeline, with its figures */
+  windows?: WindowFigures[];
+  /** violations in no window (nor within settle after one) */
+  unattributed?: UnattributedViolations;
+  /** why the window figures or report.html could not be made */
+  reportError?: string;
 }
 
 /** The end-of-run summary from the final status: the verdict per guarantee and the averages. */
@@ -173,6 +182,7 @@ export function formatSummaryTable(s: LoadSummary): string {
     lat('watch', s.latency.watch),
     `  etcd's guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
     ...generatorNotes(s),
+    ...formatWindowRows(s.windows ?? [], s.unattributed),
   ];
   if (s.reportDir) lines.push(`  report: ${s.reportDir}`);
   return lines.join('\n');

@@ -9,14 +9,14 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { Invalid } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Checker } from './checker.js';
-import { ObserverBus, type Observer } from './events.js';
+import { ObserverBus, type Observer, type TimelineMark } from './events.js';
 import { HistoryRecorder } from './observers/history.js';
 import { LedgerFeed } from './observers/ledger-feed.js';
 import { PutStats } from './observers/put-stats.js';
 import { RunEvents } from './observers/run-events.js';
 import { ClientPool } from './pool.js';
 import { EtcdRecord, type ReplayResult } from './record.js';
-import { ReportWriter } from './observers/report-writer.js';
+import { reportObservers } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
 import { newRunId } from './value.js';
@@ -45,6 +45,8 @@ export interface LoadRunnerOptions {
   observers?: Observer[];
   /** the history's bound (entries kept at most) */
   historyLimit?: number;
+  /** after summary.json is written: finish the report from the run's files (window figures, report.html) */
+  onReport?: (dir: string, summary: LoadSummary) => void;
 }
 
 /**
@@ -134,9 +136,21 @@ export class LoadRunner extends EventEmitter {
     ])
       this.bus.subscribe(o);
     for (const o of opts.observers ?? []) this.bus.subscribe(o);
-    if (opts.reportDir !== null) this.bus.subscribe(new ReportWriter(opts.reportDir ?? 'reports', this.runId));
     this.ctx = this.context();
     this.workloads = this.profile.workloads.map((n) => WORKLOADS[n](this.ctx));
+    if (opts.reportDir !== null)
+      for (const o of reportObservers(opts.reportDir ?? 'reports', this.runId, {
+        clock: this.clock,
+        lagMs: this.profile.putTimeout,
+        onReport: opts.onReport,
+        watchLatency: this.watch?.latency,
+        counters: () => ({
+          slips: this.puts?.counts.slips ?? 0,
+          events: this.watch?.counts.events ?? 0,
+          ...this.ledger,
+        }),
+      }))
+        this.bus.subscribe(o);
     this.record = new EtcdRecord(() => this.pool.clients(), this.keys.bytes, base, this.keys.index, this.logger);
     this.progress = new RunProgress(this.clock, this.logger);
   }
@@ -252,6 +266,12 @@ export class LoadRunner extends EventEmitter {
     this.metrics?.generatorFaults.inc({ kind });
     this.lastError = message;
     if (kind !== 'streamBroken') this.logger.warn({ kind }, message);
+  }
+
+  /** A mark on the timeline (a fault window's edge, a leader change, …) for the observers, until stopped. */
+  mark(m: TimelineMark): void {
+    if (this.state === 'stopped') return;
+    this.bus.mark(m);
   }
 
   /** Changes the put rate live (re-bases the schedule: no burst; takes effect at once). */

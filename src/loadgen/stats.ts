@@ -26,6 +26,8 @@ const MAX_US = 3_600_000_000;
 export class LatencyStats {
   private readonly total = newHdr();
   private interval = newHdr();
+  /** also told each value as recorded (the run's 1-s series): one latency, one definition */
+  tap: ((ms: number) => void) | undefined;
 
   constructor(private readonly prom?: PromHistogram.Internal<string> | PromHistogram) {}
 
@@ -37,6 +39,7 @@ export class LatencyStats {
     this.total.recordValue(us);
     this.interval.recordValue(us);
     this.prom?.observe(ms / 1000);
+    this.tap?.(ms);
   }
 
   /** percentiles in ms of the whole run */
