@@ -142,7 +142,7 @@ export class Daemon extends EventEmitter {
       onDial: (d) => this.emit('egress-dial', d),
       onWindow: (w) =>
         w.edge === 'start'
-          ? this.windows.start(w.id, 'partition', `partition ${w.summary}`, w.at)
+          ? this.windows.start(w.id, 'partition', w.summary, w.at)
           : this.windows.end(w.id, w.at),
     });
     this.scenarios = new ScenarioBook({

@@ -210,6 +210,51 @@ const ROUTES: Record<string, { params?: object[]; ops: Partial<Record<Method, Op
       },
     },
   },
+  '/scenarios': {
+    params: [
+      {
+        name: 'seed',
+        in: 'query',
+        schema: { type: 'integer', minimum: 0 },
+        description: "replaces the scenario's random seed",
+      },
+      {
+        name: 'dryRun',
+        in: 'query',
+        schema: { type: 'boolean' },
+        description: 'answer the expanded plan; run nothing',
+      },
+    ],
+    ops: {
+      get: {
+        summary: 'Scenario runs: the running one and the last finished ones',
+        ok: [200, 'runs', arrayOf('ScenarioStatus')],
+        errors: [401],
+      },
+      post: {
+        summary:
+          "Run a scenario (the document a scenario file holds, as JSON), expanded for the daemon's members: 201 with its progress; with dryRun, 200 with the plan and its hash. One runs at a time (409)",
+        body: 'Scenario',
+        ok: [201, 'started (dryRun: 200, the plan)', ref('ScenarioStatus')],
+        errors: [400, 401, 409, 413],
+      },
+    },
+  },
+  '/scenarios/{id}': {
+    params: [faultId],
+    ops: {
+      get: {
+        summary: 'A scenario run: progress, active windows, step timings, errors',
+        ok: [200, 'run', ref('ScenarioStatus')],
+        errors: [401, 404],
+      },
+      delete: {
+        summary: 'Abort a scenario run: its faults removed, its partitions healed, its members continued or started',
+        ok: [200, 'the run, aborted', ref('ScenarioStatus')],
+        errors: [401, 404],
+      },
+    },
+  },
   '/reset': {
     ops: {
       post: { summary: 'Remove every fault on every link', ok: [200, 'how many', counter('cleared')], errors: [401] },
@@ -372,6 +417,47 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
       links: { type: 'array', items: string, description: 'the links it is on now' },
       createdAt: string,
       expiresAt: string,
+    },
+  },
+  ScenarioStatus: {
+    type: 'object',
+    required: [
+      'id',
+      'name',
+      'hash',
+      'seed',
+      'state',
+      'startedAt',
+      'elapsed',
+      'steps',
+      'active',
+      'log',
+      'errors',
+      'skew',
+    ],
+    properties: {
+      id: string,
+      name: string,
+      hash: { type: 'string', description: "the plan's hash (the same file and seed give the same hash)" },
+      seed: integer,
+      state: { enum: ['running', 'done', 'aborted'] },
+      startedAt: string,
+      endedAt: string,
+      elapsed: { type: 'number', description: 'seconds' },
+      tracks: { type: 'object', properties: { total: integer, done: integer } },
+      steps: { type: 'object', properties: { planned: integer, applied: integer, failed: integer } },
+      active: { type: 'array', items: { type: 'object' }, description: "this run's fault windows in force now" },
+      log: {
+        type: 'array',
+        items: { type: 'object' },
+        description: 'each step: planned and applied offsets (ms), skew, window, undo',
+      },
+      errors: { type: 'array', items: string },
+      skew: {
+        type: 'object',
+        description: 'ms from when steps were due to when they took effect',
+        properties: { p50: { type: 'number' }, p99: { type: 'number' }, max: { type: 'number' }, count: integer },
+      },
     },
   },
   MemberActionResult: {

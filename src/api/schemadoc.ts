@@ -10,6 +10,7 @@ import { loadProfileSchema } from '../schema/load.js';
 import { hostPortSchema } from '../schema/net.js';
 import { faultTargetSchema } from '../schema/target.js';
 import { partitionSpecSchema } from '../schema/partition.js';
+import { scenarioSchema } from '../scenario/index.js';
 import { loadStartSchema, memberActionSchema, rateSchema, targetedFaultSchema } from './schemas.js';
 
 export type JsonSchema = Record<string, unknown>;
@@ -66,6 +67,10 @@ function requestComponents(): Record<string, { schema: z.ZodTypeAny; description
     TargetedFaultCreate: { schema: targetedFaultSchema },
     PartitionCreate: { schema: partitionSpecSchema },
     MemberAction: { schema: memberActionSchema },
+    Scenario: {
+      schema: scenarioSchema,
+      description: "a scenario file's document (see the README's Scenarios section)",
+    },
   };
 }
 

@@ -140,12 +140,15 @@ function spanFigures(idx: SecondIndex, secs: readonly number[], leaders: readonl
   if (secs.length) {
     const from = secs[0] * 1000;
     const to = (secs[secs.length - 1] + 1) * 1000;
-    f.leaderChanges = leaders.filter((l) => l.at >= from && l.at < to).length;
+    f.leaderChanges = leaders.filter((l) => isChange(l) && l.at >= from && l.at < to).length;
   }
   return f;
 }
 
 const range = (a: number, b: number) => (b < a ? [] : Array.from({ length: b - a + 1 }, (_, i) => a + i));
+
+/** the first leader mark of a run says who led (previous null); only the later ones are changes */
+const isChange = (l: LeaderMark) => l.previous !== null;
 
 function leaderAt(leaders: readonly LeaderMark[], at: number): { leader: string | null; term: number | null } {
   let found: LeaderMark | undefined;
@@ -247,7 +250,7 @@ export function windowFigures(inp: WindowInputs): WindowReport {
         termAtStart: w.startMark.term ?? atStart.term,
         leaderAtEnd: w.endMark?.leader !== undefined ? w.endMark.leader : atEnd.leader,
         termAtEnd: w.endMark?.term ?? atEnd.term,
-        leaderChanges: leaders.filter((l) => l.at >= w.start && l.at < until).length,
+        leaderChanges: leaders.filter((l) => isChange(l) && l.at >= w.start && l.at < until).length,
         baseline,
         during,
         recovery,
