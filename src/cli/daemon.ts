@@ -316,9 +316,9 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
   if (plan) {
     try {
       const run = lab.daemon.scenarios.start(plan);
-      process.stdout.write(`scenario ${run.id}: ${plan.name} (plan ${plan.hash}, seed ${plan.seed})\n`);
+      process.stderr.write(`scenario ${run.id}: ${plan.name} (plan ${plan.hash}, seed ${plan.seed})\n`);
       run.once('done', (st: ScenarioStatus) => {
-        process.stdout.write(formatScenarioEnd(st) + '\n');
+        process.stderr.write(formatScenarioEnd(st) + '\n');
         // without --duration the run ends with its scenario (the load settles for one interval first)
         if (durationMs === undefined && st.state === 'done')
           setTimeout(() => stopRequested?.('scenario done'), 2000).unref();
