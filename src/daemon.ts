@@ -141,9 +141,7 @@ export class Daemon extends EventEmitter {
       seed: opts.seed,
       onDial: (d) => this.emit('egress-dial', d),
       onWindow: (w) =>
-        w.edge === 'start'
-          ? this.windows.start(w.id, 'partition', w.summary, w.at)
-          : this.windows.end(w.id, w.at),
+        w.edge === 'start' ? this.windows.start(w.id, 'partition', w.summary, w.at) : this.windows.end(w.id, w.at),
     });
     this.scenarios = new ScenarioBook({
       clock: this.clock,
