@@ -6,23 +6,22 @@ import { performance } from 'node:perf_hooks';
 import { Metrics } from './metrics.js';
 import { Link, type LinkOptions } from './proxy/link.js';
 import type { LinkStats } from './proxy/types.js';
-import { LoadRunner, type LoadStatus, type LoadSummary } from './loadgen/runner.js';
+import type { LoadRunner, LoadStatus, LoadSummary } from './loadgen/runner.js';
 import type { LoadProfile, LoadProfileInput } from './schema/load.js';
 import { silentLogger, type Logger } from './util/log.js';
-import { Conflict, Invalid, NotFound, Unprocessable } from './util/errors.js';
+import { Conflict, Invalid, NotFound } from './util/errors.js';
 import type { MemberStatus } from './etcd/control.js';
-import type { FaultTarget } from './schema/target.js';
 import { Topology } from './cluster/topology.js';
 import { FaultBook } from './daemon/faults.js';
 import { PeerNet } from './daemon/peer-net.js';
+import { LoadSlot } from './daemon/load-slot.js';
+import { describeTarget, wireChaos } from './daemon/chaos.js';
+import type { WindowLog } from './daemon/windows.js';
+import type { ScenarioBook } from './daemon/scenarios.js';
+import type { MemberBook } from './daemon/members.js';
 import { finishRunReport } from './report/run-files.js';
 import { systemClock, type Clock } from './util/clock.js';
 import type { MemberState } from './cluster/process.js';
-import { WindowLog } from './daemon/windows.js';
-import { ScenarioBook, type Condition } from './daemon/scenarios.js';
-import { checkCondition, leaderView } from './daemon/conditions.js';
-import { MemberBook, type MemberAction } from './daemon/members.js';
-import { randomSeed, Rng } from './util/rng.js';
 
 export interface LinkSpec {
   name: string;
@@ -84,10 +83,8 @@ export class Daemon extends EventEmitter {
   readonly metrics: Metrics;
   readonly logger: Logger;
   private readonly links = new Map<string, LinkEntry>();
-  private load: LoadRunner | undefined;
-  private lastSummary: LoadSummary | undefined;
-  /** load start / replace / stop run one at a time, in arrival order */
-  private loadOps: Promise<unknown> = Promise.resolve();
+  /** the one load run (start, replace, stop serialized) */
+  private readonly slot: LoadSlot;
   /** the members: their links, ids and (launched members) process handles */
   readonly topology: Topology;
   /** every active fault, and faults addressed to targets (links, members, roles) under one id */
@@ -112,13 +109,29 @@ export class Daemon extends EventEmitter {
     this.logger = opts.logger ?? silentLogger;
     this.topology = opts.topology ?? new Topology();
     this.clock = opts.clock ?? systemClock;
-    this.windows = new WindowLog({
+    this.slot = new LoadSlot({
+      metrics: this.metrics,
+      logger: this.logger,
+      reportDir: opts.reportDir,
+      faultsProvider: () => this.activeFaults(),
+      integrityFaultsWithin: (ms) => this.integrityFaultsWithin(ms),
+      onReport: finishRunReport,
+      onInterval: (line) => this.emit('load-interval', line),
+    });
+    const chaos = wireChaos({
       clock: this.clock,
       logger: this.logger,
-      leader: () => leaderView(this.topology),
-      sink: (m) => this.load?.mark(m),
-      tracking: () => this.topology.size > 0 && (this.load !== undefined || this.scenarios.running),
+      topology: this.topology,
+      seed: opts.seed,
+      mark: (m) => this.slot.runner?.mark(m),
+      loadRunning: () => this.slot.runner !== undefined,
+      faults: () => this.faults,
+      partitions: () => this.peers.partitions,
+      setRate: (rate) => void this.setRate(rate),
     });
+    this.windows = chaos.windows;
+    this.memberBook = chaos.memberBook;
+    this.scenarios = chaos.scenarios;
     this.faults = new FaultBook({
       clock: this.clock,
       // a fault on several links: its window is named by its target once it is known
@@ -143,34 +156,6 @@ export class Daemon extends EventEmitter {
       onWindow: (w) =>
         w.edge === 'start' ? this.windows.start(w.id, 'partition', w.summary, w.at) : this.windows.end(w.id, w.at),
     });
-    this.scenarios = new ScenarioBook({
-      clock: this.clock,
-      logger: this.logger,
-      windows: this.windows,
-      addFault: (spec, target) => this.faults.add(spec, target),
-      followers: async () => (await this.topology.roles(1000)).followers.map((m) => m.name),
-      removeFault: (id) => this.faults.remove(id),
-      addPartition: (spec) => this.peers.partitions.add(spec),
-      removePartition: (id) => this.peers.partitions.remove(id),
-      member: (target, action, avoid) => this.memberBook.act(target, action as MemberAction, { avoid }),
-      setRate: (rate) => void this.setRate(rate),
-      check: (c: Condition) => checkCondition(this.topology, c),
-      mark: (m) => this.load?.mark(m),
-    });
-    this.memberBook = new MemberBook({
-      topology: this.topology,
-      clock: this.clock,
-      logger: this.logger,
-      // the run's seed, a stream of its own (the links' streams step by 0x9e3779b9)
-      rng: new Rng(opts.seed !== undefined ? (opts.seed ^ 0x6d656d62) >>> 0 : randomSeed()),
-    });
-    this.memberBook.on(
-      'window',
-      (w: { edge: 'start' | 'end'; id: string; kind: string; member: string; at: number }) =>
-        w.edge === 'start'
-          ? this.windows.start(w.id, w.kind, `member ${w.member}`, w.at)
-          : this.windows.end(w.id, w.at),
-    );
   }
 
   /** Opens a member's egress listener before it starts (its peer dials go through it); the port. */
@@ -265,7 +250,7 @@ export class Daemon extends EventEmitter {
     const e = this.links.get(name);
     if (!e) throw new NotFound(`no link named ${JSON.stringify(name)}`);
     // the load's connections through this link move to its other endpoints first
-    const r = this.load;
+    const r = this.slot.runner;
     const ep = linkEndpoint(e.link);
     if (r && r.status().state !== 'stopped' && r.endpointList.includes(ep)) {
       try {
@@ -359,51 +344,13 @@ export class Daemon extends EventEmitter {
     return this.lossyActive > 0 || performance.now() - this.lossyEndedAt <= ms;
   }
 
-  /** Runs load operations one at a time, in arrival order. */
-  private serialized<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.loadOps.then(op, op);
-    this.loadOps = next.catch(() => undefined);
-    return next;
-  }
-
   /**
    * Starts a load run. While one runs, answers 409 naming it, unless `replace` (then the running one
    * is stopped and its summary kept first). Returns once the run is created; its watchers attach in
    * the background (GET /load shows the state).
    */
   startLoad(profile: LoadProfile, endpoints?: string[], opts: { replace?: boolean } = {}): Promise<LoadStatus> {
-    return this.serialized(async () => {
-      const running = this.load;
-      if (running && !opts.replace) {
-        throw new Conflict(
-          `a load is running (run ${running.runId}, ${running.status().state}): stop it first (DELETE /load) or send "replace": true`,
-          [{ path: 'replace', message: 'expected true to replace the running load' }],
-        );
-      }
-      const eps = endpoints?.length ? endpoints : this.clientEndpoints();
-      if (!eps.length)
-        throw new Unprocessable(
-          'no client endpoints: give "endpoints" (or run a cluster whose members have client links)',
-          [{ path: 'endpoints', message: 'required when no member client link exists' }],
-        );
-      const runner = new LoadRunner({
-        // parsed once, at the edge (the API merges the request's fields over defaultProfile)
-        profile,
-        endpoints: eps,
-        metrics: this.metrics,
-        logger: this.logger,
-        reportDir: this.opts.reportDir,
-        faultsProvider: () => this.activeFaults(),
-        integrityFaultsWithin: (ms) => this.integrityFaultsWithin(ms),
-        onReport: finishRunReport,
-      });
-      if (running) await this.stopCurrent('replaced');
-      this.load = runner;
-      runner.once('done', (s: LoadSummary) => (this.lastSummary = s));
-      runner.on('interval', (line) => this.emit('load-interval', line));
-      runner.start().catch((err) => this.logger.error({ err }, 'load failed to start'));
-      return runner.status();
-    });
+    return this.slot.start(profile, endpoints?.length ? endpoints : this.clientEndpoints(), opts);
   }
 
   /** The profile a load start builds on (the config's `load` section), read-only. */
@@ -412,33 +359,20 @@ export class Daemon extends EventEmitter {
   }
 
   get loadRunner(): LoadRunner | undefined {
-    return this.load;
+    return this.slot.runner;
   }
 
   loadStatus(): LoadStatus | { state: 'idle'; last?: LoadSummary } {
-    return this.load ? this.load.status() : { state: 'idle', last: this.lastSummary };
+    return this.slot.status();
   }
 
   setRate(rate: number): LoadStatus {
-    if (!this.load || this.load.status().state === 'stopped') throw new NotFound('no load is running');
-    this.load.setRate(rate);
-    return this.load.status();
+    return this.slot.setRate(rate);
   }
 
   /** Stops the running load → its summary (404 when none runs). */
   stopLoad(reason = 'stopped by API'): Promise<LoadSummary> {
-    return this.serialized(async () => {
-      if (!this.load) throw new NotFound('no load is running');
-      return this.stopCurrent(reason);
-    });
-  }
-
-  private async stopCurrent(reason: string): Promise<LoadSummary> {
-    const r = this.load!;
-    this.load = undefined;
-    const s = await r.stop(reason);
-    this.lastSummary = s;
-    return s;
+    return this.slot.stop(reason);
   }
 
   /**
@@ -453,17 +387,6 @@ export class Daemon extends EventEmitter {
     for (const name of [...this.links.keys()]) await this.removeLink(name);
     await this.peers.close();
   }
-}
-
-/** "role leader, peer links (s1-peer)": what a targeted fault's window is on */
-function describeTarget(t: FaultTarget, links: string[]): string {
-  const who = [
-    t.members && `member ${t.members.join(',')}`,
-    t.role,
-    t.kind && `${t.kind} links`,
-    t.links && !t.members && !t.role && !t.kind && `link ${t.links.join(',')}`,
-  ].filter(Boolean);
-  return `${who.join(' ')}${t.links && (t.members || t.role || t.kind) ? ` + link ${t.links.join(',')}` : ''} (${links.join(', ')})`;
 }
 
 /** "host:port" a client dials to reach a link (a wildcard listen address is dialled on loopback) */

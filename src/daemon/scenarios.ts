@@ -4,50 +4,14 @@
 // undoes every action still in force: faults removed, partitions healed, members continued or started.
 // One scenario runs at a time: two plans drawing members at random would defeat each one's quorum guard.
 import { EventEmitter } from 'node:events';
-import {
-  concreteTarget,
-  CUTTING_FAULTS,
-  type ScenarioAction,
-  type ScenarioPlan,
-  type Track,
-} from '../scenario/index.js';
+import type { ScenarioAction, ScenarioPlan, Track } from '../scenario/index.js';
 import { Rng } from '../util/rng.js';
-import type { FaultSpec } from '../proxy/types.js';
-import type { FaultTarget } from '../schema/target.js';
-import type { PartitionSpec } from '../schema/partition.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
-import { Conflict, NotFound, Unprocessable } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
-import type { WindowLog, WindowRecord } from './windows.js';
+import type { TimerHandle } from '../util/clock.js';
+import { Conflict, NotFound } from '../util/errors.js';
+import type { WindowRecord } from './windows.js';
+import { describeAction, StepActions, type Condition, type ScenarioDeps } from './scenario-actions.js';
 
-export type Condition = 'healthy' | 'leader';
-
-/** What a runner needs of the daemon (the daemon passes itself; tests pass fakes). */
-export interface ScenarioDeps {
-  clock: Clock;
-  logger?: Logger;
-  windows: WindowLog;
-  addFault(spec: FaultSpec, target: FaultTarget): Promise<{ id: string; links: string[] }>;
-  /** the members that follow now (a random-follower fault target picks among them) */
-  followers(): Promise<string[]>;
-  removeFault(id: string): boolean;
-  addPartition(spec: PartitionSpec): Promise<{ id: string; summary: string }>;
-  removePartition(id: string): boolean;
-  /** a member action; `avoid`: members a random-follower pick must not take */
-  member(target: string, action: string, avoid: string[]): Promise<{ member: string; window?: string }>;
-  setRate(rate: number): void;
-  /** whether the condition holds now (asks the members, within about a second) */
-  check(condition: Condition): Promise<boolean>;
-  /** a scenario mark for the run's timeline */
-  mark(m: {
-    mark: 'scenario';
-    at: number;
-    id: string;
-    name: string;
-    event: 'start' | 'done' | 'aborted';
-    hash?: string;
-  }): void;
-}
+export type { Condition, ScenarioDeps };
 
 export interface StepRecord {
   step: string;
@@ -99,13 +63,11 @@ export class ScenarioRun extends EventEmitter {
   private readonly errors: string[] = [];
   /** undo functions of the actions in force, by step */
   private readonly undos = new Map<string, () => Promise<void>>();
-  /** members this run has taken down, frozen or cut off (a random-follower pick avoids them) */
-  private readonly affected = new Map<string, string>();
   private readonly sleeps = new Set<{ timer: TimerHandle; wake: () => void }>();
   private tracksDone = 0;
   private trackCount = 0;
-  /** the run's own draws (random-follower fault targets), from the plan's seed */
-  private readonly rng: Rng;
+  /** applies and undoes the steps' actions; knows which members the run has taken */
+  private readonly actions: StepActions;
   private ended: Promise<void>;
   private endNow!: () => void;
 
@@ -118,7 +80,7 @@ export class ScenarioRun extends EventEmitter {
     this.t0 = deps.clock.now();
     this.startedWall = deps.clock.wallNow();
     this.ended = new Promise((r) => (this.endNow = r));
-    this.rng = new Rng(plan.seed);
+    this.actions = new StepActions(deps, new Rng(plan.seed));
   }
 
   start(): void {
@@ -276,10 +238,10 @@ export class ScenarioRun extends EventEmitter {
     action: ScenarioAction,
     plannedAt: number | undefined,
   ): Promise<StepRecord> {
-    const rec: StepRecord = { step, track: track.id, label, action: describe(action), plannedAt };
+    const rec: StepRecord = { step, track: track.id, label, action: describeAction(action), plannedAt };
     this.log.push(rec);
     try {
-      const { window, undo, member } = await this.act(action);
+      const { window, undo, member } = await this.actions.act(action);
       if (this.state !== 'running') {
         // aborted while it was being applied: undo it now, nothing else will
         await undo?.();
@@ -315,91 +277,6 @@ export class ScenarioRun extends EventEmitter {
 
   private async undoAll(): Promise<void> {
     await Promise.all([...this.undos.keys()].map((step) => this.undo(step)));
-  }
-
-  /** Applies one action; how to undo it (nothing for one-shot actions). */
-  private async act(a: ScenarioAction): Promise<{ window?: string; member?: string; undo?: () => Promise<void> }> {
-    const d = this.deps;
-    switch (a.type) {
-      case 'fault': {
-        let target = a.target as FaultTarget;
-        let picked: string | undefined;
-        if (a.target.role === 'random-follower') {
-          const avoid = new Set(this.affected.keys());
-          const followers = (await d.followers()).filter((m) => !avoid.has(m));
-          target = concreteTarget(a.target, followers, () => this.rng.next());
-          picked = target.members?.[0];
-        }
-        const f = await d.addFault(a.fault, target);
-        // a member whose peer links are cut counts as taken: the next random pick avoids it
-        const cuts = picked && CUTTING_FAULTS.includes(a.fault.type) && target.kind !== 'client';
-        if (cuts) this.affected.set(picked!, a.fault.type);
-        return {
-          window: f.id,
-          member: picked,
-          undo: async () => {
-            if (cuts) this.affected.delete(picked!);
-            d.removeFault(f.id);
-          },
-        };
-      }
-      case 'partition': {
-        let spec = a.spec as PartitionSpec;
-        let picked: string | undefined;
-        if (spec.isolate === 'random-follower') {
-          const avoid = new Set(this.affected.keys());
-          const followers = (await d.followers()).filter((m) => !avoid.has(m));
-          if (!followers.length)
-            throw new Unprocessable('no follower to isolate', [
-              { path: 'partition.isolate', message: 'no follower now' },
-            ]);
-          picked = followers[Math.floor(this.rng.next() * followers.length)];
-          spec = { ...spec, isolate: picked };
-        } else if (spec.isolate && spec.isolate !== 'leader') picked = spec.isolate;
-        const p = await d.addPartition(spec);
-        if (picked) this.affected.set(picked, 'partition');
-        return {
-          window: p.id,
-          member: picked,
-          undo: async () => {
-            if (picked) this.affected.delete(picked);
-            d.removePartition(p.id);
-          },
-        };
-      }
-      case 'load':
-        d.setRate(a.rate);
-        return {};
-      case 'member': {
-        const r = await d.member(a.target, a.action, [...this.affected.keys()]);
-        const back =
-          a.action === 'freeze' ? 'continue' : a.action === 'kill' || a.action === 'stop' ? 'start' : undefined;
-        if (!back) return { window: r.window, member: r.member };
-        const key = `${r.member}`;
-        this.affected.set(key, a.action);
-        return {
-          window: r.window,
-          member: r.member,
-          undo: async () => {
-            this.affected.delete(key);
-            await d.member(r.member, back, []);
-          },
-        };
-      }
-    }
-  }
-}
-
-function describe(a: ScenarioAction): string {
-  switch (a.type) {
-    case 'fault':
-      return `fault ${a.fault.type}`;
-    case 'partition':
-      return 'partition';
-    case 'load':
-      return `load rate ${a.rate}`;
-    case 'member':
-      return `member ${a.action} ${a.target}`;
   }
 }
 
