@@ -1,0 +1,452 @@
+// Streaming linearizability check of a KV history with etcd's witness: writes are totally ordered by
+// revision and every response carries the header revision it was served at, so there is no search —
+// each write is placed at its revision, each read at its header, and every operation is judged against
+// the key's versions and against the operations that had returned before it was invoked. Operations
+// come in return order; each is judged `settle` ms after it returned (by then every write it could
+// depend on has returned too: `settle` must cover the longest operation), and state older than
+// 2 × settle is forgotten except each key's latest version, so memory follows the window, not the run.
+import {
+  compareHolds,
+  describe,
+  FINDING_KINDS,
+  isEffectiveWrite,
+  writtenValue,
+  type Finding,
+  type FindingKind,
+  type LinOp,
+} from './history.js';
+import { Frontier, KeyLog, type Placed, type Version } from './keylog.js';
+
+export interface LinCheckerOptions {
+  /** ms: longer than any operation, and than an indeterminate write may take to be settled (default 5000) */
+  settle?: number;
+  /** findings kept in full; beyond it they are only counted (default 1000) */
+  maxFindings?: number;
+}
+
+export interface LinCounts {
+  ops: number;
+  reads: number;
+  writes: number;
+  failed: number;
+  indeterminate: number;
+  /** indeterminate writes settled as applied (by settle() or by a read of their value) / as not applied */
+  settledApplied: number;
+  settledNotApplied: number;
+  unsettled: number;
+  /** ok operations without the revisions needed to place them */
+  unplaced: number;
+  judged: number;
+  findings: Record<FindingKind, number>;
+}
+
+export interface LinVerdict {
+  findings: Finding[];
+  counts: LinCounts;
+}
+
+const SKIPS_KEPT = 16;
+/** a very stale read is reported against the versions it missed last, not every one */
+const SKIPS_PER_READ = 8;
+const EARLY_KEPT = 4096;
+
+export class LinChecker {
+  private readonly settleMs: number;
+  private readonly maxFindings: number;
+  private now = -Infinity;
+  private keys = new Map<string, KeyLog>();
+  /** value → its write: a version, or an indeterminate / failed write */
+  private values = new Map<string, Version | LinOp>();
+  private failed: LinOp[] = [];
+  private failedHead = 0;
+  private revOwner = new Map<number, Version>();
+  private queue: { op: LinOp; v?: Version }[] = [];
+  private queueHead = 0;
+  private verdicts: { due: number; v: Version }[] = [];
+  private unsettled = new Map<number, LinOp>();
+  /** indeterminate writes found applied (a later settle() must agree) */
+  private applied = new Map<number, Version>();
+  private early = new Map<number, number | null>();
+  private frontier = new Frontier();
+  private lastTrim = -Infinity;
+  private out: Finding[] = [];
+  readonly counts: LinCounts;
+
+  constructor(opts: LinCheckerOptions = {}) {
+    this.settleMs = opts.settle ?? 5000;
+    this.maxFindings = opts.maxFindings ?? 1000;
+    const findings = Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<FindingKind, number>;
+    this.counts = {
+      ops: 0,
+      reads: 0,
+      writes: 0,
+      failed: 0,
+      indeterminate: 0,
+      settledApplied: 0,
+      settledNotApplied: 0,
+      unsettled: 0,
+      unplaced: 0,
+      judged: 0,
+      findings,
+    };
+  }
+
+  /** Feeds one operation that returned (or failed, or timed out); operations come in return order. */
+  add(op: LinOp): void {
+    const t = op.ret ?? op.invoke;
+    if (t > this.now) this.now = t;
+    const c = this.counts;
+    c.ops++;
+    if (op.type === 'get') c.reads++;
+    else c.writes++;
+    if (op.status === 'fail') {
+      c.failed++;
+      if (op.value !== undefined) {
+        this.values.set(op.value, op);
+        this.failed.push(op);
+      }
+    } else if (op.status === 'indeterminate') {
+      c.indeterminate++;
+      if (op.type !== 'get') {
+        const early = this.early.get(op.id);
+        this.early.delete(op.id);
+        this.unsettled.set(op.id, op);
+        this.key(op.key).unsettled.add(op);
+        if (op.value !== undefined) this.values.set(op.value, op);
+        if (early !== undefined) this.settle(op.id, early);
+      }
+    } else if (isEffectiveWrite(op)) {
+      const rev = op.rev ?? op.header;
+      if (rev === undefined) c.unplaced++;
+      else {
+        const v = this.learn(op, rev, t);
+        this.frontier.push(t, 2 * rev, op.id);
+        this.queue.push({ op, v });
+      }
+    } else if (op.header === undefined) c.unplaced++;
+    else {
+      this.frontier.push(t, 2 * op.header + 1, op.id);
+      this.queue.push({ op });
+    }
+    this.advance(false);
+  }
+
+  /** An indeterminate write's fate, from the watch stream or the replay: its revision, or null if not applied. */
+  settle(id: number, rev: number | null): void {
+    const op = this.unsettled.get(id);
+    if (!op) {
+      const known = this.applied.get(id);
+      if (known && known.rev !== rev) {
+        const at = rev === null ? 'not applied' : `at ${rev}`;
+        this.report('revision-mismatch', known.key, known.rev, [id], `#${id} settled ${at}, but read at ${known.rev}`);
+      } else if (!known && this.early.size < EARLY_KEPT) this.early.set(id, rev);
+      return;
+    }
+    if (rev === null) {
+      this.forgetUnsettled(op);
+      this.counts.settledNotApplied++;
+      if (op.value !== undefined) this.values.delete(op.value);
+      return;
+    }
+    this.apply(op, rev);
+  }
+
+  /** Judges everything still pending and gives the whole run's findings and counts. */
+  finish(): LinVerdict {
+    this.advance(true);
+    this.counts.unsettled = this.unsettled.size;
+    return { findings: this.out.slice(), counts: this.counts };
+  }
+
+  /** Findings so far (judged operations only), capped at maxFindings. */
+  get findings(): readonly Finding[] {
+    return this.out;
+  }
+
+  /** What the window holds: versions, judged reads, pending operations, frontier entries. */
+  get retained(): number {
+    let n = this.queue.length - this.queueHead + this.frontier.size + this.verdicts.length;
+    for (const k of this.keys.values()) n += k.size;
+    return n;
+  }
+
+  private key(key: string): KeyLog {
+    let k = this.keys.get(key);
+    if (!k) this.keys.set(key, (k = new KeyLog(key)));
+    return k;
+  }
+
+  private forgetUnsettled(op: LinOp): void {
+    this.unsettled.delete(op.id);
+    this.key(op.key).unsettled.delete(op);
+  }
+
+  /** An indeterminate write known applied at rev: learnt, then judged like an acknowledged write. */
+  private apply(op: LinOp, rev: number): Version {
+    this.forgetUnsettled(op);
+    this.counts.settledApplied++;
+    const v = this.learn(op, rev, this.now, Infinity);
+    this.applied.set(op.id, v);
+    this.judgeWrite(op, v);
+    const f = this.frontier.before(op.invoke);
+    if (f && 2 * rev < f.pos) this.realTime(op, 2 * rev, f);
+    return v;
+  }
+
+  private learn(op: LinOp, rev: number, now: number, ret = op.ret ?? Infinity): Version {
+    const k = this.key(op.key);
+    const v: Version = {
+      rev,
+      value: writtenValue(op),
+      key: op.key,
+      op: op.id,
+      invoke: op.invoke,
+      ret,
+      added: now,
+      observed: false,
+    };
+    const twin = k.insert(v) ?? this.revOwner.get(rev);
+    if (twin && twin.op !== op.id)
+      this.report('duplicate-revision', op.key, rev, [op.id, twin.op], `#${op.id} and #${twin.op} (${twin.key})`);
+    this.revOwner.set(rev, v);
+    if (v.value !== null) this.values.set(v.value, v);
+    // reads already judged at or above rev did not know this version yet
+    for (const p of k.readsAtOrAbove(rev)) this.judgeRead(k, p);
+    return v;
+  }
+
+  private advance(all: boolean): void {
+    const q = this.queue;
+    while (this.queueHead < q.length && (all || (q[this.queueHead].op.ret ?? 0) + this.settleMs <= this.now)) {
+      const { op, v } = q[this.queueHead++];
+      this.judge(op, v);
+    }
+    if (this.queueHead > 4096 && this.queueHead * 2 > q.length) {
+      this.queue = q.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    let due = 0;
+    while (due < this.verdicts.length && (all || this.verdicts[due].due <= this.now))
+      this.verdict(this.verdicts[due++].v);
+    if (due) this.verdicts.splice(0, due);
+    if (this.now - this.lastTrim >= this.settleMs / 4) this.trim();
+  }
+
+  private trim(): void {
+    this.lastTrim = this.now;
+    const cutoff = this.now - 2 * this.settleMs;
+    const forget = (v: Version) => {
+      if (v.value !== null && this.values.get(v.value) === v) this.values.delete(v.value);
+      if (this.revOwner.get(v.rev) === v) this.revOwner.delete(v.rev);
+    };
+    for (const k of this.keys.values()) k.trim(cutoff, forget);
+    this.frontier.trim(cutoff);
+    while (this.failedHead < this.failed.length && (this.failed[this.failedHead].ret ?? 0) < cutoff) {
+      const op = this.failed[this.failedHead++];
+      if (this.values.get(op.value!) === op) this.values.delete(op.value!);
+    }
+    if (this.failedHead > 1024) {
+      this.failed = this.failed.slice(this.failedHead);
+      this.failedHead = 0;
+    }
+  }
+
+  private judge(op: LinOp, v: Version | undefined): void {
+    this.counts.judged++;
+    const k = this.key(op.key);
+    if (v) {
+      this.judgeWrite(op, v);
+      const f = this.frontier.before(op.invoke);
+      if (f && 2 * v.rev < f.pos) this.realTime(op, 2 * v.rev, f);
+      return;
+    }
+    const h = op.header!;
+    let from = 0;
+    if (op.type === 'get' && typeof op.result === 'string') {
+      const w = this.writerOf(k, op);
+      if (!w) return;
+      from = w.rev;
+    }
+    const p: Placed = { op, h, from, at: this.now };
+    k.place(p);
+    this.judgeRead(k, p);
+    const f = this.frontier.before(op.invoke);
+    if (f && 2 * h + 1 < f.pos) this.realTime(op, 2 * h + 1, f);
+  }
+
+  /** The version a get's value came from, after the checks that need only the value. */
+  private writerOf(k: KeyLog, op: LinOp): Version | undefined {
+    const value = op.result as string;
+    let w = this.values.get(value);
+    if (w && !('observed' in w)) {
+      const src = w as LinOp;
+      if (src.status === 'fail' || src.key !== op.key) {
+        const why = src.status === 'fail' ? `written only by failed #${src.id}` : `written to ${src.key}`;
+        return void this.report('phantom-value', op.key, op.header!, [op.id, src.id], `${describe(op)}: ${why}`);
+      }
+      // a read of an indeterminate write settles it at the read's mod revision
+      if (op.rev === undefined) return void this.counts.unplaced++;
+      w = this.apply(src, op.rev);
+    }
+    if (!w) {
+      if (op.rev !== undefined && op.rev < k.floorRev) {
+        return void this.report(
+          'stale-read',
+          op.key,
+          op.header!,
+          [op.id],
+          `${describe(op)}: a version older than the window`,
+        );
+      }
+      return void this.report('phantom-value', op.key, op.header!, [op.id], `${describe(op)}: never written`);
+    }
+    const v = w as Version;
+    if (v.key !== op.key) {
+      return void this.report(
+        'phantom-value',
+        op.key,
+        op.header!,
+        [op.id, v.op],
+        `${describe(op)}: written to ${v.key}`,
+      );
+    }
+    v.observed = true;
+    if (op.rev !== undefined && op.rev !== v.rev)
+      this.report(
+        'revision-mismatch',
+        op.key,
+        op.rev,
+        [op.id, v.op],
+        `${describe(op)} at ${op.rev}, written at ${v.rev}`,
+      );
+    if (v.invoke > op.ret! || v.rev > op.header!)
+      this.report(
+        'future-read',
+        op.key,
+        v.rev,
+        [op.id, v.op],
+        `${describe(op)} at header ${op.header}: #${v.op} at ${v.rev}`,
+      );
+    return v;
+  }
+
+  /** A read-like operation against the key's versions at its header (again when a version is learnt late). */
+  private judgeRead(k: KeyLog, p: Placed): void {
+    const { op, h } = p;
+    const i = k.atOrBelow(h);
+    const latest = i >= 0 ? k.versions[i] : undefined;
+    if (op.type === 'cas') {
+      if (compareHolds(op.expect!, latest?.value ?? null, latest?.rev ?? 0) && !this.explained(k, op, latest))
+        this.report('cas-mismatch', op.key, h, [op.id], `${describe(op)}, but at ${h} the key was ${show(latest)}`);
+      return;
+    }
+    if (op.type === 'get' && typeof op.result === 'string') {
+      for (let j = i; j >= 0 && j > i - SKIPS_PER_READ && k.versions[j].rev > p.from; j--) this.skip(k.versions[j], p);
+      return;
+    }
+    if (latest && latest.value !== null) {
+      if (this.explained(k, op, latest, 'del')) return;
+      for (let j = i; j >= 0 && j > i - SKIPS_PER_READ && k.versions[j].value !== null; j--)
+        this.skip(k.versions[j], p);
+    } else if (latest) latest.observed = true;
+  }
+
+  private judgeWrite(op: LinOp, v: Version): void {
+    const k = this.key(op.key);
+    let i = k.versions.indexOf(v) - 1;
+    while (i >= 0 && k.versions[i].rev === v.rev) i--;
+    const prev = i >= 0 ? k.versions[i] : undefined;
+    if (op.type === 'cas') {
+      if (!compareHolds(op.expect!, prev?.value ?? null, prev?.rev ?? 0)) {
+        if (!this.explained(k, op, prev))
+          this.report(
+            'cas-mismatch',
+            op.key,
+            v.rev,
+            [op.id],
+            `${describe(op)} at ${v.rev}, but the key was ${show(prev)}`,
+          );
+      } else if (prev) prev.observed = true;
+    } else if (op.type === 'del' && (!prev || prev.value === null) && !this.explained(k, op, prev)) {
+      this.report('delete-mismatch', op.key, v.rev, [op.id], `${describe(op)} at ${v.rev}, but the key was absent`);
+    }
+  }
+
+  /** Whether an unsettled indeterminate write (of `type`, if given) could be the state op saw instead. */
+  private explained(k: KeyLog, op: LinOp, latest: Version | undefined, type?: LinOp['type']): boolean {
+    for (const u of k.unsettled) {
+      if (u.id === op.id || (type && u.type !== type)) continue;
+      // it applied, if at all, after its invoke and within settle of its failure
+      if (u.invoke < (op.ret ?? Infinity) && (!latest || (u.ret ?? u.invoke) + this.settleMs > latest.invoke))
+        return true;
+    }
+    return false;
+  }
+
+  private skip(v: Version, p: Placed): void {
+    if (v.skips?.includes(p.op.id)) return;
+    if (!v.skips) v.skips = [];
+    if (v.skips.length < SKIPS_KEPT) v.skips.push(p.op.id);
+    if (v.verdict === 'stale') this.stale(v, p.op.id);
+    else if (v.verdict === undefined && v.skips.length === 1)
+      this.verdicts.push({ due: this.now + 2 * this.settleMs, v });
+  }
+
+  /** A version skipped by reads: lost if nobody ever saw it, else those reads were stale. */
+  private verdict(v: Version): void {
+    if (v.verdict) return;
+    if (!v.observed) {
+      v.verdict = 'lost';
+      const by = v.skips!.map((id) => `#${id}`).join(', ');
+      return this.report(
+        'lost-write',
+        v.key,
+        v.rev,
+        [v.op, ...v.skips!],
+        `#${v.op} at ${v.rev} seen by no read; skipped by ${by}`,
+      );
+    }
+    v.verdict = 'stale';
+    for (const id of v.skips!) this.stale(v, id);
+  }
+
+  private stale(v: Version, read: number): void {
+    this.report('stale-read', v.key, v.rev, [read, v.op], `#${read} missed #${v.op} at ${v.rev}`);
+  }
+
+  /** op placed at pos before f, an operation that had returned when op was invoked. */
+  private realTime(op: LinOp, pos: number, f: { pos: number; op: number }): void {
+    const k = this.key(op.key);
+    const at = (pos - (pos & 1)) / 2;
+    if (pos & 1 && op.type !== 'cas') {
+      // a read below the frontier that missed a version of its own key is stale, not only early
+      const top = Math.floor(f.pos / 2);
+      const i = k.atOrBelow(top);
+      if (i >= 0 && k.versions[i].rev > at && !this.explained(k, op, k.versions[i])) {
+        const w = k.versions[i];
+        return this.report(
+          'stale-read',
+          op.key,
+          at,
+          [op.id, w.op, f.op],
+          `${describe(op)} at ${at}, before #${w.op} at ${w.rev}, which #${f.op} (returned before it began) follows`,
+        );
+      }
+    }
+    this.report(
+      'real-time',
+      op.key,
+      at,
+      [op.id, f.op],
+      `${describe(op)} placed at ${at}, below #${f.op} at ${Math.floor(f.pos / 2)}, which returned before it began`,
+    );
+  }
+
+  private report(kind: FindingKind, key: string, revision: number, ops: number[], detail: string): void {
+    this.counts.findings[kind]++;
+    if (this.out.length < this.maxFindings) this.out.push({ kind, key, revision, ops, detail });
+  }
+}
+
+const show = (v: Version | undefined) =>
+  !v || v.value === null ? 'absent' : `${JSON.stringify(v.value)} (#${v.op} at ${v.rev})`;
