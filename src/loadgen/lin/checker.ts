@@ -11,6 +11,7 @@ import {
   FINDING_KINDS,
   isEffectiveWrite,
   writtenValue,
+  type Expect,
   type Finding,
   type FindingKind,
   type LinOp,
@@ -336,7 +337,7 @@ export class LinChecker {
     const i = k.atOrBelow(h);
     const latest = i >= 0 ? k.versions[i] : undefined;
     if (op.type === 'cas') {
-      if (compareHolds(op.expect!, latest?.value ?? null, latest?.rev ?? 0) && !this.explained(k, op, latest))
+      if (compareHolds(op.expect!, latest?.value ?? null, latest?.rev ?? 0) && !this.explained(k, op, latest, any))
         this.report('cas-mismatch', op.key, h, [op.id], `${describe(op)}, but at ${h} the key was ${show(latest)}`);
       return;
     }
@@ -345,7 +346,7 @@ export class LinChecker {
       return;
     }
     if (latest && latest.value !== null) {
-      if (this.explained(k, op, latest, 'del')) return;
+      if (this.explained(k, op, latest, (u) => u.type === 'del')) return;
       for (let j = i; j >= 0 && j > i - SKIPS_PER_READ && k.versions[j].value !== null; j--)
         this.skip(k.versions[j], p);
     } else if (latest) latest.observed = true;
@@ -353,12 +354,11 @@ export class LinChecker {
 
   private judgeWrite(op: LinOp, v: Version): void {
     const k = this.key(op.key);
-    let i = k.versions.indexOf(v) - 1;
-    while (i >= 0 && k.versions[i].rev === v.rev) i--;
+    const i = k.atOrBelow(v.rev - 1);
     const prev = i >= 0 ? k.versions[i] : undefined;
     if (op.type === 'cas') {
       if (!compareHolds(op.expect!, prev?.value ?? null, prev?.rev ?? 0)) {
-        if (!this.explained(k, op, prev))
+        if (!this.explained(k, op, prev, (u) => leaves(u, op.expect!)))
           this.report(
             'cas-mismatch',
             op.key,
@@ -367,16 +367,23 @@ export class LinChecker {
             `${describe(op)} at ${v.rev}, but the key was ${show(prev)}`,
           );
       } else if (prev) prev.observed = true;
-    } else if (op.type === 'del' && (!prev || prev.value === null) && !this.explained(k, op, prev)) {
+    } else if (
+      op.type === 'del' &&
+      (!prev || prev.value === null) &&
+      !this.explained(k, op, prev, (u) => u.type !== 'del')
+    ) {
       this.report('delete-mismatch', op.key, v.rev, [op.id], `${describe(op)} at ${v.rev}, but the key was absent`);
     }
   }
 
-  /** Whether an unsettled indeterminate write (of `type`, if given) could be the state op saw instead. */
-  private explained(k: KeyLog, op: LinOp, latest: Version | undefined, type?: LinOp['type']): boolean {
+  /**
+   * Whether an unsettled indeterminate write could have been the state op met instead of `latest`:
+   * one that `fits` (could leave the state op needs), invoked before op returned, and able to apply
+   * after `latest` (it applies, if at all, within settle of its failure).
+   */
+  private explained(k: KeyLog, op: LinOp, latest: Version | undefined, fits: (u: LinOp) => boolean): boolean {
     for (const u of k.unsettled) {
-      if (u.id === op.id || (type && u.type !== type)) continue;
-      // it applied, if at all, after its invoke and within settle of its failure
+      if (u.id === op.id || !fits(u)) continue;
       if (u.invoke < (op.ret ?? Infinity) && (!latest || (u.ret ?? u.invoke) + this.settleMs > latest.invoke))
         return true;
     }
@@ -422,7 +429,7 @@ export class LinChecker {
       // a read below the frontier that missed a version of its own key is stale, not only early
       const top = Math.floor(f.pos / 2);
       const i = k.atOrBelow(top);
-      if (i >= 0 && k.versions[i].rev > at && !this.explained(k, op, k.versions[i])) {
+      if (i >= 0 && k.versions[i].rev > at && !this.explained(k, op, k.versions[i], any)) {
         const w = k.versions[i];
         return this.report(
           'stale-read',
@@ -447,6 +454,15 @@ export class LinChecker {
     if (this.out.length < this.maxFindings) this.out.push({ kind, key, revision, ops, detail });
   }
 }
+
+const any = () => true;
+/** whether an unsettled write, had it applied, could have left the state a compare expects */
+const leaves = (u: LinOp, e: Expect) =>
+  'value' in e
+    ? e.value === 'absent'
+      ? u.type === 'del'
+      : u.value === e.value
+    : (e.modRevision === 'absent') === (u.type === 'del');
 
 const show = (v: Version | undefined) =>
   !v || v.value === null ? 'absent' : `${JSON.stringify(v.value)} (#${v.op} at ${v.rev})`;

@@ -45,7 +45,7 @@ export class KeyLog {
 
   constructor(readonly key: string) {}
 
-  /** Index of the latest version at or below revision h (before `skip`, if given), or -1. */
+  /** Index of the latest version at or below revision h, or -1. */
   atOrBelow(h: number): number {
     const v = this.versions;
     let lo = 0;
