@@ -49,6 +49,7 @@ export interface LinVerdict {
 const SKIPS_KEPT = 16;
 /** a very stale read is reported against the versions it missed last, not every one */
 const SKIPS_PER_READ = 8;
+const SCAN_PER_READ = 64;
 const EARLY_KEPT = 4096;
 
 export class LinChecker {
@@ -227,8 +228,14 @@ export class LinChecker {
       this.queueHead = 0;
     }
     let due = 0;
-    while (due < this.verdicts.length && (all || this.verdicts[due].due <= this.now))
-      this.verdict(this.verdicts[due++].v);
+    while (due < this.verdicts.length && (all || this.verdicts[due].due <= this.now)) {
+      const { v } = this.verdicts[due++];
+      // a correct read may still return v until its successor is older than the window
+      const k = this.key(v.key);
+      const next = k.versions[k.atOrBelow(v.rev) + 1];
+      if (all || (next && next.added < this.now - 2 * this.settleMs)) this.verdict(v);
+      else this.verdicts.push({ due: this.now + 2 * this.settleMs, v });
+    }
     if (due) this.verdicts.splice(0, due);
     if (this.now - this.lastTrim >= this.settleMs / 4) this.trim();
   }
@@ -276,7 +283,7 @@ export class LinChecker {
   }
 
   /** The version a get's value came from, after the checks that need only the value. */
-  private writerOf(k: KeyLog, op: LinOp): Version | undefined {
+  private writerOf(k: KeyLog, op: LinOp): Pick<Version, 'rev'> | undefined {
     const value = op.result as string;
     let w = this.values.get(value);
     if (w && !('observed' in w)) {
@@ -290,14 +297,17 @@ export class LinChecker {
       w = this.apply(src, op.rev);
     }
     if (!w) {
+      // a version forgotten already: the read is judged against the versions after it
       if (op.rev !== undefined && op.rev < k.floorRev) {
-        return void this.report(
-          'stale-read',
-          op.key,
-          op.header!,
-          [op.id],
-          `${describe(op)}: a version older than the window`,
-        );
+        if (op.rev < k.forgottenTop)
+          this.report(
+            'stale-read',
+            op.key,
+            op.header!,
+            [op.id],
+            `${describe(op)}: missed versions up to ${k.forgottenTop}`,
+          );
+        return { rev: op.rev };
       }
       return void this.report('phantom-value', op.key, op.header!, [op.id], `${describe(op)}: never written`);
     }
@@ -334,22 +344,34 @@ export class LinChecker {
   /** A read-like operation against the key's versions at its header (again when a version is learnt late). */
   private judgeRead(k: KeyLog, p: Placed): void {
     const { op, h } = p;
+    if (p.stale) return;
     const i = k.atOrBelow(h);
     const latest = i >= 0 ? k.versions[i] : undefined;
     if (op.type === 'cas') {
-      if (compareHolds(op.expect!, latest?.value ?? null, latest?.rev ?? 0) && !this.explained(k, op, latest, any))
+      if (compareHolds(op.expect!, latest?.value ?? null, latest?.rev ?? 0) && !this.explained(k, op, latest, h, any)) {
+        p.stale = true;
         this.report('cas-mismatch', op.key, h, [op.id], `${describe(op)}, but at ${h} the key was ${show(latest)}`);
+      }
       return;
     }
-    if (op.type === 'get' && typeof op.result === 'string') {
-      for (let j = i; j >= 0 && j > i - SKIPS_PER_READ && k.versions[j].rev > p.from; j--) this.skip(k.versions[j], p);
-      return;
+    // the versions it missed: after the one it returned (a value) or after the last delete (nothing)
+    const missed: Version[] = [];
+    const value = op.type === 'get' && typeof op.result === 'string';
+    if (!value && latest && latest.value === null) latest.observed = true;
+    if (!value && latest && latest.value !== null && this.explained(k, op, latest, h, (u) => u.type === 'del')) return;
+    for (let j = i; j >= 0 && j > i - SCAN_PER_READ; j--) {
+      const v = k.versions[j];
+      if (value ? v.rev <= p.from : v.value === null) break;
+      missed.push(v);
     }
-    if (latest && latest.value !== null) {
-      if (this.explained(k, op, latest, (u) => u.type === 'del')) return;
-      for (let j = i; j >= 0 && j > i - SKIPS_PER_READ && k.versions[j].value !== null; j--)
-        this.skip(k.versions[j], p);
-    } else if (latest) latest.observed = true;
+    if (!missed.length) return;
+    // a read that missed a version someone saw is stale; one that missed only unseen ones may show a lost write
+    const seen = missed.find((v) => v.observed || v.verdict === 'stale');
+    if (seen) {
+      p.stale = true;
+      return this.stale(seen, op.id);
+    }
+    for (const v of missed.slice(0, SKIPS_PER_READ)) this.skip(v, p);
   }
 
   private judgeWrite(op: LinOp, v: Version): void {
@@ -358,7 +380,7 @@ export class LinChecker {
     const prev = i >= 0 ? k.versions[i] : undefined;
     if (op.type === 'cas') {
       if (!compareHolds(op.expect!, prev?.value ?? null, prev?.rev ?? 0)) {
-        if (!this.explained(k, op, prev, (u) => leaves(u, op.expect!)))
+        if (!this.explained(k, op, prev, v.rev - 1, (u) => leaves(u, op.expect!)))
           this.report(
             'cas-mismatch',
             op.key,
@@ -370,7 +392,7 @@ export class LinChecker {
     } else if (
       op.type === 'del' &&
       (!prev || prev.value === null) &&
-      !this.explained(k, op, prev, (u) => u.type !== 'del')
+      !this.explained(k, op, prev, v.rev - 1, (u) => u.type !== 'del')
     ) {
       this.report('delete-mismatch', op.key, v.rev, [op.id], `${describe(op)} at ${v.rev}, but the key was absent`);
     }
@@ -378,15 +400,30 @@ export class LinChecker {
 
   /**
    * Whether an unsettled indeterminate write could have been the state op met instead of `latest`:
-   * one that `fits` (could leave the state op needs), invoked before op returned, and able to apply
-   * after `latest` (it applies, if at all, within settle of its failure).
+   * one that `fits` (could leave the state op needs), invoked before op returned, able to apply after
+   * `latest` (it applies, if at all, within settle of its failure), and with a free revision for it
+   * above `latest` and at or below `top` (revisions are global: one no known write holds).
    */
-  private explained(k: KeyLog, op: LinOp, latest: Version | undefined, fits: (u: LinOp) => boolean): boolean {
+  private explained(
+    k: KeyLog,
+    op: LinOp,
+    latest: Version | undefined,
+    top: number,
+    fits: (u: LinOp) => boolean,
+  ): boolean {
+    if (!k.unsettled.size || !this.freeRevision((latest?.rev ?? 0) + 1, top)) return false;
     for (const u of k.unsettled) {
       if (u.id === op.id || !fits(u)) continue;
       if (u.invoke < (op.ret ?? Infinity) && (!latest || (u.ret ?? u.invoke) + this.settleMs > latest.invoke))
         return true;
     }
+    return false;
+  }
+
+  private freeRevision(from: number, to: number): boolean {
+    // a long range surely has one (or its owners were forgotten): no need to look
+    if (to - from > 64) return true;
+    for (let r = from; r <= to; r++) if (!this.revOwner.has(r)) return true;
     return false;
   }
 
@@ -399,7 +436,10 @@ export class LinChecker {
       this.verdicts.push({ due: this.now + 2 * this.settleMs, v });
   }
 
-  /** A version skipped by reads: lost if nobody ever saw it, else those reads were stale. */
+  /**
+   * A version skipped by reads, judged once no correct read could return it any more: lost if nobody
+   * ever saw it, else the reads that skipped it were stale.
+   */
   private verdict(v: Version): void {
     if (v.verdict) return;
     if (!v.observed) {
@@ -429,7 +469,7 @@ export class LinChecker {
       // a read below the frontier that missed a version of its own key is stale, not only early
       const top = Math.floor(f.pos / 2);
       const i = k.atOrBelow(top);
-      if (i >= 0 && k.versions[i].rev > at && !this.explained(k, op, k.versions[i], any)) {
+      if (i >= 0 && k.versions[i].rev > at) {
         const w = k.versions[i];
         return this.report(
           'stale-read',

@@ -40,8 +40,9 @@ export class KeyLog {
   private readsHead = 0;
   /** indeterminate writes not settled yet */
   unsettled = new Set<LinOp>();
-  /** versions below this revision were forgotten */
+  /** versions below this revision were forgotten; the last of them was at forgottenTop */
   floorRev = 0;
+  forgottenTop = 0;
 
   constructor(readonly key: string) {}
 
@@ -86,6 +87,7 @@ export class KeyLog {
     while (n + 1 < v.length && v[n + 1].added < cutoff && !(v[n].skips && !v[n].verdict)) n++;
     if (n > 0) {
       for (let i = 0; i < n; i++) forget(v[i]);
+      this.forgottenTop = v[n - 1].rev;
       v.splice(0, n);
       this.floorRev = v[0].rev;
     }

@@ -23,7 +23,7 @@ export interface SimOptions {
   fail?: number;
   /** probability that an operation times out (a write is then applied or not, half and half) */
   indeterminate?: number;
-  /** ms until a timed-out operation returns */
+  /** ms until the client gives up on an operation (it is then indeterminate); the checker's settle must exceed it */
   timeout?: number;
   /** probability that an indeterminate write is never settled */
   unsettled?: number;
@@ -101,6 +101,7 @@ export function* simulate(o: SimOptions): Generator<SimEvent> {
   let started = 0;
   let seq = 0;
   const agenda = new Agenda();
+  const returnLeg = new Map<LinOp, number>();
   const at = (t: number, kind: Pending['kind'], client: number, op?: LinOp, applies?: boolean) =>
     agenda.push({ t, seq: seq++, kind, client, op, applies });
 
@@ -125,15 +126,21 @@ export function* simulate(o: SimOptions): Generator<SimEvent> {
     if (type === 'put' || type === 'cas') op.value = `v${id}`;
     if (type === 'cas') op.expect = expectFor(client, key);
     const r = rng.next();
+    const [there, back] = [leg(), leg()];
     if (r < (o.fail ?? 0.01)) {
       op.status = 'fail';
-      at(t + leg(), 'return', client, op);
-    } else if (r < (o.fail ?? 0.01) + (o.indeterminate ?? 0.01)) {
+      at(t + Math.min(there, timeout), 'return', client, op);
+    } else if (r < (o.fail ?? 0.01) + (o.indeterminate ?? 0.01) || there + back >= timeout) {
+      // timed out (or cut off): the client gives up; a write reached etcd or not
       op.status = 'indeterminate';
-      const applies = type !== 'get' && rng.next() < 0.5;
-      if (applies) at(t + Math.min(leg(), timeout * 0.9), 'point', client, op);
+      const slow = there + back >= timeout;
+      const applies = type !== 'get' && there < timeout && (slow || rng.next() < 0.5);
+      if (applies) at(t + Math.min(there, timeout * 0.9), 'point', client, op);
       at(t + timeout, 'return', client, op, applies);
-    } else at(t + leg(), 'point', client, op);
+    } else {
+      at(t + there, 'point', client, op);
+      returnLeg.set(op, back);
+    }
   };
 
   const apply = (op: LinOp, client: number) => {
@@ -176,7 +183,8 @@ export function* simulate(o: SimOptions): Generator<SimEvent> {
     if (e.kind === 'start') start(e.t, e.client);
     else if (e.kind === 'point') {
       apply(e.op!, e.client);
-      if (e.op!.status === 'ok') at(e.t + leg(), 'return', e.client, e.op);
+      if (e.op!.status === 'ok') at(e.t + returnLeg.get(e.op!)!, 'return', e.client, e.op);
+      returnLeg.delete(e.op!);
     } else if (e.kind === 'return') {
       const op = e.op!;
       op.ret = e.t;
