@@ -155,7 +155,11 @@ t.test('indeterminate writes', async (t) => {
   t.same(kinds([w, get(5, 6, 'a', 'v1', 2, 2)], [[w.id, 3]]), ['revision-mismatch'], 'a settle that does not');
   t.same(kinds([w, get(5, 6, 'a', null, 1)]), [], 'unsettled: maybe never applied');
   const d = lost({ type: 'del', key: 'a' });
-  t.same(kinds([put(0, 1, 'a', 'v0', 2), { ...d, invoke: 2 }, get(5, 6, 'a', null, 3)]), [], 'an unsettled delete explains a null read');
+  t.same(
+    kinds([put(0, 1, 'a', 'v0', 2), { ...d, invoke: 2 }, get(5, 6, 'a', null, 3)]),
+    [],
+    'an unsettled delete explains a null read',
+  );
   const v2 = lost({ type: 'put', key: 'a', value: 'v2', invoke: 2 });
   const history = [put(0, 1, 'a', 'v1', 2), v2, get(5, 6, 'a', 'v1', 4, 2)];
   t.same(kinds(history, [[v2.id, null]]), [], 'settled as not applied');

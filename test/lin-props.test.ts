@@ -56,9 +56,12 @@ const notApplied = (h: History) => new Set(h.settles.filter((s) => s.rev === nul
 const search = (h: History) => checkLinearizable(h.ops, undefined, { notApplied: notApplied(h) });
 const clone = (h: History): History => ({ ops: h.ops.map((o) => ({ ...o })), settles: h.settles });
 
-/** A key's versions in revision order: acknowledged writes and the indeterminate ones settled applied. */
+/** A key's versions in revision order: acknowledged writes and the indeterminate ones settled or read. */
 function versions(h: History, key: string): { op: LinOp; rev: number }[] {
   const settled = new Map(h.settles.map((s) => [s.id, s.rev]));
+  const read = new Map(gets(h, key).map((r) => [r.result, r.rev]));
+  for (const op of h.ops)
+    if (op.status === 'indeterminate' && op.key === key && read.has(op.value)) settled.set(op.id, read.get(op.value)!);
   const out: { op: LinOp; rev: number }[] = [];
   for (const op of h.ops) {
     if (op.key !== key || op.type === 'get') continue;
