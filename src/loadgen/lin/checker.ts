@@ -347,6 +347,9 @@ export class LinChecker {
     if (p.stale) return;
     const i = k.atOrBelow(h);
     const latest = i >= 0 ? k.versions[i] : undefined;
+    const value = op.type === 'get' && typeof op.result === 'string';
+    // the key's state at h was forgotten (a header far behind the window): only what is known can be missed
+    if (!value && !k.knows(i)) return;
     if (op.type === 'cas') {
       if (compareHolds(op.expect!, latest?.value ?? null, latest?.rev ?? 0) && !this.explained(k, op, latest, h, any)) {
         p.stale = true;
@@ -356,7 +359,6 @@ export class LinChecker {
     }
     // the versions it missed: after the one it returned (a value) or after the last delete (nothing)
     const missed: Version[] = [];
-    const value = op.type === 'get' && typeof op.result === 'string';
     if (!value && latest && latest.value === null) latest.observed = true;
     if (!value && latest && latest.value !== null && this.explained(k, op, latest, h, (u) => u.type === 'del')) return;
     for (let j = i; j >= 0 && j > i - SCAN_PER_READ; j--) {
@@ -377,6 +379,7 @@ export class LinChecker {
   private judgeWrite(op: LinOp, v: Version): void {
     const k = this.key(op.key);
     const i = k.atOrBelow(v.rev - 1);
+    if (!k.knows(i)) return; // settled long after: the state before it was forgotten
     const prev = i >= 0 ? k.versions[i] : undefined;
     if (op.type === 'cas') {
       if (!compareHolds(op.expect!, prev?.value ?? null, prev?.rev ?? 0)) {

@@ -60,6 +60,11 @@ export class KeyLog {
     return hi;
   }
 
+  /** Whether versions[i] (the latest at or below some revision) is surely that, no forgotten one after it. */
+  knows(i: number): boolean {
+    return this.forgottenTop === 0 || (i >= 0 && this.versions[i].rev > this.forgottenTop);
+  }
+
   /** Inserts in revision order (usually at the end); returns a version already at that revision. */
   insert(ver: Version): Version | undefined {
     const v = this.versions;
