@@ -8,15 +8,18 @@
 import {
   compareHolds,
   describe,
-  FINDING_KINDS,
   isEffectiveWrite,
   writtenValue,
   type Expect,
   type Finding,
   type FindingKind,
+  type LinCounts,
   type LinOp,
+  type LinVerdict,
+  newCounts,
 } from './history.js';
 import { Frontier, KeyLog, type Placed, type Version } from './keylog.js';
+import { FindingLog, SkipVerdicts } from './verdicts.js';
 
 export interface LinCheckerOptions {
   /** ms: longer than any operation, and than an indeterminate write may take to be settled (default 5000) */
@@ -25,28 +28,6 @@ export interface LinCheckerOptions {
   maxFindings?: number;
 }
 
-export interface LinCounts {
-  ops: number;
-  reads: number;
-  writes: number;
-  failed: number;
-  indeterminate: number;
-  /** indeterminate writes settled as applied (by settle() or by a read of their value) / as not applied */
-  settledApplied: number;
-  settledNotApplied: number;
-  unsettled: number;
-  /** ok operations without the revisions needed to place them */
-  unplaced: number;
-  judged: number;
-  findings: Record<FindingKind, number>;
-}
-
-export interface LinVerdict {
-  findings: Finding[];
-  counts: LinCounts;
-}
-
-const SKIPS_KEPT = 16;
 /** a very stale read is reported against the versions it missed last, not every one */
 const SKIPS_PER_READ = 8;
 const SCAN_PER_READ = 64;
@@ -54,7 +35,6 @@ const EARLY_KEPT = 4096;
 
 export class LinChecker {
   private readonly settleMs: number;
-  private readonly maxFindings: number;
   private now = -Infinity;
   private keys = new Map<string, KeyLog>();
   /** value → its write: a version, or an indeterminate / failed write */
@@ -64,33 +44,21 @@ export class LinChecker {
   private revOwner = new Map<number, Version>();
   private queue: { op: LinOp; v?: Version }[] = [];
   private queueHead = 0;
-  private verdicts: { due: number; v: Version }[] = [];
   private unsettled = new Map<number, LinOp>();
   /** indeterminate writes found applied (a later settle() must agree) */
   private applied = new Map<number, Version>();
   private early = new Map<number, number | null>();
   private frontier = new Frontier();
   private lastTrim = -Infinity;
-  private out: Finding[] = [];
+  private log: FindingLog;
+  private skips: SkipVerdicts;
   readonly counts: LinCounts;
 
   constructor(opts: LinCheckerOptions = {}) {
     this.settleMs = opts.settle ?? 5000;
-    this.maxFindings = opts.maxFindings ?? 1000;
-    const findings = Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<FindingKind, number>;
-    this.counts = {
-      ops: 0,
-      reads: 0,
-      writes: 0,
-      failed: 0,
-      indeterminate: 0,
-      settledApplied: 0,
-      settledNotApplied: 0,
-      unsettled: 0,
-      unplaced: 0,
-      judged: 0,
-      findings,
-    };
+    this.log = new FindingLog(opts.maxFindings ?? 1000);
+    this.skips = new SkipVerdicts(this.log, 2 * this.settleMs);
+    this.counts = newCounts(this.log.counts);
   }
 
   /** Feeds one operation that returned (or failed, or timed out); operations come in return order. */
@@ -140,7 +108,8 @@ export class LinChecker {
       const known = this.applied.get(id);
       if (known && known.rev !== rev) {
         const at = rev === null ? 'not applied' : `at ${rev}`;
-        this.report('revision-mismatch', known.key, known.rev, [id], `#${id} settled ${at}, but read at ${known.rev}`);
+        const detail = `#${id} settled ${at}, but read at ${known.rev}`;
+        this.log.report('revision-mismatch', known.key, known.rev, [id], detail);
       } else if (!known && this.early.size < EARLY_KEPT) this.early.set(id, rev);
       return;
     }
@@ -157,17 +126,17 @@ export class LinChecker {
   finish(): LinVerdict {
     this.advance(true);
     this.counts.unsettled = this.unsettled.size;
-    return { findings: this.out.slice(), counts: this.counts };
+    return { findings: this.log.out.slice(), counts: this.counts };
   }
 
   /** Findings so far (judged operations only), capped at maxFindings. */
   get findings(): readonly Finding[] {
-    return this.out;
+    return this.log.out;
   }
 
   /** What the window holds: versions, judged reads, pending operations, frontier entries. */
   get retained(): number {
-    let n = this.queue.length - this.queueHead + this.frontier.size + this.verdicts.length;
+    let n = this.queue.length - this.queueHead + this.frontier.size + this.skips.size;
     for (const k of this.keys.values()) n += k.size;
     return n;
   }
@@ -209,7 +178,7 @@ export class LinChecker {
     };
     const twin = k.insert(v) ?? this.revOwner.get(rev);
     if (twin && twin.op !== op.id)
-      this.report('duplicate-revision', op.key, rev, [op.id, twin.op], `#${op.id} and #${twin.op} (${twin.key})`);
+      this.log.report('duplicate-revision', op.key, rev, [op.id, twin.op], `#${op.id} and #${twin.op} (${twin.key})`);
     this.revOwner.set(rev, v);
     if (v.value !== null) this.values.set(v.value, v);
     // reads already judged at or above rev did not know this version yet
@@ -227,16 +196,10 @@ export class LinChecker {
       this.queue = q.slice(this.queueHead);
       this.queueHead = 0;
     }
-    let due = 0;
-    while (due < this.verdicts.length && (all || this.verdicts[due].due <= this.now)) {
-      const { v } = this.verdicts[due++];
-      // a correct read may still return v until its successor is older than the window
+    this.skips.advance(this.now, all, (v) => {
       const k = this.key(v.key);
-      const next = k.versions[k.atOrBelow(v.rev) + 1];
-      if (all || (next && next.added < this.now - 2 * this.settleMs)) this.verdict(v);
-      else this.verdicts.push({ due: this.now + 2 * this.settleMs, v });
-    }
-    if (due) this.verdicts.splice(0, due);
+      return k.versions[k.atOrBelow(v.rev) + 1];
+    });
     if (this.now - this.lastTrim >= this.settleMs / 4) this.trim();
   }
 
@@ -279,7 +242,7 @@ export class LinChecker {
     k.place(p);
     this.judgeRead(k, p);
     const f = this.frontier.before(op.invoke);
-    if (f && 2 * h + 1 < f.pos) this.realTime(op, 2 * h + 1, f);
+    if (f && 2 * h + 1 < f.pos && !p.stale) this.realTime(op, 2 * h + 1, f);
   }
 
   /** The version a get's value came from, after the checks that need only the value. */
@@ -290,7 +253,7 @@ export class LinChecker {
       const src = w as LinOp;
       if (src.status === 'fail' || src.key !== op.key) {
         const why = src.status === 'fail' ? `written only by failed #${src.id}` : `written to ${src.key}`;
-        return void this.report('phantom-value', op.key, op.header!, [op.id, src.id], `${describe(op)}: ${why}`);
+        return void this.flag('phantom-value', op, op.header!, [src.id], `: ${why}`);
       }
       // a read of an indeterminate write settles it at the read's mod revision
       if (op.rev === undefined) return void this.counts.unplaced++;
@@ -300,44 +263,20 @@ export class LinChecker {
       // a version forgotten already: the read is judged against the versions after it
       if (op.rev !== undefined && op.rev < k.floorRev) {
         if (op.rev < k.forgottenTop)
-          this.report(
-            'stale-read',
-            op.key,
-            op.header!,
-            [op.id],
-            `${describe(op)}: missed versions up to ${k.forgottenTop}`,
-          );
+          this.flag('stale-read', op, op.header!, [], `: missed versions up to ${k.forgottenTop}`);
         return { rev: op.rev };
       }
-      return void this.report('phantom-value', op.key, op.header!, [op.id], `${describe(op)}: never written`);
+      return void this.flag('phantom-value', op, op.header!, [], `: never written`);
     }
     const v = w as Version;
     if (v.key !== op.key) {
-      return void this.report(
-        'phantom-value',
-        op.key,
-        op.header!,
-        [op.id, v.op],
-        `${describe(op)}: written to ${v.key}`,
-      );
+      return void this.flag('phantom-value', op, op.header!, [v.op], `: written to ${v.key}`);
     }
     v.observed = true;
     if (op.rev !== undefined && op.rev !== v.rev)
-      this.report(
-        'revision-mismatch',
-        op.key,
-        op.rev,
-        [op.id, v.op],
-        `${describe(op)} at ${op.rev}, written at ${v.rev}`,
-      );
+      this.flag('revision-mismatch', op, op.rev, [v.op], ` at ${op.rev}, written at ${v.rev}`);
     if (v.invoke > op.ret! || v.rev > op.header!)
-      this.report(
-        'future-read',
-        op.key,
-        v.rev,
-        [op.id, v.op],
-        `${describe(op)} at header ${op.header}: #${v.op} at ${v.rev}`,
-      );
+      this.flag('future-read', op, v.rev, [v.op], ` at header ${op.header}: #${v.op} at ${v.rev}`);
     return v;
   }
 
@@ -351,9 +290,12 @@ export class LinChecker {
     // the key's state at h was forgotten (a header far behind the window): only what is known can be missed
     if (!value && !k.knows(i)) return;
     if (op.type === 'cas') {
-      if (compareHolds(op.expect!, latest?.value ?? null, latest?.rev ?? 0) && !this.explained(k, op, latest, h, any)) {
+      if (
+        compareHolds(op.expect!, latest?.value ?? null, latest?.rev ?? 0) &&
+        !this.explained(k, op, latest, h, (u) => spoils(u, op.expect!))
+      ) {
         p.stale = true;
-        this.report('cas-mismatch', op.key, h, [op.id], `${describe(op)}, but at ${h} the key was ${show(latest)}`);
+        this.flag('cas-mismatch', op, h, [], `, but at ${h} the key was ${show(latest)}`);
       }
       return;
     }
@@ -371,9 +313,9 @@ export class LinChecker {
     const seen = missed.find((v) => v.observed || v.verdict === 'stale');
     if (seen) {
       p.stale = true;
-      return this.stale(seen, op.id);
+      return this.skips.stale(seen, op.id);
     }
-    for (const v of missed.slice(0, SKIPS_PER_READ)) this.skip(v, p);
+    for (const v of missed.slice(0, SKIPS_PER_READ)) this.skips.skip(v, op.id, this.now);
   }
 
   private judgeWrite(op: LinOp, v: Version): void {
@@ -384,28 +326,29 @@ export class LinChecker {
     if (op.type === 'cas') {
       if (!compareHolds(op.expect!, prev?.value ?? null, prev?.rev ?? 0)) {
         if (!this.explained(k, op, prev, v.rev - 1, (u) => leaves(u, op.expect!)))
-          this.report(
-            'cas-mismatch',
-            op.key,
-            v.rev,
-            [op.id],
-            `${describe(op)} at ${v.rev}, but the key was ${show(prev)}`,
-          );
+          this.flag('cas-mismatch', op, v.rev, [], ` at ${v.rev}, but the key was ${show(prev)}`);
       } else if (prev) prev.observed = true;
     } else if (
       op.type === 'del' &&
       (!prev || prev.value === null) &&
       !this.explained(k, op, prev, v.rev - 1, (u) => u.type !== 'del')
     ) {
-      this.report('delete-mismatch', op.key, v.rev, [op.id], `${describe(op)} at ${v.rev}, but the key was absent`);
+      this.flag('delete-mismatch', op, v.rev, [], ` at ${v.rev}, but the key was absent`);
     }
+  }
+
+  /** A finding about op (named first), with the others involved; the detail follows op's description. */
+  private flag(kind: FindingKind, op: LinOp, revision: number, others: number[], detail: string): void {
+    this.log.report(kind, op.key, revision, [op.id, ...others], describe(op) + detail);
   }
 
   /**
    * Whether an unsettled indeterminate write could have been the state op met instead of `latest`:
-   * one that `fits` (could leave the state op needs), invoked before op returned, able to apply after
-   * `latest` (it applies, if at all, within settle of its failure), and with a free revision for it
-   * above `latest` and at or below `top` (revisions are global: one no known write holds).
+   * one that `fits` (could leave the state op needs), invoked before op returned (a timed-out write
+   * may still apply much later), with a free revision for it above `latest` and at or below `top`
+   * (revisions are global: one no known write holds). When only
+   * one write and one revision can, that is where it applied: it is settled there, so what follows is
+   * judged against it.
    */
   private explained(
     k: KeyLog,
@@ -414,54 +357,20 @@ export class LinChecker {
     top: number,
     fits: (u: LinOp) => boolean,
   ): boolean {
-    if (!k.unsettled.size || !this.freeRevision((latest?.rev ?? 0) + 1, top)) return false;
-    for (const u of k.unsettled) {
-      if (u.id === op.id || !fits(u)) continue;
-      if (u.invoke < (op.ret ?? Infinity) && (!latest || (u.ret ?? u.invoke) + this.settleMs > latest.invoke))
-        return true;
-    }
-    return false;
+    if (!k.unsettled.size) return false;
+    const free = this.freeRevisions((latest?.rev ?? 0) + 1, top);
+    if (!free.length) return false;
+    const can = [...k.unsettled].filter((u) => u.id !== op.id && fits(u) && u.invoke < (op.ret ?? Infinity));
+    if (can.length === 1 && free.length === 1) this.apply(can[0], free[0]);
+    return can.length > 0;
   }
 
-  private freeRevision(from: number, to: number): boolean {
-    // a long range surely has one (or its owners were forgotten): no need to look
-    if (to - from > 64) return true;
-    for (let r = from; r <= to; r++) if (!this.revOwner.has(r)) return true;
-    return false;
-  }
-
-  private skip(v: Version, p: Placed): void {
-    if (v.skips?.includes(p.op.id)) return;
-    if (!v.skips) v.skips = [];
-    if (v.skips.length < SKIPS_KEPT) v.skips.push(p.op.id);
-    if (v.verdict === 'stale') this.stale(v, p.op.id);
-    else if (v.verdict === undefined && v.skips.length === 1)
-      this.verdicts.push({ due: this.now + 2 * this.settleMs, v });
-  }
-
-  /**
-   * A version skipped by reads, judged once no correct read could return it any more: lost if nobody
-   * ever saw it, else the reads that skipped it were stale.
-   */
-  private verdict(v: Version): void {
-    if (v.verdict) return;
-    if (!v.observed) {
-      v.verdict = 'lost';
-      const by = v.skips!.map((id) => `#${id}`).join(', ');
-      return this.report(
-        'lost-write',
-        v.key,
-        v.rev,
-        [v.op, ...v.skips!],
-        `#${v.op} at ${v.rev} seen by no read; skipped by ${by}`,
-      );
-    }
-    v.verdict = 'stale';
-    for (const id of v.skips!) this.stale(v, id);
-  }
-
-  private stale(v: Version, read: number): void {
-    this.report('stale-read', v.key, v.rev, [read, v.op], `#${read} missed #${v.op} at ${v.rev}`);
+  /** Revisions in [from, to] no known write holds (a long range: two, as if it had many). */
+  private freeRevisions(from: number, to: number): number[] {
+    if (to - from > 64) return [from, to];
+    const free: number[] = [];
+    for (let r = from; r <= to && free.length < 2; r++) if (!this.revOwner.has(r)) free.push(r);
+    return free;
   }
 
   /** op placed at pos before f, an operation that had returned when op was invoked. */
@@ -474,31 +383,25 @@ export class LinChecker {
       const i = k.atOrBelow(top);
       if (i >= 0 && k.versions[i].rev > at) {
         const w = k.versions[i];
-        return this.report(
+        return this.flag(
           'stale-read',
-          op.key,
+          op,
           at,
-          [op.id, w.op, f.op],
-          `${describe(op)} at ${at}, before #${w.op} at ${w.rev}, which #${f.op} (returned before it began) follows`,
+          [w.op, f.op],
+          ` at ${at}, before #${w.op} at ${w.rev}, which #${f.op} (returned before it began) follows`,
         );
       }
     }
-    this.report(
+    this.flag(
       'real-time',
-      op.key,
+      op,
       at,
-      [op.id, f.op],
-      `${describe(op)} placed at ${at}, below #${f.op} at ${Math.floor(f.pos / 2)}, which returned before it began`,
+      [f.op],
+      ` placed at ${at}, below #${f.op} at ${Math.floor(f.pos / 2)}, which returned before it began`,
     );
-  }
-
-  private report(kind: FindingKind, key: string, revision: number, ops: number[], detail: string): void {
-    this.counts.findings[kind]++;
-    if (this.out.length < this.maxFindings) this.out.push({ kind, key, revision, ops, detail });
   }
 }
 
-const any = () => true;
 /** whether an unsettled write, had it applied, could have left the state a compare expects */
 const leaves = (u: LinOp, e: Expect) =>
   'value' in e
@@ -506,6 +409,10 @@ const leaves = (u: LinOp, e: Expect) =>
       ? u.type === 'del'
       : u.value === e.value
     : (e.modRevision === 'absent') === (u.type === 'del');
+
+/** whether an unsettled write, had it applied, could have left a state the compare fails on */
+const spoils = (u: LinOp, e: Expect) =>
+  'value' in e ? !leaves(u, e) : e.modRevision === 'absent' || e.modRevision === 0 ? u.type !== 'del' : true;
 
 const show = (v: Version | undefined) =>
   !v || v.value === null ? 'absent' : `${JSON.stringify(v.value)} (#${v.op} at ${v.rev})`;

@@ -72,6 +72,41 @@ export interface Finding {
   detail: string;
 }
 
+export interface LinCounts {
+  ops: number;
+  reads: number;
+  writes: number;
+  failed: number;
+  indeterminate: number;
+  /** indeterminate writes settled as applied (by settle() or by a read of their value) / as not applied */
+  settledApplied: number;
+  settledNotApplied: number;
+  unsettled: number;
+  /** ok operations without the revisions needed to place them */
+  unplaced: number;
+  judged: number;
+  findings: Record<FindingKind, number>;
+}
+
+export interface LinVerdict {
+  findings: Finding[];
+  counts: LinCounts;
+}
+
+export const newCounts = (findings: Record<FindingKind, number>): LinCounts => ({
+  ops: 0,
+  reads: 0,
+  writes: 0,
+  failed: 0,
+  indeterminate: 0,
+  settledApplied: 0,
+  settledNotApplied: 0,
+  unsettled: 0,
+  unplaced: 0,
+  judged: 0,
+  findings,
+});
+
 /** Whether a CAS's compare holds against a key state (value null = absent; modRevision 0 = absent). */
 export function compareHolds(expect: Expect, value: string | null, modRevision: number): boolean {
   if ('value' in expect) return expect.value === 'absent' ? value === null : value === expect.value;

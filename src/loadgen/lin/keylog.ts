@@ -31,6 +31,7 @@ export interface Placed {
   /** the revision of the version it returned (0: none known) */
   from: number;
   at: number;
+  /** already reported (a stale read, a CAS that failed wrongly) */
   stale?: boolean;
 }
 
@@ -38,6 +39,7 @@ export class KeyLog {
   versions: Version[] = [];
   private reads: Placed[] = [];
   private readsHead = 0;
+  private topHeader = -1;
   /** indeterminate writes not settled yet */
   unsettled = new Set<LinOp>();
   /** versions below this revision were forgotten; the last of them was at forgottenTop */
@@ -78,10 +80,13 @@ export class KeyLog {
 
   place(p: Placed): void {
     this.reads.push(p);
+    if (p.h > this.topHeader) this.topHeader = p.h;
   }
 
   /** Judged reads served at or above revision r (still in the window). */
   *readsAtOrAbove(r: number): Iterable<Placed> {
+    // the usual case: a write newer than every judged read
+    if (r > this.topHeader) return;
     for (let i = this.readsHead; i < this.reads.length; i++) if (this.reads[i].h >= r) yield this.reads[i];
   }
 
