@@ -102,7 +102,7 @@ export class KeyLog {
       this.floorRev = v[0].rev;
     }
     while (this.readsHead < this.reads.length && this.reads[this.readsHead].at < cutoff) this.readsHead++;
-    if (this.readsHead > 1024 && this.readsHead * 2 > this.reads.length) {
+    if (this.readsHead > 64 && this.readsHead * 2 > this.reads.length) {
       this.reads = this.reads.slice(this.readsHead);
       this.readsHead = 0;
     }
