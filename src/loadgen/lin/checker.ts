@@ -22,7 +22,7 @@ import { Frontier, KeyLog, type Placed, type Version } from './keylog.js';
 import { FindingLog, SkipVerdicts } from './verdicts.js';
 
 export interface LinCheckerOptions {
-  /** ms: longer than any operation, and than an indeterminate write may take to be settled (default 5000) */
+  /** ms: longer than any operation takes to return or time out (default 5000); the window is twice it */
   settle?: number;
   /** findings kept in full; beyond it they are only counted (default 1000) */
   maxFindings?: number;
@@ -30,7 +30,9 @@ export interface LinCheckerOptions {
 
 /** a very stale read is reported against the versions it missed last, not every one */
 const SKIPS_PER_READ = 8;
+/** how far back a read's missed versions are looked for */
 const SCAN_PER_READ = 64;
+/** settle() calls for writes not fed yet, kept until they are */
 const EARLY_KEPT = 4096;
 
 export class LinChecker {
