@@ -135,6 +135,23 @@ anomaly(
   false,
 );
 anomaly(
+  'real time: a read served at a header below a write of another key that had returned',
+  [put(0, 1, 'a', 'v1', 5), get(2, 3, 'b', null, 3)],
+  'real-time',
+  false,
+);
+anomaly(
+  'an unsettled delete that alone fits the one free revision is taken as applied there',
+  [
+    put(0, 1, 'a', 'v0', 2),
+    op(3, 100, { type: 'del', key: 'a', status: 'indeterminate' }),
+    get(5, 6, 'a', null, 3),
+    op(7, 8, { type: 'del', key: 'a', result: 1, rev: 4, header: 4 }),
+  ],
+  'delete-mismatch',
+  true,
+);
+anomaly(
   'future read: the value of a write invoked after the read returned',
   [get(0, 1, 'a', 'v1', 2, 2), put(5, 6, 'a', 'v1', 2)],
   'future-read',
