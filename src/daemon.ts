@@ -120,6 +120,7 @@ export class Daemon extends EventEmitter {
     });
     const chaos = wireChaos({
       clock: this.clock,
+      metrics: this.metrics,
       logger: this.logger,
       topology: this.topology,
       seed: opts.seed,

@@ -17,6 +17,12 @@ export class Metrics {
   // partitions (egress)
   readonly peerBytes: Counter<'from' | 'to'>;
   readonly partitionActive: Gauge;
+  // fault windows and scenarios
+  readonly faultWindows: Counter<'kind'>;
+  readonly faultWindowsActive: Gauge<'kind'>;
+  readonly leaderChanges: Counter;
+  readonly scenarioSteps: Counter<'result'>;
+  readonly scenarioSkew: Histogram;
   // load
   readonly puts: Counter<'outcome'>;
   readonly putLatency: Histogram<'outcome'>;
@@ -79,6 +85,35 @@ export class Metrics {
     this.partitionActive = new Gauge({
       name: 'etcd_soak_partition_active',
       help: '1 while any partition is active, else 0.',
+      registers,
+    });
+    this.faultWindows = new Counter({
+      name: 'etcd_soak_fault_windows_total',
+      help: 'Fault windows opened, by kind: a link fault type, partition, or a member fault (kill, stop, freeze, restart); whoever applied them.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.faultWindowsActive = new Gauge({
+      name: 'etcd_soak_fault_windows_active',
+      help: 'Fault windows in force now, by kind.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.leaderChanges = new Counter({
+      name: 'etcd_soak_leader_changes_total',
+      help: "Leader changes the daemon's once-a-second status round saw while a load or a scenario ran.",
+      registers,
+    });
+    this.scenarioSteps = new Counter({
+      name: 'etcd_soak_scenario_steps_total',
+      help: 'Scenario steps by result: applied, failed.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.scenarioSkew = new Histogram({
+      name: 'etcd_soak_scenario_skew_seconds',
+      help: 'How long after it was due a scenario step took effect (steps due at a known time).',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     });
     this.puts = new Counter({

@@ -30,6 +30,9 @@ t.test('--dry-run prints the expanded plan and its hash, the same each time, and
     '--scenario-seed draws another plan',
   );
   t.equal(a.stderr(), '', 'no lab was started (nothing logged)');
+  const r = run('etcd-soak', ['run', '--config', 'config/lab.yaml', ...args.slice(1)]);
+  t.equal((await r.exited).code, 0, 'run --config C --scenario F --dry-run');
+  t.equal(r.stdout(), a.stdout(), 'the lab config launches 3 members: the same plan');
 });
 
 t.test('a bad scenario file or flag exits 2 naming it', async (t) => {

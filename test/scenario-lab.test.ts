@@ -140,6 +140,16 @@ t.test('the scenario runs on the real members; the report has its windows and fi
   );
   t.ok(done.skew.count >= 3, 'skew measured for the steps due at known times');
 
+  const metrics = await (await fetch(`${lab.apiUrl}/metrics`)).text();
+  for (const kind of ['partition', 'freeze', 'kill', 'delay'])
+    t.match(
+      metrics,
+      new RegExp(`etcd_soak_fault_windows_total\\{kind="${kind}"\\} 1\\n`),
+      `metric: one ${kind} window`,
+    );
+  t.match(metrics, /etcd_soak_fault_windows_active\{kind="partition"\} 0\n/, 'metric: none active now');
+  t.match(metrics, /etcd_soak_scenario_steps_total\{result="applied"\} 4\n/);
+  t.match(metrics, /etcd_soak_leader_changes_total [1-9]/);
   const rows = await healthy();
   t.equal(rows.length, 3);
   // every member holds the same keyspace at one revision

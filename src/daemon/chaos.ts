@@ -2,6 +2,7 @@
 // applied, the leader changes), the member book (process faults on launched members) and the scenario
 // runner that drives faults, partitions, members and the load's rate through the daemon's own books.
 import type { Topology } from '../cluster/topology.js';
+import type { Metrics } from '../metrics.js';
 import type { FaultTarget } from '../schema/target.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -11,10 +12,11 @@ import type { FaultBook } from './faults.js';
 import { MemberBook, type MemberAction, type MemberWindowEdge } from './members.js';
 import type { PartitionBook } from './partitions.js';
 import { ScenarioBook, type ScenarioDeps } from './scenarios.js';
-import { WindowLog, type WindowMark } from './windows.js';
+import { WindowLog, type WindowMark, type WindowRecord } from './windows.js';
 
 export interface ChaosHost {
   clock: Clock;
+  metrics: Metrics;
   logger: Logger;
   topology: Topology;
   seed?: number;
@@ -37,7 +39,10 @@ export function wireChaos(h: ChaosHost): Chaos {
     clock: h.clock,
     logger: h.logger,
     leader: () => leaderView(h.topology),
-    sink: (m) => h.mark(m),
+    sink: (m) => {
+      if (m.mark === 'leader' && m.previous !== null) h.metrics.leaderChanges.inc();
+      h.mark(m);
+    },
     tracking: () => h.topology.size > 0 && (h.loadRunning() || scenarios.running),
   });
   const memberBook = new MemberBook({
@@ -47,6 +52,11 @@ export function wireChaos(h: ChaosHost): Chaos {
     // the run's seed, a stream of its own (the links' streams step by 0x9e3779b9)
     rng: new Rng(h.seed !== undefined ? (h.seed ^ 0x6d656d62) >>> 0 : randomSeed()),
   });
+  windows.on('start', (w: WindowRecord) => {
+    h.metrics.faultWindows.inc({ kind: w.kind });
+    h.metrics.faultWindowsActive.inc({ kind: w.kind });
+  });
+  windows.on('end', (w: WindowRecord) => h.metrics.faultWindowsActive.dec({ kind: w.kind }));
   memberBook.on('window', (w: MemberWindowEdge) =>
     w.edge === 'start' ? windows.start(w.id, w.kind, `member ${w.member}`, w.at) : windows.end(w.id, w.at),
   );
@@ -63,6 +73,10 @@ export function wireChaos(h: ChaosHost): Chaos {
     setRate: (rate) => h.setRate(rate),
     check: (c) => checkCondition(h.topology, c),
     mark: (m) => h.mark(m),
+    stepDone: (s) => {
+      h.metrics.scenarioSteps.inc({ result: s.error ? 'failed' : 'applied' });
+      if (s.skewMs !== undefined) h.metrics.scenarioSkew.observe(s.skewMs / 1000);
+    },
   });
   return { windows, memberBook, scenarios };
 }

@@ -30,6 +30,8 @@ export interface ScenarioDeps {
   setRate(rate: number): void;
   /** whether the condition holds now (asks the members, within about a second) */
   check(condition: Condition): Promise<boolean>;
+  /** a step was applied (or failed): its record */
+  stepDone?(s: { error?: string; skewMs?: number }): void;
   /** a scenario mark for the run's timeline */
   mark(m: {
     mark: 'scenario';

@@ -259,6 +259,7 @@ export class ScenarioRun extends EventEmitter {
       this.errors.push(`step ${step} (${label}): ${rec.error}`);
       this.deps.logger?.warn({ scenario: this.id, step, err: rec.error }, 'scenario step failed');
     }
+    this.deps.stepDone?.(rec);
     return rec;
   }
 
