@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from './util/log.js';
 import { Conflict, Invalid, NotFound } from './util/errors.js';
 import type { MemberStatus } from './etcd/control.js';
 import { Topology } from './cluster/topology.js';
-import { FaultBook } from './daemon/faults.js';
+import { FaultBook, ONE_SHOT } from './daemon/faults.js';
 import { PeerNet } from './daemon/peer-net.js';
 import { LoadSlot } from './daemon/load-slot.js';
 import { describeTarget, wireChaos } from './daemon/chaos.js';
@@ -136,7 +136,11 @@ export class Daemon extends EventEmitter {
     this.faults = new FaultBook({
       clock: this.clock,
       // a fault on several links: its window is named by its target once it is known
-      added: (f) => this.windows.describe(f.id, { target: describeTarget(f.target, f.links) }),
+      added: (f) => {
+        const target = describeTarget(f.target, f.links);
+        if (ONE_SHOT.has(f.type)) this.windows.instant(f.id, f.type, target);
+        else this.windows.describe(f.id, { target });
+      },
       link: (name) => this.links.get(name)?.link,
       links: () => [...this.links.values()].map((e) => e.link),
       members: () => this.members(),
@@ -188,9 +192,10 @@ export class Daemon extends EventEmitter {
       this.windows.start(info.id, info.type, `link ${link.name}`);
       if (LOSSY_FAULTS.has(info.type)) this.lossyActive++;
     });
-    link.on('fault-once', (info: { id: string; type: string }) =>
-      this.windows.instant(info.id, info.type, `link ${link.name}`),
-    );
+    // a one-shot part of a targeted fault is that fault's one window (opened by the fault book's `added`)
+    link.on('fault-once', (info: { id: string; type: string }) => {
+      if (this.faults.applying !== info.id) this.windows.instant(info.id, info.type, `link ${link.name}`);
+    });
     link.on('fault-removed', (info: { id: string; type: string }) => {
       this.windows.end(info.id);
       this.faults.partRemoved(link.name, info.id);

@@ -12,7 +12,9 @@ async function settle(n = 5) {
   for (let i = 0; i < n; i++) await turn();
 }
 
-function setup(opts: { healthyAfter?: number; failMember?: boolean; applyDelay?: number } = {}) {
+function setup(
+  opts: { healthyAfter?: number; failMember?: boolean; applyDelay?: number; onRoles?: (now: number) => void } = {},
+) {
   const clock = new ManualClock();
   const marks: (WindowMark | { mark: 'scenario' })[] = [];
   const log: string[] = [];
@@ -35,7 +37,10 @@ function setup(opts: { healthyAfter?: number; failMember?: boolean; applyDelay?:
       log.push(`+${id} ${spec.type}@${clock.now()}`);
       return { id, links: target.links ?? [] };
     },
-    followers: async () => ['s2', 's3'],
+    roles: async () => {
+      opts.onRoles?.(clock.now());
+      return { leader: 's1', followers: ['s2', 's3'], others: [] };
+    },
     removeFault(id) {
       windows.end(id);
       log.push(`-${id}@${clock.now()}`);
@@ -54,7 +59,9 @@ function setup(opts: { healthyAfter?: number; failMember?: boolean; applyDelay?:
     },
     async member(target, action, avoid) {
       if (opts.failMember) throw new Error('member s9 is not launched by this daemon');
-      const name = target === 'random-follower' ? ['s2', 's3'].find((m) => !avoid.includes(m))! : target;
+      // roles arrive resolved to names (the runner resolves them just before the due time)
+      t.notOk(['leader', 'follower', 'random-follower'].includes(target), 'a name, not a role');
+      const name = target;
       log.push(`${action} ${name}@${clock.now()} avoid=${avoid.join(',')}`);
       const id = `m${++seq}`;
       if (action === 'freeze' || action === 'kill') {
@@ -220,7 +227,11 @@ t.test('abort undoes every action in force and runs nothing more', async (t) => 
   await settle();
   clock.advance(100);
   await settle();
-  t.same(log.slice(1), ['freeze s2@0 avoid=', 'kill s3@100 avoid=s2'], 'a random-follower pick avoids a member taken');
+  t.same(
+    log.slice(1),
+    ['freeze s2@0 avoid=s3', 'kill s3@100 avoid=s2'],
+    'a random-follower pick avoids a member taken or reserved',
+  );
   t.same([...down].sort(), ['s2', 's3']);
   const st = await run.abort();
   t.equal(st.state, 'aborted');
@@ -264,4 +275,35 @@ t.test('skew: from when the step was due to when its window started', async (t) 
   await run.whenDone();
   t.equal(run.status().log[0].skewMs, 7);
   t.equal(run.status().skew.p99, 7);
+});
+
+t.test('roles are resolved a second ahead, so the step lands at its due time', async (t) => {
+  const asked: number[] = [];
+  const { clock, book, log } = setup({ onRoles: (now) => asked.push(now) });
+  const run = book.start(
+    plan([
+      {
+        id: 't1',
+        at: 5000,
+        label: 'a',
+        items: [
+          {
+            kind: 'action',
+            step: 's1',
+            label: 'freeze the leader',
+            action: { type: 'member', action: 'freeze', target: 'leader' },
+            duration: 1000,
+          },
+        ],
+      },
+    ]),
+  );
+  for (let i = 0; i < 8; i++) {
+    clock.advance(1000);
+    await settle();
+  }
+  t.same(asked, [4000], 'asked who leads 1 s before the step was due');
+  t.same(log.slice(0, 2), ['freeze s1@5000 avoid=', 'continue s1@6000 avoid=']);
+  await run.whenDone();
+  t.equal(run.status().log[0].skewMs, 0);
 });

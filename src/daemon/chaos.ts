@@ -65,7 +65,11 @@ export function wireChaos(h: ChaosHost): Chaos {
     logger: h.logger,
     windows,
     addFault: (spec, target) => h.faults().add(spec, target),
-    followers: async () => (await h.topology.roles(1000)).followers.map((m) => m.name),
+    roles: async () => {
+      const r = await h.topology.roles(1000);
+      const names = (ms: { name: string }[]) => ms.map((m) => m.name);
+      return { leader: r.leader?.name, followers: names(r.followers), others: names(r.unreachable) };
+    },
     removeFault: (id) => h.faults().remove(id),
     addPartition: (spec) => h.partitions().add(spec),
     removePartition: (id) => h.partitions().remove(id),

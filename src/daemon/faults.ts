@@ -46,13 +46,19 @@ export interface FaultBookDeps {
 }
 
 /** one-shot faults act once and are not kept */
-const ONE_SHOT = new Set<FaultType>(['reset', 'reset-listener']);
+export const ONE_SHOT = new Set<FaultType>(['reset', 'reset-listener']);
 
 export class FaultBook {
   private readonly faults = new Map<string, { info: TargetedFault; parts: Map<string, string> }>();
   private seq = 0;
+  private applyingId: string | undefined;
 
   constructor(private readonly deps: FaultBookDeps) {}
+
+  /** The id of the targeted fault being put on its links right now (its parts' link events name it). */
+  get applying(): string | undefined {
+    return this.applyingId;
+  }
 
   /** The link names a target selects now; NotFound for an unknown link or member, Unprocessable when none. */
   async resolve(target: FaultTarget): Promise<string[]> {
@@ -100,6 +106,7 @@ export class FaultBook {
     const now = this.deps.clock.wallNow();
     const parts = new Map<string, string>();
     let scope: FaultScope | undefined;
+    this.applyingId = id;
     for (const n of names) {
       const link = this.deps.link(n);
       if (!link) continue; // removed while the target was resolved
@@ -118,6 +125,7 @@ export class FaultBook {
     };
     if (spec.duration !== undefined && !ONE_SHOT.has(spec.type))
       info.expiresAt = new Date(now + spec.duration).toISOString();
+    this.applyingId = undefined;
     if (!ONE_SHOT.has(spec.type) && parts.size) this.faults.set(id, { info, parts });
     if (parts.size) this.deps.added?.(info);
     return { ...info, links: [...info.links] };

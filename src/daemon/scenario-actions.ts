@@ -20,8 +20,8 @@ export interface ScenarioDeps {
   logger?: Logger;
   windows: WindowLog;
   addFault(spec: FaultSpec, target: FaultTarget): Promise<{ id: string; links: string[] }>;
-  /** the members that follow now (a random-follower fault target picks among them) */
-  followers(): Promise<string[]>;
+  /** who leads, who follows (answering), and the members that do not answer, now */
+  roles(): Promise<{ leader?: string; followers: string[]; others: string[] }>;
   removeFault(id: string): boolean;
   addPartition(spec: PartitionSpec): Promise<{ id: string; summary: string }>;
   removePartition(id: string): boolean;
@@ -43,6 +43,15 @@ export interface ScenarioDeps {
   }): void;
 }
 
+/** An action with its roles resolved to member names, and the member a random pick reserved. */
+export interface ResolvedAction {
+  action: ScenarioAction;
+  /** the member this run takes with it (a random pick, a named isolation, a member action's target) */
+  picked?: string;
+}
+
+const ROLES = new Set(['leader', 'follower', 'random-follower']);
+
 export class StepActions {
   /** members this run has taken down, frozen or cut off (a random-follower pick avoids them) */
   readonly affected = new Map<string, string>();
@@ -52,76 +61,139 @@ export class StepActions {
     private readonly rng: Rng,
   ) {}
 
-  /** Applies one action; how to undo it (nothing for one-shot actions). */
-  async act(a: ScenarioAction): Promise<{ window?: string; member?: string; undo?: () => Promise<void> }> {
-    const d = this.deps;
+  /**
+   * Resolves the action's roles to member names now (one status round), so applying it at its due time
+   * costs no round trip. A random follower is picked among those the run has not taken, and reserved.
+   */
+  async resolve(a: ScenarioAction): Promise<ResolvedAction> {
+    const needs =
+      (a.type === 'fault' && a.target.role) ||
+      (a.type === 'member' && ROLES.has(a.target)) ||
+      (a.type === 'partition' && (a.spec.isolate === 'leader' || a.spec.isolate === 'random-follower'));
+    if (!needs) return { action: a, picked: a.type === 'partition' ? a.spec.isolate : undefined };
+    const roles = await this.deps.roles();
+    const leader = () => {
+      if (!roles.leader)
+        throw new Unprocessable('no member answers as leader now', [{ path: 'role', message: 'no leader' }]);
+      return roles.leader;
+    };
+    const randomFollower = (path: string) => {
+      const pool = roles.followers.filter((m) => !this.affected.has(m)).sort();
+      if (!pool.length)
+        throw new Unprocessable('no follower to pick', [{ path, message: 'no follower the run has not taken' }]);
+      const m = pool[Math.floor(this.rng.next() * pool.length)];
+      this.affected.set(m, 'reserved');
+      return m;
+    };
     switch (a.type) {
       case 'fault': {
-        let target = a.target as FaultTarget;
-        let picked: string | undefined;
-        if (a.target.role === 'random-follower') {
-          const avoid = new Set(this.affected.keys());
-          const followers = (await d.followers()).filter((m) => !avoid.has(m));
-          target = concreteTarget(a.target, followers, () => this.rng.next());
-          picked = target.members?.[0];
+        const { role, ...rest } = a.target;
+        if (role === 'random-follower') {
+          const target = concreteTarget(a.target, roles.followers.filter((m) => !this.affected.has(m)).sort(), () =>
+            this.rng.next(),
+          );
+          const picked = target.members![0];
+          this.affected.set(picked, 'reserved');
+          return { action: { ...a, target }, picked };
         }
-        const f = await d.addFault(a.fault, target);
-        // a member whose peer links are cut counts as taken: the next random pick avoids it
-        const cuts = picked && CUTTING_FAULTS.includes(a.fault.type) && target.kind !== 'client';
-        if (cuts) this.affected.set(picked!, a.fault.type);
-        return {
-          window: f.id,
-          member: picked,
-          undo: async () => {
-            if (cuts) this.affected.delete(picked!);
-            d.removeFault(f.id);
-          },
-        };
+        // leader, or every member that is not the leader (as the fault book selects `follower`)
+        const names = role === 'leader' ? [leader()] : [...roles.followers, ...roles.others].sort();
+        const members = rest.members ? names.filter((n) => rest.members!.includes(n)) : names;
+        if (!members.length)
+          throw new Unprocessable(`no ${role} among the target's members now`, [
+            { path: 'target.role', message: 'matches no member' },
+          ]);
+        return { action: { ...a, target: { ...rest, members } } };
+      }
+      case 'member': {
+        const name =
+          a.target === 'leader'
+            ? leader()
+            : a.target === 'random-follower'
+              ? randomFollower('member.target')
+              : [...roles.followers].sort()[0];
+        if (!name) throw new Unprocessable('no follower now', [{ path: 'member.target', message: 'no follower' }]);
+        return { action: { ...a, target: name }, picked: name };
       }
       case 'partition': {
-        let spec = a.spec as PartitionSpec;
-        let picked: string | undefined;
-        if (spec.isolate === 'random-follower') {
-          const avoid = new Set(this.affected.keys());
-          const followers = (await d.followers()).filter((m) => !avoid.has(m));
-          if (!followers.length)
-            throw new Unprocessable('no follower to isolate', [
-              { path: 'partition.isolate', message: 'no follower now' },
-            ]);
-          picked = followers[Math.floor(this.rng.next() * followers.length)];
-          spec = { ...spec, isolate: picked };
-        } else if (spec.isolate && spec.isolate !== 'leader') picked = spec.isolate;
-        const p = await d.addPartition(spec);
-        if (picked) this.affected.set(picked, 'partition');
-        return {
-          window: p.id,
-          member: picked,
-          undo: async () => {
-            if (picked) this.affected.delete(picked);
-            d.removePartition(p.id);
-          },
-        };
+        const name = a.spec.isolate === 'leader' ? leader() : randomFollower('partition.isolate');
+        return { action: { ...a, spec: { ...a.spec, isolate: name } }, picked: name };
       }
-      case 'load':
-        d.setRate(a.rate);
-        return {};
-      case 'member': {
-        const r = await d.member(a.target, a.action, [...this.affected.keys()]);
-        const back =
-          a.action === 'freeze' ? 'continue' : a.action === 'kill' || a.action === 'stop' ? 'start' : undefined;
-        if (!back) return { window: r.window, member: r.member };
-        const key = `${r.member}`;
-        this.affected.set(key, a.action);
-        return {
-          window: r.window,
-          member: r.member,
-          undo: async () => {
-            this.affected.delete(key);
-            await d.member(r.member, back, []);
-          },
-        };
-      }
+      default:
+        return { action: a };
     }
+  }
+
+  /** A resolved action that will not be applied: its reservation is released. */
+  release(r: ResolvedAction): void {
+    if (r.picked && this.affected.get(r.picked) === 'reserved') this.affected.delete(r.picked);
+  }
+
+  /** Applies a resolved action; how to undo it (nothing for one-shot actions). */
+  async act(r: ResolvedAction): Promise<{ window?: string; member?: string; undo?: () => Promise<void> }> {
+    const d = this.deps;
+    const a = r.action;
+    const picked = r.picked;
+    try {
+      switch (a.type) {
+        case 'fault': {
+          const target = a.target as FaultTarget;
+          const f = await d.addFault(a.fault, target);
+          // a member whose peer links are cut counts as taken: the next random pick avoids it
+          const cuts = !!picked && CUTTING_FAULTS.includes(a.fault.type) && target.kind !== 'client';
+          if (picked) this.take(picked, cuts && a.fault.type);
+          return {
+            window: f.id,
+            member: picked,
+            undo: async () => void (this.free(picked, cuts), d.removeFault(f.id)),
+          };
+        }
+        case 'partition': {
+          const p = await d.addPartition(a.spec as PartitionSpec);
+          if (picked) this.take(picked, 'partition');
+          return {
+            window: p.id,
+            member: picked,
+            undo: async () => void (this.free(picked, true), d.removePartition(p.id)),
+          };
+        }
+        case 'load':
+          d.setRate(a.rate);
+          return {};
+        case 'member': {
+          const res = await d.member(
+            a.target,
+            a.action,
+            [...this.affected.keys()].filter((m) => m !== a.target),
+          );
+          const back =
+            a.action === 'freeze' ? 'continue' : a.action === 'kill' || a.action === 'stop' ? 'start' : undefined;
+          this.take(res.member, back !== undefined && a.action);
+          if (!back) return { window: res.window, member: res.member };
+          return {
+            window: res.window,
+            member: res.member,
+            undo: async () => {
+              this.free(res.member, true);
+              await d.member(res.member, back, []);
+            },
+          };
+        }
+      }
+    } catch (err) {
+      this.release(r);
+      throw err;
+    }
+  }
+
+  /** The member stays taken while the action holds (`why`), or is free again at once. */
+  private take(member: string, why: string | false): void {
+    if (why) this.affected.set(member, why);
+    else if (this.affected.get(member) === 'reserved') this.affected.delete(member);
+  }
+
+  private free(member: string | undefined, taken: boolean): void {
+    if (member && taken) this.affected.delete(member);
   }
 }
 

@@ -52,6 +52,8 @@ export interface ScenarioStatus {
 }
 
 const POLL_MS = 500;
+/** how long before its due time a step's roles are resolved (a status round takes up to a second) */
+const RESOLVE_AHEAD_MS = 1000;
 
 /** One scenario run. Emits 'done'(ScenarioStatus). */
 export class ScenarioRun extends EventEmitter {
@@ -98,8 +100,7 @@ export class ScenarioRun extends EventEmitter {
     this.trackCount = tracks.length;
     if (!tracks.length) return this.finish('done');
     for (const t of tracks)
-      void this.sleep(t.at)
-        .then(() => this.runTrack(t))
+      void this.runTrack(t)
         .catch((err) => this.errors.push(`track ${t.id}: ${(err as Error).message}`))
         .finally(() => {
           if (++this.tracksDone === this.trackCount && this.state === 'running') this.finish('done');
@@ -192,12 +193,15 @@ export class ScenarioRun extends EventEmitter {
   private async runTrack(track: Track): Promise<void> {
     // the offset each item is due at, while it is known in advance (a wait or an action's own time ends that)
     let planned: number | undefined = track.at;
-    for (const item of track.items) {
+    const items = track.items;
+    // an action sleeps until its own due time (it resolves its roles just before); anything else waits here
+    if (items[0]?.kind !== 'action') await this.sleep(track.at);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
       if (this.state !== 'running') return;
       if (item.kind === 'sleep') {
-        const from = planned ?? this.elapsed();
-        await this.sleep(from + item.ms);
-        planned = planned === undefined ? undefined : planned + item.ms;
+        planned = (planned ?? this.elapsed()) + item.ms;
+        if (items[i + 1]?.kind !== 'action') await this.sleep(planned);
       } else if (item.kind === 'wait') {
         planned = undefined;
         if (!(await this.waitFor(item.condition, item.timeout))) {
@@ -212,9 +216,8 @@ export class ScenarioRun extends EventEmitter {
       } else {
         const rec = await this.apply(track, item.step, item.label, item.action, planned);
         planned = undefined;
-        if (item.duration !== undefined && !rec.error) {
-          const from = rec.appliedAt ?? this.elapsed();
-          await this.sleep(from + item.duration);
+        if (item.duration !== undefined && !rec.error && rec.appliedAt !== undefined) {
+          await this.sleep(rec.appliedAt + item.duration);
           await this.undo(item.step);
         }
       }
@@ -239,9 +242,18 @@ export class ScenarioRun extends EventEmitter {
     plannedAt: number | undefined,
   ): Promise<StepRecord> {
     const rec: StepRecord = { step, track: track.id, label, action: describeAction(action), plannedAt };
-    this.log.push(rec);
     try {
-      const { window, undo, member } = await this.actions.act(action);
+      // roles are resolved ahead (one status round), so the action itself lands at its due time
+      if (plannedAt !== undefined) await this.sleep(plannedAt - RESOLVE_AHEAD_MS);
+      if (this.state !== 'running') return rec;
+      const resolved = await this.actions.resolve(action);
+      if (plannedAt !== undefined) await this.sleep(plannedAt);
+      if (this.state !== 'running') {
+        this.actions.release(resolved);
+        return rec;
+      }
+      this.log.push(rec);
+      const { window, undo, member } = await this.actions.act(resolved);
       if (this.state !== 'running') {
         // aborted while it was being applied: undo it now, nothing else will
         await undo?.();
@@ -255,6 +267,7 @@ export class ScenarioRun extends EventEmitter {
       if (plannedAt !== undefined) rec.skewMs = Math.max(0, Math.round((rec.appliedAt - plannedAt) * 10) / 10);
       if (undo) this.undos.set(step, undo);
     } catch (err) {
+      if (!this.log.includes(rec)) this.log.push(rec);
       rec.error = (err as Error).message;
       this.errors.push(`step ${step} (${label}): ${rec.error}`);
       this.deps.logger?.warn({ scenario: this.id, step, err: rec.error }, 'scenario step failed');

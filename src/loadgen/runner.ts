@@ -208,6 +208,9 @@ export class LoadRunner extends EventEmitter {
       startedAt: this.startedIso,
       startRevision: startRev,
     });
+    const early = this.earlyMarks ?? [];
+    this.earlyMarks = undefined;
+    for (const m of early) this.bus.mark(m);
     this.logger.info(
       { profile: this.profile, endpoints, startRevision: startRev, keys: this.keys.names.length },
       'load started',
@@ -268,9 +271,17 @@ export class LoadRunner extends EventEmitter {
     if (kind !== 'streamBroken') this.logger.warn({ kind }, message);
   }
 
+  /** marks sent before the run started (its report folder does not exist yet) */
+  private earlyMarks: TimelineMark[] | undefined = [];
+
   /** A mark on the timeline (a fault window's edge, a leader change, …) for the observers, until stopped. */
   mark(m: TimelineMark): void {
     if (this.state === 'stopped') return;
+    // before the run has started its report (a scenario started with the load) marks wait, bounded
+    if (this.earlyMarks) {
+      if (this.earlyMarks.length < 1000) this.earlyMarks.push(m);
+      return;
+    }
     this.bus.mark(m);
   }
 
