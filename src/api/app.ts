@@ -1,8 +1,8 @@
 // The daemon's HTTP API (hono), composed of small routers (routes/): meta (/healthz, /metrics,
-// /openapi.json), links, faults, each link's etcd-proxy compat routes, the load, the cluster, partitions
-// and member process faults, and the live page (GET /, its assets, /live and /events). Here: the body limit, the bearer token, and the one mapping of errors to
-// answers. Client mistakes are 4xx with the field named, never a 5xx; bodies are parsed at the routes
-// (validate.ts).
+// /openapi.json), links, faults, each link's etcd-proxy compat routes, the load, the cluster, partitions,
+// member process faults and the live page (GET /, its assets, /live, /events). Here: the body limit, the
+// bearer token, and the one mapping of errors to answers. Client mistakes are 4xx with the field named,
+// never a 5xx; bodies are parsed at the routes (validate.ts).
 import { Hono, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';

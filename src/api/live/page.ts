@@ -24,7 +24,7 @@ th{background:#f0f0f0} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .figures span{display:inline-block;margin-right:16px} .figures b{font-size:16px;font-variant-numeric:tabular-nums}
 form.row,.row{display:flex;gap:8px;flex-wrap:wrap;align-items:end;margin:6px 0}
 label{display:flex;flex-direction:column;font-size:12px;color:#555} input,select{font:inherit;padding:2px 4px}
-input{width:90px} #fault-more{width:220px}
+input{width:90px} #fault-more{width:220px} #part-duration,#fault-duration{width:190px}
 #msg{min-height:1.4em} #violations{max-height:160px;overflow:auto;margin:0;padding-left:18px;font-size:12.5px}
 progress{width:220px;vertical-align:middle} .chart{margin:6px 0 10px}
 #token-box{background:#fff3cd;border:1px solid #e0c060;padding:10px;margin:10px 0}

@@ -183,6 +183,8 @@ export const LIVE_SCRIPT = `${CHART_SCRIPT}
 (function () {
 ${CORE_SCRIPT}
 ${CONTROLS_SCRIPT}
+  // for scripts and tests driving the page: how many intervals the charts hold
+  window.soakLive = { rows: function () { return series.t.length; } };
   start();
 })();
 `;
