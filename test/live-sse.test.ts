@@ -96,7 +96,15 @@ t.test('the token: the page and its assets are public, its data and stream are n
   t.equal((await locked.request('/', { method: 'POST' })).status, 401, 'only GET is public');
   const live = await locked.request('/live', { headers: { Authorization: 'Bearer sekret-token-1' } });
   t.equal(live.status, 200);
-  t.same(Object.keys(await live.json()).sort(), ['at', 'leader', 'leaders', 'rows', 'violations', 'windows']);
+  t.same(Object.keys(await live.json()).sort(), [
+    'at',
+    'leader',
+    'leaders',
+    'rows',
+    'streams',
+    'violations',
+    'windows',
+  ]);
 });
 
 t.test('the hub: window edges, new violations and the intervals reach an open stream', async (t) => {

@@ -99,11 +99,11 @@ const ROUTES: Record<string, { params?: object[]; ops: Partial<Record<Method, Op
     ops: {
       get: {
         summary:
-          'What the live page starts from: the last 900 interval rows, recent and active fault windows, leader changes, violations',
+          'What the live page starts from: the last 900 interval rows, recent and active fault windows, leader changes, violations, and the open event streams (clients, queued events and bytes, events dropped)',
         ok: [
           200,
           'snapshot',
-          { type: 'object', required: ['rows', 'windows', 'leader', 'leaders', 'violations', 'at'] },
+          { type: 'object', required: ['rows', 'windows', 'leader', 'leaders', 'violations', 'streams', 'at'] },
         ],
         errors: [401],
       },

@@ -66,6 +66,8 @@ export class LiveHub {
   private readonly leaders: LeaderMark[] = [];
   private last: TimelineLine | undefined;
   private ping: NodeJS.Timeout | undefined;
+  /** events dropped by streams already closed */
+  private droppedGone = 0;
 
   constructor(
     private readonly daemon: Daemon,
@@ -124,8 +126,20 @@ export class LiveHub {
       leader: w.leader ?? null,
       leaders: [...this.leaders],
       violations: [...this.violations],
+      streams: this.streams(),
       at: Date.now(),
     };
+  }
+
+  /** The open streams: how many, what their queues hold now, and how many events they dropped. */
+  streams(): { clients: number; pendingEvents: number; pendingBytes: number; dropped: number } {
+    const out = { clients: this.queues.size, pendingEvents: 0, pendingBytes: 0, dropped: this.droppedGone };
+    for (const q of this.queues) {
+      out.pendingEvents += q.pendingEvents;
+      out.pendingBytes += q.pendingBytes;
+      out.dropped += q.droppedTotal;
+    }
+    return out;
   }
 
   /** A page's stream: its queue, until `drop`. */
@@ -137,8 +151,9 @@ export class LiveHub {
   }
 
   drop(q: SseQueue): void {
+    if (!this.queues.delete(q)) return;
+    this.droppedGone += q.droppedTotal;
     q.close();
-    this.queues.delete(q);
     if (!this.queues.size && this.ping) {
       clearInterval(this.ping);
       this.ping = undefined;
