@@ -9,8 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
+import { createAdaptorServer } from '@hono/node-server';
+import type { AddressInfo, Server } from 'node:net';
+import { buildApp } from '../src/api/app.js';
 import { parseConfig } from '../src/config/schema.js';
+import { Daemon } from '../src/daemon.js';
 import { startLab } from '../src/lab/lab.js';
+import { Metrics } from '../src/metrics.js';
 import { sleep, until } from './helpers/partition.js';
 
 const TOKEN = 'page-test-token-42';
@@ -107,7 +112,7 @@ t.test('a delay fault added from the form is on the link, and removed from its b
     id,
   );
   t.match(await text('#links'), /delay tx 150ms/, 'the link row shows it');
-  await tab.click(`#faults tr[data-fault="${id}"] button`);
+  await tab.$eval(`#faults tr[data-fault="${id}"] button`, (b) => (b as HTMLButtonElement).click());
   await until('the fault removed', async () => {
     const l = (await api('GET', '/links')).find((x: { name: string }) => x.name === link);
     return l.faults.length === 0 ? true : undefined;
@@ -129,9 +134,31 @@ t.test('isolate the leader from the page, then heal it', async (t) => {
   );
   await sleep(2500); // a few intervals with the shaded window
   await tab.screenshot({ path: '/tmp/live-page.png', fullPage: true });
-  await tab.click(`#partitions tr[data-partition="${parts[0].id}"] button`);
+  await tab.$eval(`#partitions tr[data-partition="${parts[0].id}"] button`, (b) => (b as HTMLButtonElement).click());
   await until('healed', async () => ((await api('GET', '/partitions')).length === 0 ? true : undefined));
   await tab.waitForFunction(() => !document.querySelector('#partitions tr[data-partition]'));
+});
+
+t.test('an idle daemon without a token: no prompt, no members, no load, no error', async (t) => {
+  const daemon = new Daemon({ metrics: new Metrics({ defaultMetrics: false }), reportDir: null });
+  t.teardown(() => daemon.close());
+  const server = createAdaptorServer({ fetch: buildApp(daemon).fetch }) as Server;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise((r) => server.close(r)));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const idle = await browser.newPage();
+  t.teardown(() => idle.close());
+  const idleErrors: string[] = [];
+  idle.on('console', (m) => void (m.type() === 'error' && idleErrors.push(m.text())));
+  idle.on('pageerror', (e) => void idleErrors.push(String(e)));
+  await idle.goto(url + '/', { waitUntil: 'load' });
+  await idle.waitForFunction(() => document.getElementById('conn')!.textContent === 'live');
+  await idle.waitForFunction(() => /no members/.test(document.getElementById('members')!.textContent ?? ''));
+  t.ok(await idle.$('#token-box[hidden]'), 'no prompt');
+  t.match(await idle.$eval('#load-state', (e) => e.textContent), /no load running/);
+  t.match(await idle.$eval('#links', (e) => e.textContent), /no links/);
+  await sleep(2500); // a poll round more
+  t.same(idleErrors, []);
 });
 
 t.test('no console or page error, nothing asked outside the daemon', async (t) => {

@@ -9,9 +9,14 @@ export const CONTROLS_SCRIPT = String.raw`
     return (i ? n.toFixed(1) : String(n)) + ' ' + u[i];
   };
   var hms = function (ms) { return new Date(ms).toISOString().slice(11, 19); };
+  var shown = {};
+  // a table is rewritten only when it changed (a button under the pointer stays the same element)
   function table(id, head, rows, empty) {
-    $(id).innerHTML = '<thead><tr>' + head.map(function (h) { return '<th>' + h + '</th>'; }).join('') + '</tr></thead><tbody>' +
+    var html = '<thead><tr>' + head.map(function (h) { return '<th>' + h + '</th>'; }).join('') + '</tr></thead><tbody>' +
       (rows.length ? rows.join('') : '<tr><td class="muted" colspan="' + head.length + '">' + empty + '</td></tr>') + '</tbody>';
+    if (shown[id] === html) return;
+    shown[id] = html;
+    $(id).innerHTML = html;
   }
   var td = function (x, cls) { return '<td' + (cls ? ' class="' + cls + '"' : '') + '>' + x + '</td>'; };
   function faultText(f) {

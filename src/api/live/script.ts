@@ -87,6 +87,7 @@ const CORE_SCRIPT = String.raw`
   function showLeader(l) {
     $('leader').innerHTML = l && l.leader ? 'leader <b>' + esc(l.leader) + '</b> (term ' + l.term + ')' : '';
   }
+  var chartWidth = function () { return Math.max(600, Math.min(1400, document.body.clientWidth - 40)); };
   function applySnapshot(s) {
     for (var k in series) series[k].length = 0;
     s.rows.forEach(addRow);
@@ -97,8 +98,8 @@ const CORE_SCRIPT = String.raw`
     s.violations.forEach(addViolation);
     showLeader(s.leader);
     if (!charts) {
-      var width = Math.max(600, Math.min(1400, document.body.clientWidth - 40));
-      charts = SoakCharts.create({ latency: $('latency'), rates: $('rates') }, series, marks, width);
+      charts = SoakCharts.create({ latency: $('latency'), rates: $('rates') }, series, marks, chartWidth());
+      window.addEventListener('resize', function () { charts.setWidth(chartWidth()); });
     } else charts.update();
     renderWindows();
   }
@@ -128,7 +129,12 @@ const CORE_SCRIPT = String.raw`
     var d = JSON.parse(data);
     if (ev === 'interval') { addRow(d.row); figures(d.line); charts.update(); }
     else if (ev === 'window') { setWindow(d); charts.redraw(); renderWindows(); refresh(); }
-    else if (ev === 'leader') { marks.leaders.push(d); showLeader(d); charts.redraw(); }
+    else if (ev === 'leader') {
+      marks.leaders.push(d);
+      if (marks.leaders.length > 200) marks.leaders.shift();
+      showLeader(d);
+      charts.redraw();
+    }
     else if (ev === 'violation') { addViolation(d); charts.redraw(); }
     else if (ev === 'resync') resync(false);
   }
