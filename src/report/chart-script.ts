@@ -28,6 +28,10 @@ var SoakCharts = (function () {
     if (!(kind in kinds)) kinds[kind] = palette[Object.keys(kinds).length % palette.length];
     return kinds[kind];
   }
+  // a label right of x, or ending at the plot's right edge when it would not fit (a mark near "now")
+  function label(ctx, text, x, y, right) {
+    ctx.fillText(text, Math.max(0, Math.min(x, right - ctx.measureText(text).width - 2)), y);
+  }
   // the fault windows shaded and labelled, leader changes as dashed lines, violations as red ticks
   function marksHook(marks) {
     return function (u) {
@@ -44,7 +48,7 @@ var SoakCharts = (function () {
         ctx.fillStyle = colorOf(w.kind);
         ctx.fillRect(x0, top, Math.max(x1 - x0, 2 * dpr), h);
         ctx.fillStyle = '#333';
-        ctx.fillText(w.kind + ' ' + w.target, x0 + 3 * dpr, top + (12 + 12 * (i % 3)) * dpr);
+        label(ctx, w.kind + ' ' + w.target, x0 + 3 * dpr, top + (12 + 12 * (i % 3)) * dpr, right);
       });
       ctx.setLineDash([4 * dpr, 3 * dpr]);
       ctx.strokeStyle = '#1f4e9c';
@@ -53,7 +57,7 @@ var SoakCharts = (function () {
         var x = px(l.at);
         if (x < left || x > right) return;
         ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
-        ctx.fillText('leader ' + (l.leader || 'none') + ' (term ' + l.term + ')', x + 3 * dpr, top + h - 6 * dpr);
+        label(ctx, 'leader ' + (l.leader || 'none') + ' (term ' + l.term + ')', x + 3 * dpr, top + h - 6 * dpr, right);
       });
       ctx.setLineDash([]);
       ctx.fillStyle = '#c0392b';
