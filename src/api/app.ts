@@ -1,8 +1,8 @@
 // The daemon's HTTP API (hono), composed of small routers (routes/): meta (/healthz, /metrics,
-// /openapi.json), links, faults, each link's etcd-proxy compat routes, the load, the cluster, partitions
-// and member process faults. Here: the body limit, the bearer token, and the one mapping of errors to
-// answers. Client mistakes are 4xx with the field named, never a 5xx; bodies are parsed at the routes
-// (validate.ts).
+// /openapi.json), links, faults, each link's etcd-proxy compat routes, the load, the cluster, partitions,
+// member process faults and the live page (GET /, its assets, /live, /events). Here: the body limit, the
+// bearer token, and the one mapping of errors to answers. Client mistakes are 4xx with the field named,
+// never a 5xx; bodies are parsed at the routes (validate.ts).
 import { Hono, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
@@ -17,6 +17,7 @@ import { memberRoutes } from './routes/members.js';
 import { metaRoutes } from './routes/meta.js';
 import { partitionRoutes } from './routes/partitions.js';
 import { scenarioRoutes } from './routes/scenarios.js';
+import { PUBLIC_PAGE_PATHS, uiRoutes } from './routes/ui.js';
 import { ApiError, limitBody } from './validate.js';
 
 /** The engine's domain errors, as HTTP statuses (here only: the daemon knows nothing of HTTP). */
@@ -36,6 +37,8 @@ function bearer(token: string): MiddlewareHandler {
   const expected = `Bearer ${token}`;
   return async (c, next) => {
     if (c.req.path === '/healthz') return next();
+    // the live page and its static assets carry no secret; the page asks for the token and sends it
+    if (c.req.method === 'GET' && PUBLIC_PAGE_PATHS.has(c.req.path)) return next();
     if (c.req.header('authorization') !== expected)
       return c.json(
         {
@@ -79,5 +82,6 @@ export function buildApp(daemon: Daemon, opts: AppOptions = {}): Hono {
   app.route('/', partitionRoutes(daemon));
   app.route('/', memberRoutes(daemon));
   app.route('/', scenarioRoutes(daemon));
+  app.route('/', uiRoutes(daemon, { token: Boolean(opts.token) }));
   return app;
 }

@@ -77,6 +77,48 @@ const ROUTES: Record<string, { params?: object[]; ops: Partial<Record<Method, Op
     },
   },
   '/openapi.json': { ops: { get: { summary: 'This document', ok: [200, 'OpenAPI 3.1', { type: 'object' }] } } },
+  // the live page: the HTML and its assets carry no secret (served without the token); its data is not
+  '/': {
+    ops: {
+      get: { summary: 'The live page (HTML; asks for the token when one is set)', open: true, ok: [200, 'text/html'] },
+    },
+  },
+  '/ui/{asset}': {
+    params: [
+      { name: 'asset', in: 'path', required: true, schema: { enum: ['app.js', 'uPlot.iife.min.js', 'uPlot.min.css'] } },
+    ],
+    ops: {
+      get: {
+        summary: "The live page's script and uPlot's script and style",
+        open: true,
+        ok: [200, 'JavaScript or CSS'],
+      },
+    },
+  },
+  '/live': {
+    ops: {
+      get: {
+        summary:
+          'What the live page starts from: the last 900 interval rows, recent and active fault windows, leader changes, violations, and the open event streams (clients, queued events and bytes, events dropped)',
+        ok: [
+          200,
+          'snapshot',
+          { type: 'object', required: ['rows', 'windows', 'leader', 'leaders', 'violations', 'streams', 'at'] },
+        ],
+        errors: [401],
+      },
+    },
+  },
+  '/events': {
+    ops: {
+      get: {
+        summary:
+          'Server-Sent Events for the live page: interval, window, leader, violation; resync when this client fell behind (its queue is bounded: fetch /live again)',
+        ok: [200, 'text/event-stream'],
+        errors: [401],
+      },
+    },
+  },
   '/links': {
     ops: {
       get: {
@@ -507,7 +549,7 @@ export function openapiDocument(): object {
       title: 'etcd-soak API',
       version: '0.1.0',
       description:
-        'Fault proxy links, faults and the watch/put load of an etcd-soak daemon. JSON in and out; durations are Go durations ("250ms", "1h30m") or milliseconds. Request bodies are limited to 1 MiB (413); the etcd-proxy compat routes read forms up to 10 MiB like Go and always answer 200 text. With --token every route but /healthz needs "Authorization: Bearer <token>".',
+        'Fault proxy links, faults and the watch/put load of an etcd-soak daemon. JSON in and out; durations are Go durations ("250ms", "1h30m") or milliseconds. Request bodies are limited to 1 MiB (413); the etcd-proxy compat routes read forms up to 10 MiB like Go and always answer 200 text. With --token every route but /healthz and the live page with its assets (GET /, /ui/*) needs "Authorization: Bearer <token>".',
     },
     servers: [{ url: 'http://127.0.0.1:8379' }],
     security: [{ bearer: [] }, {}],

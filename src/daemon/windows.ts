@@ -60,7 +60,7 @@ export interface WindowLogDeps {
 /** windows kept after they end, for /scenarios and the API (the timeline keeps them all) */
 const KEEP_ENDED = 1000;
 
-/** Emits 'start'(WindowRecord) and 'end'(WindowRecord) as windows open and close. */
+/** Emits 'start'(WindowRecord) and 'end'(WindowRecord) as windows open and close, 'leader'(the leader mark) on a change. */
 export class WindowLog extends EventEmitter {
   private readonly open = new Map<string, { rec: WindowRecord; parts: number }>();
   private readonly ended: WindowRecord[] = [];
@@ -183,14 +183,16 @@ export class WindowLog extends EventEmitter {
     // a round where nobody answers as leader is an election in progress, not a change of leader; the
     // first leader seen is written too (previous null), so the timeline starts with who led
     if (v.leader !== null && v.leader !== this.lastLeader) {
-      this.write({
+      const mark: WindowMark = {
         mark: 'leader',
         at: this.deps.clock.wallNow(),
         leader: v.leader,
         term: v.term,
         previous: this.lastLeader,
-      });
+      };
+      this.write(mark);
       this.lastLeader = v.leader;
+      this.emit('leader', mark);
     }
     return v;
   }

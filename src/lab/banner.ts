@@ -1,5 +1,5 @@
 // The lab's banner: the members (an existing cluster's with what each says of itself, or the launched
-// ones with their links and pids), the endpoints, the API, and a few commands to try.
+// ones with their links and pids), the endpoints, the API and the web page, and a few commands to try.
 import type { Daemon } from '../daemon.js';
 
 export function printBanner(
@@ -37,6 +37,7 @@ export function printBanner(
   lines.push('', `  endpoints (through the links): ${eps.join(',')}`);
   lines.push(
     `  API: ${apiUrl}   metrics: ${apiUrl}/metrics   OpenAPI: ${apiUrl}/openapi.json${token ? '   (bearer token required)' : ''}`,
+    `  web page: ${apiUrl}/   (live charts, faults and partitions${token ? '; it asks for the token' : ''})`,
   );
   const admin = links.find((l) => l.kind === 'client' && l.compatAdmin);
   const peerLink = links.find((l) => l.kind === 'peer');

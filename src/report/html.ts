@@ -1,13 +1,11 @@
 // reports/<run>/report.html: one self-contained page (uPlot's script and style inlined from the
 // installed package at render time; no network): the run's header, charts of the 1-s series with the
 // fault windows shaded and the leader changes and violations marked, and the window table.
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import type { TimelineMark } from '../loadgen/events.js';
 import type { LoadSummary } from '../loadgen/report.js';
 import type { SpanFigures, UnattributedViolations, WindowFigures } from '../loadgen/window-figures.js';
 import { humanMs } from '../util/human.js';
+import { uplotAssets } from './chart-script.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import { secondLatency, type Second } from './series.js';
 
@@ -24,15 +22,6 @@ export interface PageInputs {
   marks: readonly TimelineMark[];
   windows: readonly WindowFigures[];
   unattributed: UnattributedViolations;
-}
-
-function uplotAssets(): { js: string; css: string } {
-  const req = createRequire(import.meta.url);
-  const dist = path.dirname(req.resolve('uplot/dist/uPlot.iife.min.js'));
-  return {
-    js: fs.readFileSync(path.join(dist, 'uPlot.iife.min.js'), 'utf8'),
-    css: fs.readFileSync(path.join(dist, 'uPlot.min.css'), 'utf8'),
-  };
 }
 
 const esc = (s: unknown) =>
