@@ -6,8 +6,7 @@ import { verdictOf, violationTotal, type CheckerFindings, type Verdict, type Vio
 import type { LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
 import { formatWindowRows, type UnattributedViolations, type WindowFigures } from './window-figures.js';
-import type { KvLine, KvStatus } from './workloads/kv/index.js';
-import { formatKvRows } from './workloads/kv/summary.js';
+import { formatKvRows, type KvLine, type KvStatus } from './workloads/kv/summary.js';
 
 export interface LoadCounts {
   issued: number;

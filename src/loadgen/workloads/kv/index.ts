@@ -9,45 +9,21 @@
 // watch workload's prefix watchers and the run's record read that prefix and would count kv writes as
 // unexpected. Values are `<runId>.<id>`: unique, so a value names the operation that wrote it.
 import { LinChecker } from '../../lin/checker.js';
-import { FINDING_KINDS, type Finding, type FindingKind, type LinCounts, type LinOp } from '../../lin/history.js';
+import { FINDING_KINDS, type FindingKind, type LinOp } from '../../lin/history.js';
 import { OpenLoopSchedule } from '../../schedule.js';
 import type { WireError } from '../../wire/client.js';
 import type { Workload, WorkloadContext } from '../types.js';
 import { expectFrom, failedStatus, perform, pickType } from './ops.js';
 import { PrefixFollower } from './settle.js';
+import type { KvLine, KvStatus } from './summary.js';
+
+export type { KvLine, KvStatus } from './summary.js';
 
 const MAX_TICK_MS = 250;
 /** findings kept in full (the summary lists the first; every one is a violation and counted) */
 const MAX_FINDINGS = 10_000;
 /** findings listed in the summary's kv section */
 const FIRST_FINDINGS = 10;
-
-export interface KvStatus {
-  keys: number;
-  rate: number;
-  serializableReads: boolean;
-  /** operations due, and those not sent because maxInFlight was reached */
-  issued: number;
-  slips: number;
-  /** the checker's counts: operations, reads, writes, failed, indeterminate, settled, judged, findings by kind */
-  checked: LinCounts;
-  /** the whole run's findings (0 while it runs: findings come as violations) */
-  findings: number;
-  first: Finding[];
-  /** whether the end-of-run replay read etcd's history of the prefix to the end */
-  replay?: { complete: boolean; error?: string };
-  /** set by the history file's writer */
-  history?: Record<string, unknown>;
-}
-
-/** The kv workload's part of a timeline line. */
-export interface KvLine {
-  /** operations answered per second over the interval */
-  rate: number;
-  ops: number;
-  indeterminate: number;
-  findings: number;
-}
 
 export class KvWorkload implements Workload {
   readonly name = 'kv';

@@ -5,6 +5,33 @@ import { FINDING_KINDS, type Finding, type LinCounts } from '../../lin/history.j
 /** rows of findings listed in the table */
 const LISTED = 5;
 
+export interface KvStatus {
+  keys: number;
+  rate: number;
+  serializableReads: boolean;
+  /** operations due, and those not sent because maxInFlight was reached */
+  issued: number;
+  slips: number;
+  /** the checker's counts: operations, reads, writes, failed, indeterminate, settled, judged, findings by kind */
+  checked: LinCounts;
+  /** the whole run's findings (0 while it runs: findings come as violations) */
+  findings: number;
+  first: Finding[];
+  /** whether the end-of-run replay read etcd's history of the prefix to the end */
+  replay?: { complete: boolean; error?: string };
+  /** set by the history file's writer */
+  history?: Record<string, unknown>;
+}
+
+/** The kv workload's part of a timeline line. */
+export interface KvLine {
+  /** operations answered per second over the interval */
+  rate: number;
+  ops: number;
+  indeterminate: number;
+  findings: number;
+}
+
 export interface KvRowsInput {
   checked: LinCounts;
   findings: number;
