@@ -3,7 +3,7 @@
 // observers/report-writer.ts.
 import { humanMs } from '../util/human.js';
 import { verdictOf, violationTotal, type CheckerFindings, type Verdict, type ViolationKind } from './verdict.js';
-import type { LoadProfile } from '../schema/load.js';
+import { DEFAULT_WORKLOADS, type LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
 import { formatWindowRows, type UnattributedViolations, type WindowFigures } from './window-figures.js';
 import { formatKvRows, type KvLine, type KvStatus } from './workloads/kv/summary.js';
@@ -182,7 +182,8 @@ export function formatSummaryTable(s: LoadSummary): string {
   const lat = (name: string, p: Percentiles) =>
     `  ${name.padEnd(14)}${String(p.count).padStart(9)}${[p.p50, p.p90, p.p99, p.p999, p.max].map((x) => (p.count ? humanMs(x) : '-').padStart(10)).join('')}`;
   const v = s.violations;
-  const runs = (w: string) => s.profile.workloads.includes(w);
+  // a summary written before workloads were named ran puts and watches
+  const runs = (w: string) => (s.profile.workloads ?? DEFAULT_WORKLOADS).includes(w);
   const puts = runs('put');
   const watch = runs('watch');
   const lines = [
@@ -226,7 +227,7 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
   const w = s.watchers;
   const g = s.generator;
   const own = g.stalls + g.garbled;
-  const runs = (x: string) => (isLine ? (s.workloads?.includes(x) ?? x !== 'kv') : s.profile.workloads.includes(x));
+  const runs = (x: string) => (isLine ? s.workloads : s.profile.workloads)?.includes(x) ?? x !== 'kv';
   const kv = isLine
     ? s.kv
     : s.kv && { rate: 0, ops: s.kv.checked.ops, indeterminate: s.kv.checked.indeterminate, findings: s.kv.findings };
