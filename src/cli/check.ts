@@ -60,7 +60,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const { counts, findings } = r.verdict;
   const total = Object.values(counts.findings).reduce((a, b) => a + b, 0);
   const searchFailed = !!r.search && 'linearizable' in r.search && r.search.linearizable === false;
-  const live = liveFindings(dir);
+  const { findings: live, cut } = fromSummary(dir);
   if (parsed.values.json) {
     process.stdout.write(JSON.stringify({ ...r, verdict: { counts, findings: findings.slice(0, 100) }, live }) + '\n');
   } else {
@@ -76,6 +76,10 @@ export async function checkCommand(argv: string[]): Promise<number> {
           `  search: ${r.search.linearizable === true ? 'linearizable' : r.search.linearizable === false ? `not linearizable (key ${r.search.key})` : 'unknown (gave up)'}, ${r.search.steps} steps`,
         );
     }
+    if (cut !== undefined)
+      lines.push(
+        `  the run cut its history at operation #${cut} (its file bound): a prefix was checked; operations around the cut may be judged without their peers`,
+      );
     if (live !== undefined)
       lines.push(`  the run's own verdict (summary.json): ${live} finding(s)${live === total ? ', the same' : ''}`);
     process.stdout.write(lines.join('\n') + '\n');
@@ -83,12 +87,14 @@ export async function checkCommand(argv: string[]): Promise<number> {
   return total > 0 || searchFailed ? EXIT.violations : EXIT.ok;
 }
 
-/** The findings the run counted live, from its summary (undefined without one). */
-function liveFindings(dir: string): number | undefined {
+/** What the run's summary says: the findings it counted live, where it cut the history (none without one). */
+function fromSummary(dir: string): { findings?: number; cut?: number } {
   try {
-    const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { kv?: { findings?: number } };
-    return s.kv?.findings;
+    const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as {
+      kv?: { findings?: number; history?: { cutAtOp?: number } };
+    };
+    return { findings: s.kv?.findings, cut: s.kv?.history?.cutAtOp };
   } catch {
-    return undefined;
+    return {};
   }
 }
