@@ -144,7 +144,7 @@ t.test('healthy through the links; load runs; counters move', async (t) => {
   t.ok((await peerBytes()) > b1, 'peer link byte counters rise while their connections stay open');
   const st = await json('GET', '/load');
   t.equal(st.state, 'running');
-  t.same(st.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0 });
+  t.same(st.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 });
 });
 
 t.test('a real Prometheus scrapes /metrics and etcd_soak_puts_total rises', async (t) => {
@@ -256,7 +256,7 @@ t.test(
     t.equal(summary.state, 'stopped');
     t.same(
       summary.violations,
-      { ordered: 0, unique: 0, reliable: 0, unexpected: 0 },
+      { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 },
       'no watch violation through faults and a leader change',
     );
     t.equal(

@@ -107,6 +107,10 @@ for (const peerTls of [true, false]) {
     while (Date.now() < until) await sleep(200);
     const summary = await lab.daemon.stopLoad('test done');
     t.ok(summary.counts.ok > 0, `${summary.counts.ok} puts acknowledged`);
-    t.same(summary.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0 }, 'no watch violation');
+    t.same(
+      summary.violations,
+      { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 },
+      'no watch violation',
+    );
   });
 }

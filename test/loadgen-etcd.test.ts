@@ -61,7 +61,7 @@ t.test('a clean run: every put acknowledged and delivered to every watcher, no v
   t.equal(s.counts.indeterminate, 0, 'no failed put');
   t.equal(s.counts.slips, 0, 'no schedule slip');
   t.equal(s.counts.events, s.counts.ok * 5, 'each put reached its 5 watchers exactly once');
-  t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0 });
+  t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 });
   t.same(s.verdict, { ordered: 'held', unique: 'held', reliable: 'held', unexpected: 'none' });
   t.ok(s.latency.put.count === s.counts.ok && s.latency.put.p50 > 0, 'put latency recorded');
   t.equal(s.latency.watch.count, s.counts.events, 'watch latency recorded for every event');
@@ -138,7 +138,7 @@ t.test(
       (s.counts.ok + s.counts.applied) * 5,
       'every applied put reached each of its 5 watchers exactly once',
     );
-    t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0 });
+    t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 });
   },
 );
 

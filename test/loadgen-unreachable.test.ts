@@ -28,7 +28,7 @@ t.test('unreachable endpoints: start keeps retrying, status says why, stop retur
   await started;
   t.equal(s.state, 'stopped');
   t.equal(s.counts.issued, 0, 'nothing was sent');
-  t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0 });
+  t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 });
 });
 
 t.test('bad profiles are rejected with the field named', async (t) => {

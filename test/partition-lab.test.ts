@@ -110,7 +110,11 @@ function linkEndpoint(lab: Lab, link: string): string {
 async function loadIsClean(t: Tap, lab: Lab): Promise<void> {
   const s = (await api(lab, 'DELETE', '/load')).body;
   const v = s.violations as Record<string, number>;
-  t.same(v, { ordered: 0, unique: 0, reliable: 0, unexpected: 0 }, 'no watch violation in the load');
+  t.same(
+    v,
+    { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 },
+    'no watch violation in the load',
+  );
 }
 
 t.test('TLS peers: isolate the leader, then heal', async (t) => {

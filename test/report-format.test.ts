@@ -34,7 +34,7 @@ const counts = {
   overloadedIntervals: 0,
 };
 const generator = { stalls: 1, garbled: 2, streamBreaks: 3, overloadedIntervals: 0 };
-const violations = { ordered: 0, unique: 0, reliable: 0, unexpected: 0 };
+const violations = { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 };
 
 t.test('the status line prints durations for people and the generator apart from violations', async (t) => {
   const line = {

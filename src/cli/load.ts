@@ -45,6 +45,8 @@ export interface ProfileFlag {
   numeric: boolean;
   /** a list field: the flag takes comma-separated values */
   list: boolean;
+  /** a boolean field: the flag takes no value (--serializable-reads) */
+  boolean: boolean;
   /** the --help line(s) */
   help: string;
 }
@@ -98,6 +100,7 @@ export function profileFlags(profileSchema: z.ZodTypeAny = loadProfileSchema): P
     let core: z.ZodTypeAny = inner;
     while (core instanceof z.ZodEffects) core = core.innerType();
     const list = core instanceof z.ZodArray;
+    const boolean = core instanceof z.ZodBoolean;
     const meta =
       METAVAR[field] ??
       (numeric ? 'N' : list ? 'LIST' : inner instanceof z.ZodEffects ? 'D' : inner instanceof z.ZodEnum ? 'MODE' : 'S');
@@ -105,7 +108,9 @@ export function profileFlags(profileSchema: z.ZodTypeAny = loadProfileSchema): P
     let text = description ?? FALLBACK_HELP[field] ?? field;
     if (fallback !== undefined && !text.includes('(default')) text += ` (default ${String(fallback)})`;
     if (list) text += ', comma separated';
-    return { flag, field, numeric, list, help: helpLine(`--${flag} ${meta}`, text) };
+    const left = boolean ? `--${flag}` : `--${flag} ${meta}`;
+    if (boolean) text = text.replace(/ \(default false\)$/, '');
+    return { flag, field, numeric, list, boolean, help: helpLine(left, text) };
   });
 }
 
@@ -131,10 +136,11 @@ export class UsageError extends Error {}
 
 export function profileFromFlags(values: Record<string, string | boolean | undefined>): LoadProfileInput {
   const profile: Record<string, unknown> = {};
-  for (const { flag, field, numeric, list } of PROFILE_FLAGS) {
+  for (const { flag, field, numeric, list, boolean } of PROFILE_FLAGS) {
     const raw = values[flag];
     if (raw === undefined) continue;
-    if (numeric) {
+    if (boolean) profile[field] = raw === true;
+    else if (numeric) {
       const n = Number(raw);
       if (String(raw).trim() === '' || !Number.isFinite(n))
         throw new UsageError(`--${flag}: expected a number, got ${JSON.stringify(raw)}`);
@@ -161,7 +167,9 @@ export async function loadCommand(argv: string[]): Promise<number> {
       args: argv,
       options: {
         endpoints: { type: 'string' },
-        ...Object.fromEntries(PROFILE_FLAGS.map((f) => [f.flag, { type: 'string' as const }])),
+        ...Object.fromEntries(
+          PROFILE_FLAGS.map((f) => [f.flag, { type: f.boolean ? ('boolean' as const) : ('string' as const) }]),
+        ),
         'report-dir': { type: 'string' },
         'no-report': { type: 'boolean' },
         'run-id': { type: 'string' },

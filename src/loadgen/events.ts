@@ -3,6 +3,7 @@
 // loop over arrays of handlers, synchronous and allocation-free: it sits on the generator's hot paths
 // (every put, every watch response).
 import type { LoadSummary, TimelineLine } from './report.js';
+import type { LinOp } from './lin/history.js';
 import type { Violation } from './verdict.js';
 import type { WatchEvent } from './wire/client.js';
 
@@ -34,6 +35,8 @@ export interface OpEvent {
   applied?: boolean;
   /** fail / indeterminate: why */
   error?: string;
+  /** the kv workload's operation as the linearizability history records it (on its return) */
+  lin?: LinOp;
 }
 
 /** One watch response, with its boundaries as etcd sent them. */

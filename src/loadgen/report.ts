@@ -3,9 +3,10 @@
 // observers/report-writer.ts.
 import { humanMs } from '../util/human.js';
 import { verdictOf, violationTotal, type CheckerFindings, type Verdict, type ViolationKind } from './verdict.js';
-import type { LoadProfile } from '../schema/load.js';
+import { DEFAULT_WORKLOADS, type LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
 import { formatWindowRows, type UnattributedViolations, type WindowFigures } from './window-figures.js';
+import { formatKvRows, type KvLine, type KvStatus } from './workloads/kv/summary.js';
 
 export interface LoadCounts {
   issued: number;
@@ -66,6 +67,9 @@ export interface TimelineLine {
   generator: GeneratorLedger;
   watchers: Record<string, number>;
   activeFaults: unknown[];
+  /** the workloads that run (the status line shows only theirs) */
+  workloads?: string[];
+  kv?: KvLine;
 }
 
 export interface LoadStatus {
@@ -86,6 +90,8 @@ export interface LoadStatus {
   watchers: Record<string, number>;
   /** put: due → answer (ok); putError: due → error; putSend: due → sent (the generator's own lateness) */
   latency: { put: Percentiles; putError: Percentiles; putSend: Percentiles; watch: Percentiles };
+  /** the kv workload: its counts, the linearizability findings by kind, the first of them, the history */
+  kv?: KvStatus;
   lastError?: string;
 }
 
@@ -118,13 +124,18 @@ export function summarize(
     ...st,
     reason,
     endedAt: new Date().toISOString(),
-    verdict: verdictOf(st.violations, st.findings),
+    verdict: { ...verdictOf(st.violations, st.findings), ...(st.kv && { linearizable: linearizable(st.kv) }) },
     averages: {
       putRate: rate(st.counts.ok + st.counts.indeterminate + st.counts.failed),
       eventRate: rate(st.counts.events),
     },
     record: { replayedTo: record?.replayedTo ?? 0, events: record?.events ?? 0, error: record?.error },
   };
+}
+
+/** held: no finding; unverified: none, but writes whose fate etcd's history could not tell make keys lenient */
+function linearizable(kv: KvStatus): 'held' | 'violated' | 'unverified' {
+  return kv.findings > 0 ? 'violated' : kv.checked.unsettled > 0 ? 'unverified' : 'held';
 }
 
 function generatorNotes(s: LoadSummary): string[] {
@@ -171,16 +182,32 @@ export function formatSummaryTable(s: LoadSummary): string {
   const lat = (name: string, p: Percentiles) =>
     `  ${name.padEnd(14)}${String(p.count).padStart(9)}${[p.p50, p.p90, p.p99, p.p999, p.max].map((x) => (p.count ? humanMs(x) : '-').padStart(10)).join('')}`;
   const v = s.violations;
+  // a summary written before workloads were named ran puts and watches
+  const runs = (w: string) => (s.profile.workloads ?? DEFAULT_WORKLOADS).includes(w);
+  const puts = runs('put');
+  const watch = runs('watch');
   const lines = [
     `run ${s.runId} — ${s.reason} after ${s.elapsed}s (${s.endpoints.join(', ')})`,
-    `  puts: ${c.ok} ok, ${c.failed} failed unsent, ${c.indeterminate} indeterminate (${c.applied} applied, ${c.notApplied} not applied per etcd's record${s.record.replayedTo ? ` up to revision ${s.record.replayedTo}` : ''}), ${c.slips} schedule slips; avg ${s.averages.putRate}/s (target ${s.profile.rate}/s)`,
-    `  watch: ${c.events} events checked (avg ${s.averages.eventRate}/s), ${s.profile.watchers} watchers, ${c.resumes} resumes, ${c.compacted} compacted`,
-    `  latency             count       p50       p90       p99     p99.9       max`,
-    lat('put ok', s.latency.put),
-    lat('put failed', s.latency.putError),
-    ...(s.latency.putSend ? [lat('put sent late', s.latency.putSend)] : []),
-    lat('watch', s.latency.watch),
-    `  etcd's guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
+    ...(puts
+      ? [
+          `  puts: ${c.ok} ok, ${c.failed} failed unsent, ${c.indeterminate} indeterminate (${c.applied} applied, ${c.notApplied} not applied per etcd's record${s.record.replayedTo ? ` up to revision ${s.record.replayedTo}` : ''}), ${c.slips} schedule slips; avg ${s.averages.putRate}/s (target ${s.profile.rate}/s)`,
+        ]
+      : []),
+    ...(watch
+      ? [
+          `  watch: ${c.events} events checked (avg ${s.averages.eventRate}/s), ${s.profile.watchers} watchers, ${c.resumes} resumes, ${c.compacted} compacted`,
+        ]
+      : []),
+    ...(s.kv ? formatKvRows(s.kv, s.verdict.linearizable ?? 'held') : []),
+    ...(puts || watch ? [`  latency             count       p50       p90       p99     p99.9       max`] : []),
+    ...(puts ? [lat('put ok', s.latency.put), lat('put failed', s.latency.putError)] : []),
+    ...(puts && s.latency.putSend ? [lat('put sent late', s.latency.putSend)] : []),
+    ...(watch ? [lat('watch', s.latency.watch)] : []),
+    ...(watch || !s.kv
+      ? [
+          `  etcd's guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
+        ]
+      : []),
     ...generatorNotes(s),
     ...formatWindowRows(s.windows ?? [], s.unattributed),
   ];
@@ -200,14 +227,27 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
   const w = s.watchers;
   const g = s.generator;
   const own = g.stalls + g.garbled;
-  return `[${humanMs(s.elapsed * 1000)}] puts ${puts}/s p99 ${humanMs(p99p)} | events ${events}/s watch p99 ${humanMs(p99w)} | watchers ${w.watching ?? 0} ok ${w.resuming ?? 0} resuming | violations ${total}${
+  const runs = (x: string) => (isLine ? s.workloads : s.profile.workloads)?.includes(x) ?? x !== 'kv';
+  const kv = isLine
+    ? s.kv
+    : s.kv && { rate: 0, ops: s.kv.checked.ops, indeterminate: s.kv.checked.indeterminate, findings: s.kv.findings };
+  const parts = [
+    runs('put') ? `puts ${puts}/s p99 ${humanMs(p99p)}` : '',
+    runs('watch')
+      ? `events ${events}/s watch p99 ${humanMs(p99w)} | watchers ${w.watching ?? 0} ok ${w.resuming ?? 0} resuming`
+      : '',
+    kv
+      ? `kv ${isLine ? `${kv.rate}/s` : `${kv.ops} ops`}, ${kv.indeterminate} indeterminate, ${kv.findings} findings`
+      : '',
+  ].filter(Boolean);
+  return `[${humanMs(s.elapsed * 1000)}] ${parts.join(' | ')} | violations ${total}${
     total
       ? ` (${Object.entries(v)
           .filter(([, n]) => n)
           .map(([k, n]) => `${k} ${n}`)
           .join(', ')})`
       : ''
-  } | indeterminate ${s.counts.indeterminate}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine ? faultsPart(s.activeFaults) : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
+  }${runs('put') ? ` | indeterminate ${s.counts.indeterminate}` : ''}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine ? faultsPart(s.activeFaults) : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
 }
 
 /** how a member under a member fault (link "members", type its kind) reads */

@@ -20,7 +20,14 @@ import { reportObservers } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
 import { newRunId } from './value.js';
-import { WORKLOADS, PutWorkload, WatchWorkload, type GeneratorFault, type KeySpace } from './workloads/index.js';
+import {
+  WORKLOADS,
+  KvWorkload,
+  PutWorkload,
+  WatchWorkload,
+  type GeneratorFault,
+  type KeySpace,
+} from './workloads/index.js';
 import type { Workload, WorkloadContext } from './workloads/types.js';
 
 export type { LoadStatus, LoadSummary, TimelineLine } from './report.js';
@@ -174,11 +181,19 @@ export class LoadRunner extends EventEmitter {
       transitSuspect: () => this.transitSuspect(),
       generatorFault: (kind, message) => this.generatorFault(kind, message),
       error: (message) => (this.lastError = message),
+      violation: (v) => {
+        this.checker.violations[v.kind]++;
+        this.bus.violation(v);
+      },
     };
   }
 
   private get puts(): PutWorkload | undefined {
     return this.workloads.find((w): w is PutWorkload => w instanceof PutWorkload);
+  }
+
+  private get kv(): KvWorkload | undefined {
+    return this.workloads.find((w): w is KvWorkload => w instanceof KvWorkload);
   }
 
   private get watch(): WatchWorkload | undefined {
@@ -309,6 +324,8 @@ export class LoadRunner extends EventEmitter {
 
   private interval(): void {
     const line = this.progress.interval(() => this.statusParts(), this.opts.faultsProvider?.() ?? [], this.ledger);
+    line.workloads = this.profile.workloads;
+    if (this.kv) line.kv = this.kv.line(line.elapsed);
     this.bus.interval(line);
     this.emit('interval', line);
   }
@@ -362,6 +379,7 @@ export class LoadRunner extends EventEmitter {
         putSend: this.putStats.sendStats.summary(),
         watch: p.watchLatency?.summary() ?? { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 },
       },
+      kv: this.kv?.status(),
       lastError: this.lastError,
     };
   }
@@ -393,6 +411,7 @@ export class LoadRunner extends EventEmitter {
       this.draining = false;
     }
     clearInterval(this.watchdogTimer);
+    if (started) await Promise.all(this.workloads.map((w) => w.finish?.()));
     if (started) await this.settleWithRecord();
     if (wasRunning) this.interval();
     for (const w of this.workloads) w.close();

@@ -1,8 +1,14 @@
 // etcd's watch guarantees, the violations of them and the one place their sum and the run's verdict
 // are computed (the checker, the status line, the summary and the CLI's exit code all ask here).
 
-export type ViolationKind = 'ordered' | 'unique' | 'reliable' | 'unexpected';
-export const VIOLATION_KINDS: readonly ViolationKind[] = ['ordered', 'unique', 'reliable', 'unexpected'];
+export type ViolationKind = 'ordered' | 'unique' | 'reliable' | 'unexpected' | 'linearizability';
+export const VIOLATION_KINDS: readonly ViolationKind[] = [
+  'ordered',
+  'unique',
+  'reliable',
+  'unexpected',
+  'linearizability',
+];
 
 export type ViolationCounts = Record<ViolationKind, number>;
 
@@ -36,15 +42,18 @@ export interface Verdict {
   unique: 'held' | 'violated';
   reliable: 'held' | 'violated' | 'unverified';
   unexpected: 'none' | 'seen';
+  /** the kv workload's history (only when it ran): no linearizability finding, or some */
+  linearizable?: 'held' | 'violated' | 'unverified';
 }
 
 export function noViolations(): ViolationCounts {
-  return { ordered: 0, unique: 0, reliable: 0, unexpected: 0 };
+  // linearizability: the kv workload's findings (the finding's own kind is in the detail)
+  return { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 };
 }
 
 /** every violation of every guarantee */
 export function violationTotal(v: ViolationCounts): number {
-  return v.ordered + v.unique + v.reliable + v.unexpected;
+  return v.ordered + v.unique + v.reliable + v.unexpected + v.linearizability;
 }
 
 /** The verdict per guarantee: a skip that could not be checked leaves reliable unverified, not held. */

@@ -55,6 +55,25 @@ export const loadProfileSchema = z
       .refine((w) => new Set(w).size === w.length, 'expected each workload once')
       .default(() => [...DEFAULT_WORKLOADS])
       .describe('the workloads that run side by side (default: put and watch)'),
+    kvKeys: count(10000)
+      .min(1)
+      .default(8)
+      .describe('kv workload: keys under <prefix>/<run-id>-kv/, few so that operations collide'),
+    kvRate: z
+      .number()
+      .finite()
+      .min(0)
+      .max(100_000)
+      .default(100)
+      .describe(
+        'kv workload: operations per second, open loop (reads 50%, puts 20%, compare-and-set 20%, deletes 10%)',
+      ),
+    serializableReads: z
+      .boolean()
+      .default(false)
+      .describe(
+        'kv workload: serializable reads (any member answers from its own store, no quorum) instead of linearizable',
+      ),
   })
   .strict()
   .superRefine((p, ctx) => {

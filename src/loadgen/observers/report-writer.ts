@@ -8,6 +8,7 @@ import type { LoadSummary, TimelineLine } from '../report.js';
 import type { Clock } from '../../util/clock.js';
 import type { LatencyStats } from '../stats.js';
 import type { Violation } from '../verdict.js';
+import { KvHistoryWriter } from './kv-history.js';
 import { SeriesWriter, type SeriesCounters } from './series.js';
 
 /** violation marks written to timeline.jsonl at most (the counts stay exact in the series and summary) */
@@ -108,5 +109,6 @@ export function reportObservers(
   const writer = new ReportWriter(base, runId, o);
   const series = new SeriesWriter({ dir: writer.dir, clock: o.clock, lagMs: o.lagMs, counters: o.counters });
   if (o.watchLatency) o.watchLatency.tap = (ms) => series.recordWatch(ms);
-  return [series, writer];
+  // the kv history before the writer, so the summary it writes says where the history is
+  return [series, new KvHistoryWriter(writer.dir), writer];
 }

@@ -205,6 +205,14 @@ export class EtcdWireClient {
     return new WatchStream(() => this.open('/etcdserverpb.Watch/Watch'), this.maxMessage);
   }
 
+  /**
+   * One unary call of any etcd method with an encoded request (wire/kv.ts encodes Range, Txn and
+   * DeleteRange with it); never retried. Rejects like put(): WireError, `sent === false` when it never left.
+   */
+  call(path: string, body: Buffer, timeoutMs: number): Promise<Buffer> {
+    return this.unary(path, body, timeoutMs);
+  }
+
   /** Drops the current connection (its calls and streams fail); the next call dials a fresh one. */
   resetSession(): void {
     const s = this.session;

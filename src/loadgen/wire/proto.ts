@@ -271,6 +271,9 @@ export function decodeKv(b: Uint8Array, pos: number, end: number): Kv {
 
 const EMPTY = new Uint8Array(0);
 
+/** The encoding and decoding pieces, for the messages other modules of wire/ encode (wire/kv.ts). */
+export { Writer as ProtoWriter, varint as readVarint, skip as skipField, lengthDelimited as readLengthDelimited };
+
 /** PutResponse { header = 1 } → header revision */
 export function decodePutResponse(b: Uint8Array): { revision: number } {
   let revision = 0;

@@ -6,6 +6,7 @@ import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/log.js';
 import type { Checker } from '../checker.js';
 import type { ObserverBus } from '../events.js';
+import type { Violation } from '../verdict.js';
 import type { ClientPool } from '../pool.js';
 
 /** The run's key space: `<prefix>/<runId>/k<i>`, by index. */
@@ -43,6 +44,8 @@ export interface WorkloadContext {
   generatorFault(kind: GeneratorFault, message: string): void;
   /** the latest error, for the status */
   error(message: string): void;
+  /** a violation found by a workload's own checker (counted with the run's, told to the observers) */
+  violation(v: Violation): void;
 }
 
 export interface Workload {
@@ -55,6 +58,8 @@ export interface Workload {
   watchdog?(now: number): void;
   /** The target rate changed (open-loop workloads re-base their schedule). */
   setRate?(rate: number): void;
+  /** After the drain, before the run's record settles: settle what is open and judge the rest. */
+  finish?(): Promise<void>;
   /** Stop issuing new operations (outstanding ones still complete). */
   halt(): void;
   /** operations sent and not answered yet */
