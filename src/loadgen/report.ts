@@ -5,6 +5,7 @@ import { humanMs } from '../util/human.js';
 import { verdictOf, violationTotal, type CheckerFindings, type Verdict, type ViolationKind } from './verdict.js';
 import type { LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
+import { formatThresholdRows, judgeThresholds, type ThresholdResult } from './thresholds.js';
 import { formatWindowRows, type UnattributedViolations, type WindowFigures } from './window-figures.js';
 
 export interface LoadCounts {
@@ -87,6 +88,10 @@ export interface LoadStatus {
   /** put: due → answer (ok); putError: due → error; putSend: due → sent (the generator's own lateness) */
   latency: { put: Percentiles; putError: Percentiles; putSend: Percentiles; watch: Percentiles };
   lastError?: string;
+  /** the profile's thresholds judged on this status (window thresholds: at the end) */
+  thresholds: ThresholdResult[];
+  /** every threshold holds (none stated: true) */
+  passed: boolean;
 }
 
 export interface LoadSummary extends LoadStatus {
@@ -114,7 +119,7 @@ export function summarize(
   record: { replayedTo: number; events: number; error?: string } | undefined,
 ): LoadSummary {
   const rate = (n: number) => (st.elapsed ? Math.round((n / st.elapsed) * 10) / 10 : 0);
-  return {
+  const summary: LoadSummary = {
     ...st,
     reason,
     endedAt: new Date().toISOString(),
@@ -125,6 +130,13 @@ export function summarize(
     },
     record: { replayedTo: record?.replayedTo ?? 0, events: record?.events ?? 0, error: record?.error },
   };
+  return rejudge(summary);
+}
+
+/** The summary's thresholds judged again (once its fault windows' figures are in), in place. */
+export function rejudge(summary: LoadSummary): LoadSummary {
+  Object.assign(summary, judgeThresholds(summary.profile.thresholds, summary));
+  return summary;
 }
 
 function generatorNotes(s: LoadSummary): string[] {
@@ -183,6 +195,7 @@ export function formatSummaryTable(s: LoadSummary): string {
     `  etcd's guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
     ...generatorNotes(s),
     ...formatWindowRows(s.windows ?? [], s.unattributed),
+    ...formatThresholdRows(s.thresholds, s.passed),
   ];
   if (s.reportDir) lines.push(`  report: ${s.reportDir}`);
   return lines.join('\n');

@@ -19,6 +19,7 @@ import { EtcdRecord, type ReplayResult } from './record.js';
 import { reportObservers } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
+import { judgeThresholds } from './thresholds.js';
 import { newRunId } from './value.js';
 import { WORKLOADS, PutWorkload, WatchWorkload, type GeneratorFault, type KeySpace } from './workloads/index.js';
 import type { Workload, WorkloadContext } from './workloads/types.js';
@@ -331,7 +332,7 @@ export class LoadRunner extends EventEmitter {
   status(): LoadStatus {
     const p = this.statusParts();
     const rates = this.progress.rates;
-    return {
+    const st: LoadStatus = {
       runId: this.runId,
       state: this.state,
       startedAt: this.startedIso || undefined,
@@ -352,7 +353,11 @@ export class LoadRunner extends EventEmitter {
         watch: p.watchLatency?.summary() ?? { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 },
       },
       lastError: this.lastError,
+      thresholds: [],
+      passed: true,
     };
+    // judged on every status: GET /load says whether the run passes so far
+    return Object.assign(st, judgeThresholds(this.profile.thresholds, st));
   }
 
   /**

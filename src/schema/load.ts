@@ -3,6 +3,7 @@
 // Each field's description is the text of the CLI's --help and of the API's documentation.
 import { z } from 'zod';
 import { durationInput } from './duration.js';
+import { parseThreshold, THRESHOLD_HELP } from './threshold.js';
 
 /** bytes of a load value's self-describing header (src/loadgen/value.ts): the smallest valueSize */
 export const VALUE_HEADER = 49;
@@ -55,6 +56,19 @@ export const loadProfileSchema = z
       .refine((w) => new Set(w).size === w.length, 'expected each workload once')
       .default(() => [...DEFAULT_WORKLOADS])
       .describe('the workloads that run side by side (default: put and watch)'),
+    thresholds: z
+      .array(
+        z.string().superRefine((t, ctx) => {
+          try {
+            parseThreshold(t);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          }
+        }),
+      )
+      .max(64)
+      .optional()
+      .describe(THRESHOLD_HELP),
   })
   .strict()
   .superRefine((p, ctx) => {
