@@ -1,6 +1,7 @@
 // `etcd-soak`: the daemon's command with its subcommands.
 import { EXIT, EXIT_HELP, exitAfterFlush } from '../util/exit.js';
 import { packageVersion } from '../util/pkg.js';
+import { ctlCommand } from './ctl/index.js';
 import { daemonCommand } from './daemon.js';
 import { loadCommand } from './load.js';
 import { memberCommand } from './member.js';
@@ -16,6 +17,7 @@ Commands:
   partition cut members of a running daemon's cluster off from each other (create, list, heal)
   member    kill, stop, freeze, continue, restart or start a running daemon's member (or list them)
   report    (re)render a run's report.html from its report folder (reports/<runId>/)
+  ctl       a client of a running daemon: links, faults, members, partitions, scenarios, load, watch, wait
 
 Options:
   --version   print the version and exit
@@ -36,6 +38,8 @@ async function dispatch(argv: string[]): Promise<number> {
       return memberCommand(rest);
     case 'report':
       return reportCommand(rest);
+    case 'ctl':
+      return ctlCommand(rest);
     case 'lab':
     case 'run':
       return daemonCommand(cmd, rest);

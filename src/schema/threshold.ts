@@ -102,7 +102,14 @@ export function parseThreshold(text: string): Threshold {
   const metric = window ? name.slice('window.'.length) : name;
   const def = (window ? WINDOW_METRICS : METRICS)[metric];
   if (!def) {
-    const known = window ? Object.keys(WINDOW_METRICS).map((k) => `window.${k}`) : Object.keys(METRICS);
+    const known = window
+      ? Object.keys(WINDOW_METRICS).map((k) => `window.${k}`)
+      : [
+          `{put,watch,putError,putSend}.{${PCTS.join(',')}}`,
+          ...Object.keys(METRICS).filter(
+            (k) => !/^(put|watch|putError|putSend)\.p?[a-z0-9]+$/.test(k) || k.startsWith('puts.'),
+          ),
+        ];
     throw new ThresholdError(`unknown metric ${JSON.stringify(name)} (known: ${known.join(', ')})`);
   }
   const factor = UNIT_SUFFIXES[def.unit][suffix.toLowerCase()];
