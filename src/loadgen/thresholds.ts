@@ -4,9 +4,22 @@
 // While the run goes, window thresholds wait for the end (their windows' figures are made then).
 import { compare, parseThreshold, type Threshold } from '../schema/threshold.js';
 import { humanMs } from '../util/human.js';
-import type { LoadStatus, LoadSummary } from './report.js';
-import { violationTotal } from './verdict.js';
+import type { Percentiles } from './stats.js';
+import { violationTotal, type ViolationCounts } from './verdict.js';
 import type { WindowFigures } from './window-figures.js';
+
+/** What a threshold reads of a status or summary (report.ts's LoadStatus and LoadSummary are these). */
+export interface JudgedRun {
+  elapsed: number;
+  counts: { ok: number; failed: number; indeterminate: number; slips: number; events: number };
+  violations: ViolationCounts;
+  generator: { stalls: number; garbled: number; streamBreaks: number; overloadedIntervals: number };
+  findings: { late: number };
+  latency: { put: Percentiles; putError: Percentiles; putSend?: Percentiles; watch: Percentiles };
+  /** a summary's: the end of the run */
+  endedAt?: string;
+  windows?: WindowFigures[];
+}
 
 export interface ThresholdResult {
   expr: string;
@@ -22,7 +35,7 @@ export interface ThresholdResult {
 const pct = (ok: number, due: number) => (due ? Math.round((ok / due) * 100000) / 1000 : null);
 
 /** The run-wide metric's value from a status or summary. */
-export function metricValue(metric: string, s: LoadStatus): number | null {
+export function metricValue(metric: string, s: JudgedRun): number | null {
   const c = s.counts;
   const [head, tail] = metric.split('.') as [string, string | undefined];
   if (tail && (head === 'put' || head === 'watch' || head === 'putError' || head === 'putSend')) {
@@ -42,7 +55,7 @@ export function metricValue(metric: string, s: LoadStatus): number | null {
     case 'violations.unique':
     case 'violations.reliable':
     case 'violations.unexpected':
-      return s.violations[tail as keyof LoadStatus['violations']];
+      return s.violations[tail as keyof ViolationCounts];
     case 'puts.ok':
       return c.ok;
     case 'puts.failed':
@@ -63,7 +76,7 @@ export function metricValue(metric: string, s: LoadStatus): number | null {
     case 'generator.stalls':
     case 'generator.streamBreaks':
     case 'generator.garbled':
-      return s.generator[tail as keyof LoadStatus['generator']];
+      return s.generator[tail as keyof JudgedRun['generator']];
   }
   return null;
 }
@@ -109,10 +122,10 @@ function judgeWindows(t: Threshold, windows: readonly WindowFigures[]): Threshol
 /** Every threshold of the run judged; `passed` is whether all hold (none stated: true). */
 export function judgeThresholds(
   exprs: readonly string[] | undefined,
-  s: LoadStatus | LoadSummary,
+  s: JudgedRun,
 ): { thresholds: ThresholdResult[]; passed: boolean } {
-  const windows = (s as LoadSummary).windows;
-  const live = !('endedAt' in s);
+  const windows = s.windows;
+  const live = s.endedAt === undefined;
   const thresholds = (exprs ?? []).map((text): ThresholdResult => {
     const t = parseThreshold(text);
     if (t.window) {
