@@ -538,6 +538,12 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
       runId: string,
       state: { enum: ['idle', 'created', 'starting', 'running', 'stopping', 'stopped'] },
       ...{ rates: object, counts: object, violations: object, watchers: object, latency: object, verdict: object },
+      thresholds: {
+        type: 'array',
+        description: "the profile's thresholds judged on this status: {expr, value (null: not measured), ok, window?}",
+        items: object,
+      },
+      passed: { type: 'boolean', description: 'every threshold holds (none stated: true)' },
     },
   },
 };

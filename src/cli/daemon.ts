@@ -41,6 +41,8 @@ Options:
   --dry-run             with --scenario: print the expanded plan and its hash, start nothing
   --rate N              put rate of the load
   --watchers N          watchers of the load
+  --threshold EXPR      pass/fail threshold of the load, e.g. "put.p99 < 50ms", "availability > 99.5%"
+                        (repeatable; adds to load.thresholds); a failed one: exit 1
   --no-load             start no load
   --report-dir DIR      where reports/<run-id>/ goes (default ./reports)
   --seed N              seed of the links' random draws (jitter, drop, corrupt)
@@ -63,6 +65,7 @@ Options:
   --token TOKEN         require "Authorization: Bearer TOKEN" on the API (or ETCD_SOAK_TOKEN)
   --duration D          stop by itself after D (Go duration)
   --scenario FILE       run a scenario (see "etcd-soak lab --help"); --scenario-seed N, --dry-run
+  --threshold EXPR      pass/fail threshold of the load (repeatable; see "etcd-soak lab --help")
   --pretty / --json-logs, --version, -h/--help as for "etcd-soak lab"
 
 ${EXIT_HELP}`;
@@ -124,7 +127,7 @@ function describeConfigError(err: ConfigError, flags: FlagPaths): string {
 
 export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promise<number> {
   const help = kind === 'lab' ? LAB_HELP : RUN_HELP;
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     values = parseArgs({
       args: argv,
@@ -146,6 +149,7 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
         'dry-run': { type: 'boolean' },
         rate: { type: 'string' },
         watchers: { type: 'string' },
+        threshold: { type: 'string', multiple: true },
         'no-load': { type: 'boolean' },
         'report-dir': { type: 'string' },
         seed: { type: 'string' },
@@ -229,10 +233,14 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
       if (values.keep) launch.keep = true;
     }
     if (values['no-load']) delete c.load;
-    else if (values.rate !== undefined || values.watchers !== undefined) {
+    else if (values.rate !== undefined || values.watchers !== undefined || values.threshold !== undefined) {
       c.load ??= {};
       if (values.rate !== undefined) set(c.load, 'rate', num('rate'), 'load.rate', '--rate');
       if (values.watchers !== undefined) set(c.load, 'watchers', num('watchers'), 'load.watchers', '--watchers');
+      for (const expr of (values.threshold as string[] | undefined) ?? []) {
+        c.load.thresholds = [...((c.load.thresholds as string[] | undefined) ?? []), expr];
+        flags.set(`load.thresholds[${c.load.thresholds.length - 1}]`, `--threshold ${JSON.stringify(expr)}`);
+      }
     }
     if (values['report-dir'] !== undefined) set(c, 'reportDir', values['report-dir'], 'reportDir', '--report-dir');
     if (values.seed !== undefined) set(c, 'seed', num('seed'), 'seed', '--seed');
@@ -244,7 +252,8 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
         throw new ConfigError('--duration', [{ path: '', message: (err as Error).message }]);
       }
     }
-    if (values.scenario !== undefined) plan = loadPlan(String(values.scenario), values['scenario-seed'], config);
+    if (values.scenario !== undefined)
+      plan = loadPlan(String(values.scenario), values['scenario-seed'] as string | undefined, config);
   } catch (err) {
     if (err instanceof ConfigError) {
       // an error in a flag's own value: "--rate: expected a number, got "x""
@@ -332,5 +341,6 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
   timer?.cancel();
   const summary = await lab.stop(reason);
   const v = summary?.violations;
-  return v && v.ordered + v.unique + v.reliable + v.unexpected > 0 ? EXIT.violations : EXIT.ok;
+  const violated = v && v.ordered + v.unique + v.reliable + v.unexpected > 0;
+  return violated || summary?.passed === false ? EXIT.violations : EXIT.ok;
 }

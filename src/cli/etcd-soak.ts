@@ -2,6 +2,7 @@
 import { EXIT, EXIT_HELP, exitAfterFlush } from '../util/exit.js';
 import { packageVersion } from '../util/pkg.js';
 import { checkCommand } from './check.js';
+import { ctlCommand } from './ctl/index.js';
 import { daemonCommand } from './daemon.js';
 import { loadCommand } from './load.js';
 import { memberCommand } from './member.js';
@@ -18,6 +19,7 @@ Commands:
   member    kill, stop, freeze, continue, restart or start a running daemon's member (or list them)
   report    (re)render a run's report.html from its report folder (reports/<runId>/)
   check     re-check a run's kv history (reports/<runId>/history.jsonl) for linearizability offline
+  ctl       a client of a running daemon: links, faults, members, partitions, scenarios, load, watch, wait
 
 Options:
   --version   print the version and exit
@@ -40,6 +42,8 @@ async function dispatch(argv: string[]): Promise<number> {
       return reportCommand(rest);
     case 'check':
       return checkCommand(rest);
+    case 'ctl':
+      return ctlCommand(rest);
     case 'lab':
     case 'run':
       return daemonCommand(cmd, rest);

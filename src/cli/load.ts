@@ -1,6 +1,6 @@
 // `etcd-soak load`: run the watch/put load against endpoints, print a status line per interval and the
-// summary at the end; exit 0 when every guarantee held, 1 on violations, 2 on bad flags, 3 when the
-// environment is in the way (e.g. a report dir that cannot be written), 4 on an internal error.
+// summary at the end; exit 0 when every guarantee held, 1 on violations or a failed threshold, 2 on bad
+// flags, 3 when the environment is in the way (e.g. a report dir that cannot be written), 4 on an internal error.
 import { parseArgs } from 'node:util';
 import { z, ZodError } from 'zod';
 import { Metrics } from '../metrics.js';
@@ -35,7 +35,9 @@ const FALLBACK_HELP: Record<string, string> = {
   interval: 'status/report interval',
 };
 /** placeholders that say more than the kind's (N, D, MODE, S) */
-const METAVAR: Record<string, string> = { valueSize: 'BYTES', prefix: 'P' };
+const METAVAR: Record<string, string> = { valueSize: 'BYTES', prefix: 'P', thresholds: 'EXPR' };
+/** list fields set by a repeated flag (one item each) instead of a comma-separated list */
+const REPEATED: Record<string, string> = { thresholds: 'threshold' };
 
 export interface ProfileFlag {
   /** without the dashes: "value-size" */
@@ -47,6 +49,8 @@ export interface ProfileFlag {
   list: boolean;
   /** a boolean field: the flag takes no value (--serializable-reads) */
   boolean: boolean;
+  /** a list field whose flag is given once per item (--threshold A --threshold B) */
+  repeated?: boolean;
   /** the --help line(s) */
   help: string;
 }
@@ -104,13 +108,14 @@ export function profileFlags(profileSchema: z.ZodTypeAny = loadProfileSchema): P
     const meta =
       METAVAR[field] ??
       (numeric ? 'N' : list ? 'LIST' : inner instanceof z.ZodEffects ? 'D' : inner instanceof z.ZodEnum ? 'MODE' : 'S');
-    const flag = field.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+    const repeated = list && REPEATED[field] !== undefined;
+    const flag = repeated ? REPEATED[field] : field.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
     let text = description ?? FALLBACK_HELP[field] ?? field;
     if (fallback !== undefined && !text.includes('(default')) text += ` (default ${String(fallback)})`;
-    if (list) text += ', comma separated';
+    if (list) text += repeated ? '; repeat the flag for more' : ', comma separated';
     const left = boolean ? `--${flag}` : `--${flag} ${meta}`;
     if (boolean) text = text.replace(/ \(default false\)$/, '');
-    return { flag, field, numeric, list, boolean, help: helpLine(left, text) };
+    return { flag, field, numeric, list, boolean, ...(repeated ? { repeated } : {}), help: helpLine(left, text) };
   });
 }
 
@@ -134,12 +139,13 @@ ${EXIT_HELP}`;
 
 export class UsageError extends Error {}
 
-export function profileFromFlags(values: Record<string, string | boolean | undefined>): LoadProfileInput {
+export function profileFromFlags(values: Record<string, string | boolean | string[] | undefined>): LoadProfileInput {
   const profile: Record<string, unknown> = {};
-  for (const { flag, field, numeric, list, boolean } of PROFILE_FLAGS) {
+  for (const { flag, field, numeric, list, boolean, repeated } of PROFILE_FLAGS) {
     const raw = values[flag];
     if (raw === undefined) continue;
     if (boolean) profile[field] = raw === true;
+    else if (repeated) profile[field] = Array.isArray(raw) ? raw : [String(raw)];
     else if (numeric) {
       const n = Number(raw);
       if (String(raw).trim() === '' || !Number.isFinite(n))
@@ -155,20 +161,25 @@ export function profileFromFlags(values: Record<string, string | boolean | undef
   return profile as LoadProfileInput;
 }
 
-function flagOf(field: string | number | undefined): string {
-  const hit = PROFILE_FLAGS.find((f) => f.field === field);
-  return hit ? `--${hit.flag}` : String(field);
+function flagOf(path: (string | number)[]): string {
+  const hit = PROFILE_FLAGS.find((f) => f.field === path[0]);
+  if (!hit) return String(path[0]);
+  // "--threshold "put.p99 < x"": the repeated flag's own value, not an index the user never wrote
+  return hit.repeated && typeof path[1] === 'number' ? `--${hit.flag} #${path[1] + 1}` : `--${hit.flag}`;
 }
 
 export async function loadCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     values = parseArgs({
       args: argv,
       options: {
         endpoints: { type: 'string' },
         ...Object.fromEntries(
-          PROFILE_FLAGS.map((f) => [f.flag, { type: f.boolean ? ('boolean' as const) : ('string' as const) }]),
+          PROFILE_FLAGS.map((f) => [
+            f.flag,
+            f.boolean ? { type: 'boolean' as const } : { type: 'string' as const, multiple: f.repeated ?? false },
+          ]),
         ),
         'report-dir': { type: 'string' },
         'no-report': { type: 'boolean' },
@@ -222,7 +233,7 @@ export async function loadCommand(argv: string[]): Promise<number> {
   } catch (err) {
     const msg =
       err instanceof ZodError
-        ? err.issues.map((i) => `${flagOf(i.path[0])}: ${i.message}`).join('; ')
+        ? err.issues.map((i) => `${flagOf(i.path)}: ${i.message}`).join('; ')
         : (err as Error).message;
     process.stderr.write(`etcd-soak load: ${msg}\n`);
     // a report dir that cannot be created is the environment's; anything else here is a bad flag
@@ -254,5 +265,5 @@ export async function loadCommand(argv: string[]): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.stdout.write((values.json ? JSON.stringify(summary, null, 2) : formatSummaryTable(summary)) + '\n');
-  return runner.violationCount > 0 ? EXIT.violations : EXIT.ok;
+  return runner.violationCount > 0 || !summary.passed ? EXIT.violations : EXIT.ok;
 }

@@ -5,6 +5,7 @@ import { humanMs } from '../util/human.js';
 import { verdictOf, violationTotal, type CheckerFindings, type Verdict, type ViolationKind } from './verdict.js';
 import { DEFAULT_WORKLOADS, type LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
+import { formatThresholdRows, judgeThresholds, type ThresholdResult } from './thresholds.js';
 import { formatWindowRows, type UnattributedViolations, type WindowFigures } from './window-figures.js';
 import { formatKvRows, type KvLine, type KvStatus } from './workloads/kv/summary.js';
 
@@ -93,6 +94,10 @@ export interface LoadStatus {
   /** the kv workload: its counts, the linearizability findings by kind, the first of them, the history */
   kv?: KvStatus;
   lastError?: string;
+  /** the profile's thresholds judged on this status (window thresholds: at the end) */
+  thresholds: ThresholdResult[];
+  /** every threshold holds (none stated: true) */
+  passed: boolean;
 }
 
 export interface LoadSummary extends LoadStatus {
@@ -120,7 +125,7 @@ export function summarize(
   record: { replayedTo: number; events: number; error?: string } | undefined,
 ): LoadSummary {
   const rate = (n: number) => (st.elapsed ? Math.round((n / st.elapsed) * 10) / 10 : 0);
-  return {
+  const summary: LoadSummary = {
     ...st,
     reason,
     endedAt: new Date().toISOString(),
@@ -131,6 +136,13 @@ export function summarize(
     },
     record: { replayedTo: record?.replayedTo ?? 0, events: record?.events ?? 0, error: record?.error },
   };
+  return rejudge(summary);
+}
+
+/** The summary's thresholds judged again (once its fault windows' figures are in), in place. */
+export function rejudge(summary: LoadSummary): LoadSummary {
+  Object.assign(summary, judgeThresholds(summary.profile.thresholds, summary));
+  return summary;
 }
 
 /** held: no finding; unverified: none, but writes whose fate etcd's history could not tell make keys lenient */
@@ -210,6 +222,7 @@ export function formatSummaryTable(s: LoadSummary): string {
       : []),
     ...generatorNotes(s),
     ...formatWindowRows(s.windows ?? [], s.unattributed),
+    ...formatThresholdRows(s.thresholds, s.passed),
   ];
   if (s.reportDir) lines.push(`  report: ${s.reportDir}`);
   return lines.join('\n');

@@ -19,6 +19,7 @@ import { EtcdRecord, type ReplayResult } from './record.js';
 import { reportObservers } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
+import { judgeThresholds } from './thresholds.js';
 import { newRunId } from './value.js';
 import {
   WORKLOADS,
@@ -359,7 +360,7 @@ export class LoadRunner extends EventEmitter {
   status(): LoadStatus {
     const p = this.statusParts();
     const rates = this.progress.rates;
-    return {
+    const st: LoadStatus = {
       runId: this.runId,
       state: this.state,
       startedAt: this.startedIso || undefined,
@@ -381,7 +382,11 @@ export class LoadRunner extends EventEmitter {
       },
       kv: this.kv?.status(),
       lastError: this.lastError,
+      thresholds: [],
+      passed: true,
     };
+    // judged on every status: GET /load says whether the run passes so far
+    return Object.assign(st, judgeThresholds(this.profile.thresholds, st));
   }
 
   /**

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TimelineMark } from '../loadgen/events.js';
-import type { LoadSummary, TimelineLine } from '../loadgen/report.js';
+import { rejudge, type LoadSummary, type TimelineLine } from '../loadgen/report.js';
 import { Invalid } from '../util/errors.js';
 import { renderReportHtml } from './html.js';
 import { parseSeries, secondsOf, type Second } from './series.js';
@@ -109,6 +109,7 @@ export function finishRunReport(dir: string, summary: LoadSummary): void {
   const w = runWindows(f);
   summary.windows = w.windows;
   summary.unattributed = w.unattributed;
+  rejudge(summary); // window thresholds need the windows' figures
   fs.writeFileSync(path.join(f.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   writeHtml(f, w);
 }

@@ -3,6 +3,7 @@
 // Each field's description is the text of the CLI's --help and of the API's documentation.
 import { z } from 'zod';
 import { durationInput } from './duration.js';
+import { parseThreshold, THRESHOLD_HELP } from './threshold.js';
 
 /** bytes of a load value's self-describing header (src/loadgen/value.ts): the smallest valueSize */
 export const VALUE_HEADER = 49;
@@ -74,6 +75,19 @@ export const loadProfileSchema = z
       .describe(
         'kv workload: serializable reads (any member answers from its own store, no quorum) instead of linearizable',
       ),
+    thresholds: z
+      .array(
+        z.string().superRefine((t, ctx) => {
+          try {
+            parseThreshold(t);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          }
+        }),
+      )
+      .max(64)
+      .optional()
+      .describe(THRESHOLD_HELP),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -4,7 +4,7 @@ import { ZodError } from 'zod';
 export const EXIT = {
   /** clean run, every guarantee held */
   ok: 0,
-  /** a watch guarantee was violated */
+  /** a watch guarantee was violated, or a threshold of the run failed (ctl: a wait timed out) */
   violations: 1,
   /** bad usage or input: flags, config file */
   usage: 2,
@@ -17,7 +17,7 @@ export const EXIT = {
 /** The lines each command's --help ends with. */
 export const EXIT_HELP = `Exit status:
   0  clean: stopped as asked, every watch guarantee held
-  1  a watch guarantee was violated
+  1  a watch guarantee was violated, or a threshold of the run failed (--threshold, load.thresholds)
   2  bad usage or input (a flag, a config file)
   3  environment: a port in use, etcd missing or failing to start, a directory that cannot be written
   4  internal error of etcd-soak`;
