@@ -8,6 +8,7 @@ import type { ScenarioStatus } from '../daemon/scenarios.js';
 import { expandScenario, formatPlan, parseScenario, type ScenarioPlan } from '../scenario/index.js';
 import { durationToMs } from '../util/duration.js';
 import { LongTimer } from '../util/timer.js';
+import { violationTotal } from '../loadgen/verdict.js';
 import { EXIT, EXIT_HELP, exitCodeOf } from '../util/exit.js';
 import { installCrashGuard } from '../util/guard.js';
 import { createLogger } from '../util/log.js';
@@ -332,5 +333,5 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
   timer?.cancel();
   const summary = await lab.stop(reason);
   const v = summary?.violations;
-  return v && v.ordered + v.unique + v.reliable + v.unexpected > 0 ? EXIT.violations : EXIT.ok;
+  return v && violationTotal(v) > 0 ? EXIT.violations : EXIT.ok;
 }

@@ -100,7 +100,7 @@ export function profileFlags(profileSchema: z.ZodTypeAny = loadProfileSchema): P
     const list = core instanceof z.ZodArray;
     const meta =
       METAVAR[field] ??
-      (numeric ? 'N' : list ? 'LIST' : inner instanceof z.ZodEffects ? 'D' : inner instanceof z.ZodEnum ? 'MODE' : 'S');
+      (numeric ? 'N' : list ? 'LIST' : inner instanceof z.ZodBoolean ? 'BOOL' : inner instanceof z.ZodEffects ? 'D' : inner instanceof z.ZodEnum ? 'MODE' : 'S');
     const flag = field.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
     let text = description ?? FALLBACK_HELP[field] ?? field;
     if (fallback !== undefined && !text.includes('(default')) text += ` (default ${String(fallback)})`;
@@ -110,6 +110,13 @@ export function profileFlags(profileSchema: z.ZodTypeAny = loadProfileSchema): P
 }
 
 export const PROFILE_FLAGS: readonly ProfileFlag[] = profileFlags();
+
+/** profile fields that are booleans: their flag takes true or false */
+const BOOLEAN_FIELDS = new Set(
+  Object.entries(profileShape(loadProfileSchema))
+    .filter(([, s]) => unwrapField(s).inner instanceof z.ZodBoolean)
+    .map(([field]) => field),
+);
 
 export const LOAD_HELP = `Usage: etcd-soak load --endpoints HOST:PORT[,HOST:PORT...] [options]
 
@@ -144,7 +151,10 @@ export function profileFromFlags(values: Record<string, string | boolean | undef
         .split(',')
         .map((x) => x.trim())
         .filter(Boolean);
-    else profile[field] = raw;
+    else if (BOOLEAN_FIELDS.has(field)) {
+      if (raw !== 'true' && raw !== 'false') throw new UsageError(`--${flag}: expected true or false`);
+      profile[field] = raw === 'true';
+    } else profile[field] = raw;
   }
   return profile as LoadProfileInput;
 }

@@ -36,19 +36,45 @@ export interface WatcherState {
   lastRev: number;
   /** last revision seen per watched key slot (slot = key index for prefix watchers, else 0) */
   lastOnKey: Float64Array;
-  suspects: Map<number, { key: number; since: number }>;
+  /** suspected skips by `sid(rev, key)`; `resume`: the first event after a resume skipped it */
+  suspects: Map<number, Suspect>;
   /**
    * revision spans [from, to] the watcher moved past while a drop/corrupt fault may have garbled its
    * stream: a skip found there later (a revision learned only afterwards) may be the transport's
    */
   murky: number[];
-  /** revisions handed to etcd's record for a verdict (a late arrival is then a reorder): rev → key, since */
-  missing: Map<number, { key: number; at: number }>;
+  /** skips handed to etcd's record for a verdict (a late arrival is then a reorder), by `sid(rev, key)` */
+  missing: Map<number, { rev: number; key: number; at: number; resume: boolean }>;
   /** the highest revision of a progress notification: every event up to it was sent */
   progressRev: number;
   /** revisions at which it got an event nobody wrote there (reported as unexpected, so never a skip too) */
   strange: Set<number> | undefined;
   events: number;
+  /** the current watch (its create, or the last resume): what bookmarkable, atomic and resumable judge */
+  watch: WatchSpan;
+}
+
+export interface Suspect {
+  rev: number;
+  key: number;
+  since: number;
+  resume: boolean;
+}
+
+/** One watch of a watcher, from its create (or resume) on. */
+export interface WatchSpan {
+  /** its start revision */
+  from: number;
+  /** a resume: its first event must be the first of the history at or after `from` */
+  resumed: boolean;
+  /** no event came on it yet */
+  first: boolean;
+  /** the highest revision of an event it delivered (0: none) */
+  lastEvent: number;
+  /** the highest revision of a progress notification on it (0: none) */
+  progress: number;
+  /** the next event opens a new watch response */
+  newResponse: boolean;
 }
 
 /** A suspected skip waiting for etcd's record: one entry per (key, revision), every watcher that skipped it. */
@@ -113,6 +139,11 @@ export abstract class WatchContract {
     this.keyMaxSeen = new Float64Array(opts.keys.length);
   }
 
+  /** a (revision, key) pair as one number: suspects and missing events are keyed by it */
+  sid(rev: number, key: number): number {
+    return rev * this.opts.keys.length + key;
+  }
+
   get puts(): Map<number, PutRecord> {
     return this.ledger.puts;
   }
@@ -140,7 +171,7 @@ export abstract class WatchContract {
     this.violations[kind]++;
     this.opts.onViolation({
       kind,
-      key: this.opts.keys[key] ?? `#${key}`,
+      key: key < 0 ? '*' : (this.opts.keys[key] ?? `#${key}`),
       revision,
       watcher: w?.id ?? -1,
       connection: w?.connection ?? -1,
@@ -184,16 +215,26 @@ export abstract class WatchContract {
 
   protected learn(rev: number, rec: PutRecord, now: number): RevEntry {
     const e = this.ledger.learn(rev, rec, now);
-    if (!e) return this.ledger.revs.get(rev)!;
+    if (!e) return this.ledger.entry(rev, rec.key)!;
+    this.onLearn(rec.key, rev, rec.seq);
     // a watcher already past this revision never delivered it (it would have been learned then)
     if (this.keyMaxSeen[rec.key] > rev || this.prefixPassed > rev) {
+      const id = this.sid(rev, rec.key);
       for (const w of this.keyWatchers[rec.key]) {
         const past = w.prefix ? w.lastRev : w.lastOnKey[0];
-        if (rev >= w.startRev && (past > rev || w.progressRev >= rev) && !w.missing.has(rev) && !w.strange?.has(rev))
-          w.suspects.set(rev, { key: rec.key, since: now });
+        if (rev >= w.startRev && (past > rev || w.progressRev >= rev) && !w.missing.has(id) && !w.strange?.has(rev))
+          w.suspects.set(id, { rev, key: rec.key, since: now, resume: false });
       }
     }
     return e;
+  }
+
+  /** A revision on a key became known (acknowledged, seen or replayed): for the key-value checks. */
+  protected onLearn(_key: number, _rev: number, _seq: number): void {}
+
+  /** A revision believed on a key is not there after all (etcd's record says so): forget it everywhere. */
+  protected forget(e: RevEntry): void {
+    this.ledger.drop(e);
   }
 
   addWatcher(id: number, connection: number, keys: number[], prefix: boolean, startRev: number): WatcherState {
@@ -211,6 +252,7 @@ export abstract class WatchContract {
       progressRev: startRev - 1,
       strange: undefined,
       events: 0,
+      watch: { from: startRev, resumed: false, first: true, lastEvent: 0, progress: 0, newResponse: false },
     };
     this.watchers.push(w);
     for (const k of keys) this.keyWatchers[k].push(w);
@@ -231,16 +273,17 @@ export abstract class WatchContract {
     transitSuspect = false,
   ): number | undefined {
     const ledger = this.ledger;
-    let e = ledger.revs.get(rev);
+    let e = ledger.entry(rev, key);
     /** the revision was known before this event (its value is then compared with the put's) */
     let known = true;
-    if (!e || e.key !== key) {
+    if (!e) {
       known = false;
       const info = decodeValue(value, this.runIdBytes);
       const rec = info ? ledger.puts.get(info.seq) : undefined;
       if (!rec || rec.key !== key || (rec.revision && rec.revision !== rev)) {
         if (transitSuspect) return GARBLED;
         w.events++;
+        this.eventSeen(w, rev);
         if (!this.unexpectedRevs.has(rev)) {
           this.unexpectedRevs.add(rev);
           this.report(
@@ -264,35 +307,72 @@ export abstract class WatchContract {
       return GARBLED;
     }
     const slot = w.prefix ? key : 0;
-    if (rev <= w.lastRev) {
+    const span = w.watch;
+    // a prefix watcher gets every key of a multi-key revision (a Txn): another key at its last revision is in order
+    const sameRev = w.prefix && rev === w.lastRev && w.lastOnKey[slot] < rev && rev > span.progress;
+    if (rev <= w.lastRev && !sameRev) {
       if (transitSuspect) return GARBLED;
       w.events++;
-      if (w.suspects.delete(rev)) this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}`);
-      else if (w.missing.delete(rev)) {
-        this.unpend(w, key, rev);
+      const id = this.sid(rev, key);
+      const wasSuspect = w.suspects.delete(id);
+      const wasMissing = !wasSuspect && w.missing.delete(id);
+      if (wasMissing) this.unpend(w, key, rev);
+      const first = span.first;
+      const after = span.lastEvent;
+      this.eventSeen(w, rev);
+      if (first && span.resumed && rev < span.from)
+        this.report('resumable', w, key, rev, `the first event after a resume from ${span.from} is at ${rev}`);
+      else if (rev > after && rev <= span.progress)
+        this.report(
+          'bookmarkable',
+          w,
+          key,
+          rev,
+          `event at ${rev} after a progress notification at ${span.progress} (events up to it were all sent)`,
+        );
+      else if (wasSuspect) this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}`);
+      else if (wasMissing)
         this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}, more than settle late`);
-      } else if (rev < w.startRev)
+      else if (rev < w.startRev)
         this.report('ordered', w, key, rev, `revision ${rev} is before the watch start ${w.startRev}`);
       else this.report('unique', w, key, rev, `revision ${rev} delivered again (last ${w.lastRev})`);
       return undefined;
     }
+    if (span.newResponse && sameRev && rev === span.lastEvent)
+      this.report('atomic', w, key, rev, `revision ${rev} split: this event came in a later response than its others`);
     // in order: every known put on this key (any key of a prefix watch) between the last event seen
     // and this one was skipped
     const last = w.prefix ? w.lastRev : w.lastOnKey[slot];
     const list = w.prefix ? ledger.all : ledger.byKey[key];
-    if (list.length && list[list.length - 1] > last) {
-      const from = firstAbove(list, last);
+    if (!sameRev && list.length && list[list.length - 1] >= last) {
+      const from = firstAbove(list, last - 1);
       if (transitSuspect) {
         for (let i = from; i < list.length && list[i] < rev; i++)
-          if (list[i] >= w.startRev && !w.missing.has(list[i])) return GAP;
+          if (list[i] >= w.startRev && this.unseenAt(w, list[i], last, key)) return GAP;
       }
+      // after a resume, the first skipped revision is where the resume went wrong
+      let resume = span.first && span.resumed;
       for (let i = from; i < list.length && list[i] < rev; i++) {
         const r = list[i];
-        if (r >= w.startRev && !w.missing.has(r) && !w.strange?.has(r))
-          w.suspects.set(r, { key: w.prefix ? ledger.revs.get(r)!.key : key, since: now });
+        if (r < w.startRev || w.strange?.has(r)) continue;
+        if (w.prefix) {
+          for (let x = ledger.revs.get(r); x; x = x.next) {
+            if (r === last && w.lastOnKey[x.key] >= r) continue;
+            const id = this.sid(r, x.key);
+            if (w.missing.has(id)) continue;
+            w.suspects.set(id, { rev: r, key: x.key, since: now, resume });
+            resume = false;
+          }
+        } else if (r > last) {
+          const id = this.sid(r, key);
+          if (w.missing.has(id)) continue;
+          w.suspects.set(id, { rev: r, key, since: now, resume });
+          resume = false;
+        }
       }
     }
     w.events++;
+    this.eventSeen(w, rev);
     if (transitSuspect && rev > w.lastRev + 1) markMurky(w.murky, w.lastRev + 1, rev - 1);
     w.lastRev = rev;
     w.lastOnKey[slot] = rev;
@@ -322,6 +402,32 @@ export abstract class WatchContract {
     return e.due;
   }
 
+  /** An event came on the watcher's current watch (it is no longer the first; the response is open). */
+  private eventSeen(w: WatcherState, rev: number): void {
+    const span = w.watch;
+    span.first = false;
+    span.newResponse = false;
+    if (rev > span.lastEvent) span.lastEvent = rev;
+  }
+
+  /** Whether a known revision (at or after `last`) holds a key the watcher has not seen there. */
+  private unseenAt(w: WatcherState, r: number, last: number, key: number): boolean {
+    if (!w.prefix) return r > last && !w.missing.has(this.sid(r, key));
+    for (let x = this.ledger.revs.get(r); x; x = x.next)
+      if (!(r === last && w.lastOnKey[x.key] >= r) && !w.missing.has(this.sid(r, x.key))) return true;
+    return false;
+  }
+
+  /** A watch response for this watcher begins (its events follow): atomic is judged across responses. */
+  responseStart(w: WatcherState): void {
+    w.watch.newResponse = true;
+  }
+
+  /** The watcher's watch was (re)created from `from` (a resume when it had one before). */
+  created(w: WatcherState, from: number, resumed: boolean): void {
+    w.watch = { from, resumed, first: true, lastEvent: 0, progress: 0, newResponse: false };
+  }
+
   /** A known revision's event carries this run's value for that put (a cheap check of the sequence digits). */
   private valueMatches(value: Uint8Array, e: RevEntry): boolean {
     const info = decodeValue(value, this.runIdBytes);
@@ -337,12 +443,28 @@ export abstract class WatchContract {
    */
   progress(w: WatcherState, rev: number, now: number): void {
     const ledger = this.ledger;
+    const span = w.watch;
+    // bookmarkable: on one watch, progress never goes back and never falls below an event it delivered
+    if (rev < span.progress || rev < span.lastEvent) {
+      this.report(
+        'bookmarkable',
+        w,
+        w.prefix ? -1 : w.keys[0],
+        rev,
+        rev < span.progress
+          ? `progress notification at ${rev} after one at ${span.progress}`
+          : `progress notification at ${rev} below the delivered event at ${span.lastEvent}`,
+      );
+      return;
+    }
+    span.progress = rev;
     for (const k of w.keys) {
       const slot = w.prefix ? k : 0;
       const last = w.lastOnKey[slot];
       if (rev <= last) continue;
       ledger.between(ledger.byKey[k], last, rev + 1, (r) => {
-        if (r >= w.startRev && !w.missing.has(r)) w.suspects.set(r, { key: k, since: now });
+        const id = this.sid(r, k);
+        if (r >= w.startRev && !w.missing.has(id)) w.suspects.set(id, { rev: r, key: k, since: now, resume: false });
       });
       w.lastOnKey[slot] = rev;
       if (rev + 0.5 > this.keyMaxSeen[k]) this.keyMaxSeen[k] = rev + 0.5;

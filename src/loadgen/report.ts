@@ -181,6 +181,7 @@ export function formatSummaryTable(s: LoadSummary): string {
     ...(s.latency.putSend ? [lat('put sent late', s.latency.putSend)] : []),
     lat('watch', s.latency.watch),
     `  etcd's guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
+    `  and: atomic ${s.verdict.atomic} (${v.atomic ?? 0}), bookmarkable ${s.verdict.bookmarkable} (${v.bookmarkable ?? 0}), resumable ${s.verdict.resumable} (${v.resumable ?? 0}), created ${s.verdict.created} (${v.created ?? 0}), hashkv ${s.verdict.hashkv} (${v.hashkv ?? 0})`,
     ...generatorNotes(s),
     ...formatWindowRows(s.windows ?? [], s.unattributed),
   ];

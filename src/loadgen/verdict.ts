@@ -1,8 +1,29 @@
 // etcd's watch guarantees, the violations of them and the one place their sum and the run's verdict
 // are computed (the checker, the status line, the summary and the CLI's exit code all ask here).
 
-export type ViolationKind = 'ordered' | 'unique' | 'reliable' | 'unexpected';
-export const VIOLATION_KINDS: readonly ViolationKind[] = ['ordered', 'unique', 'reliable', 'unexpected'];
+// etcd's robustness validators: ordered, unique, reliable, atomic, bookmarkable, resumable, created (with
+// prev_kv), plus events nobody wrote (unexpected) and members whose HashKV disagrees at one revision.
+export type ViolationKind =
+  | 'ordered'
+  | 'unique'
+  | 'reliable'
+  | 'unexpected'
+  | 'atomic'
+  | 'bookmarkable'
+  | 'resumable'
+  | 'created'
+  | 'hashkv';
+export const VIOLATION_KINDS: readonly ViolationKind[] = [
+  'ordered',
+  'unique',
+  'reliable',
+  'unexpected',
+  'atomic',
+  'bookmarkable',
+  'resumable',
+  'created',
+  'hashkv',
+];
 
 export type ViolationCounts = Record<ViolationKind, number>;
 
@@ -36,15 +57,24 @@ export interface Verdict {
   unique: 'held' | 'violated';
   reliable: 'held' | 'violated' | 'unverified';
   unexpected: 'none' | 'seen';
+  atomic: 'held' | 'violated';
+  bookmarkable: 'held' | 'violated';
+  resumable: 'held' | 'violated';
+  created: 'held' | 'violated';
+  hashkv: 'held' | 'violated';
 }
 
 export function noViolations(): ViolationCounts {
-  return { ordered: 0, unique: 0, reliable: 0, unexpected: 0 };
+  const v = {} as ViolationCounts;
+  for (const k of VIOLATION_KINDS) v[k] = 0;
+  return v;
 }
 
 /** every violation of every guarantee */
 export function violationTotal(v: ViolationCounts): number {
-  return v.ordered + v.unique + v.reliable + v.unexpected;
+  let n = 0;
+  for (const k of VIOLATION_KINDS) n += v[k] ?? 0;
+  return n;
 }
 
 /** The verdict per guarantee: a skip that could not be checked leaves reliable unverified, not held. */
@@ -54,5 +84,10 @@ export function verdictOf(v: ViolationCounts, findings: Pick<CheckerFindings, 'u
     unique: v.unique === 0 ? 'held' : 'violated',
     reliable: v.reliable > 0 ? 'violated' : findings.unverifiedSkips > 0 ? 'unverified' : 'held',
     unexpected: v.unexpected === 0 ? 'none' : 'seen',
+    atomic: v.atomic ? 'violated' : 'held',
+    bookmarkable: v.bookmarkable ? 'violated' : 'held',
+    resumable: v.resumable ? 'violated' : 'held',
+    created: v.created ? 'violated' : 'held',
+    hashkv: v.hashkv ? 'violated' : 'held',
   };
 }
