@@ -165,6 +165,15 @@ export class Checker extends KvContract {
         if (m.at < horizon && !this.pending.has(`${m.key}:${m.rev}`)) w.missing.delete(sid);
   }
 
+  /** Members' HashKV at one revision differ: etcd's stored key spaces disagree. */
+  hashKvDiffers(revision: number, members: { endpoint: string; hash?: number; compactRevision?: number }[]): void {
+    const hashes = members
+      .filter((m) => m.hash !== undefined)
+      .map((m) => `${m.endpoint} ${m.hash} (compacted at ${m.compactRevision})`)
+      .join(', ');
+    this.report('hashkv', undefined, -1, revision, `HashKV at revision ${revision} differs: ${hashes}`);
+  }
+
   /** Whether the end of the run needs etcd's record: an indeterminate put or a skip is still open. */
   hasOpenQuestions(): boolean {
     return this.pending.size > 0 || this.indeterminateCount() > 0;

@@ -61,7 +61,8 @@ export interface Verdict {
   bookmarkable: 'held' | 'violated';
   resumable: 'held' | 'violated';
   created: 'held' | 'violated';
-  hashkv: 'held' | 'violated';
+  /** unchecked: one endpoint, a fault that may garble answers, or a member that could not answer */
+  hashkv: 'held' | 'violated' | 'unchecked';
 }
 
 export function noViolations(): ViolationCounts {
@@ -78,7 +79,10 @@ export function violationTotal(v: ViolationCounts): number {
 }
 
 /** The verdict per guarantee: a skip that could not be checked leaves reliable unverified, not held. */
-export function verdictOf(v: ViolationCounts, findings: Pick<CheckerFindings, 'unverifiedSkips'>): Verdict {
+export function verdictOf(
+  v: ViolationCounts,
+  findings: Pick<CheckerFindings, 'unverifiedSkips'> & { hashKv?: { outcome: string } },
+): Verdict {
   return {
     ordered: v.ordered === 0 ? 'held' : 'violated',
     unique: v.unique === 0 ? 'held' : 'violated',
@@ -88,6 +92,6 @@ export function verdictOf(v: ViolationCounts, findings: Pick<CheckerFindings, 'u
     bookmarkable: v.bookmarkable ? 'violated' : 'held',
     resumable: v.resumable ? 'violated' : 'held',
     created: v.created ? 'violated' : 'held',
-    hashkv: v.hashkv ? 'violated' : 'held',
+    hashkv: v.hashkv ? 'violated' : findings.hashKv?.outcome === 'agreed' ? 'held' : 'unchecked',
   };
 }
