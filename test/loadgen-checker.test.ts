@@ -273,7 +273,7 @@ t.test('planted anomalies together are each reported exactly once', async (t) =>
   s.c.onEvent(s.ws[1], 0, 20, Buffer.from('x'.repeat(64)), 0);
   s.finish();
   t.same(kinds(s.violations).sort(), ['ordered@16', 'reliable@12', 'unexpected@20', 'unique@14'].sort());
-    t.same(s.c.violations, { ...noViolations(), ordered: 1, unique: 1, reliable: 1, unexpected: 1 });
+  t.same(s.c.violations, { ...noViolations(), ordered: 1, unique: 1, reliable: 1, unexpected: 1 });
 });
 
 t.test('prefix watchers check each key', async (t) => {

@@ -100,7 +100,17 @@ export function profileFlags(profileSchema: z.ZodTypeAny = loadProfileSchema): P
     const list = core instanceof z.ZodArray;
     const meta =
       METAVAR[field] ??
-      (numeric ? 'N' : list ? 'LIST' : inner instanceof z.ZodBoolean ? 'BOOL' : inner instanceof z.ZodEffects ? 'D' : inner instanceof z.ZodEnum ? 'MODE' : 'S');
+      (numeric
+        ? 'N'
+        : list
+          ? 'LIST'
+          : inner instanceof z.ZodBoolean
+            ? 'BOOL'
+            : inner instanceof z.ZodEffects
+              ? 'D'
+              : inner instanceof z.ZodEnum
+                ? 'MODE'
+                : 'S');
     const flag = field.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
     let text = description ?? FALLBACK_HELP[field] ?? field;
     if (fallback !== undefined && !text.includes('(default')) text += ` (default ${String(fallback)})`;

@@ -25,6 +25,7 @@ export class Checker extends KvContract {
   /** Moves suspects older than settle (all when `final`) to the skips awaiting etcd's record. */
   sweep(now: number, final = false): void {
     const settle = this.opts.settleMs;
+    if (final) this.closeLastRevisions(now);
     for (const w of this.watchers) {
       for (const [sid, s] of w.suspects) {
         if (final || now - s.since >= settle) {

@@ -52,6 +52,8 @@ export interface WatcherState {
   events: number;
   /** the current watch (its create, or the last resume): what bookmarkable, atomic and resumable judge */
   watch: WatchSpan;
+  /** the watcher's previous watches, newest last */
+  pastWatches: WatchSpan[];
 }
 
 export interface Suspect {
@@ -75,7 +77,16 @@ export interface WatchSpan {
   progress: number;
   /** the next event opens a new watch response */
   newResponse: boolean;
+  /** the revision of its first event (0: none yet) */
+  firstEvent: number;
+  /** a resumable violation (or a suspect that will be one) was already found on it */
+  flagged: boolean;
+  /** the progress revision an event below it was already reported against */
+  progressFlagged: number;
 }
+
+/** past watches kept per watcher (a skip learned late is judged against the watch that owed it) */
+const PAST_WATCHES = 8;
 
 /** A suspected skip waiting for etcd's record: one entry per (key, revision), every watcher that skipped it. */
 export interface PendingSkip {
@@ -213,17 +224,24 @@ export abstract class WatchContract {
     this.ledger.notSent(seq);
   }
 
-  protected learn(rev: number, rec: PutRecord, now: number): RevEntry {
+  /** `rev` holds `rec`'s put; `deliverer` is the watcher whose event says so (it did not skip it). */
+  protected learn(rev: number, rec: PutRecord, now: number, deliverer?: WatcherState): RevEntry {
     const e = this.ledger.learn(rev, rec, now);
     if (!e) return this.ledger.entry(rev, rec.key)!;
     this.onLearn(rec.key, rev, rec.seq);
     // a watcher already past this revision never delivered it (it would have been learned then)
-    if (this.keyMaxSeen[rec.key] > rev || this.prefixPassed > rev) {
+    if (this.keyMaxSeen[rec.key] > rev || this.prefixPassed >= rev) {
       const id = this.sid(rev, rec.key);
       for (const w of this.keyWatchers[rec.key]) {
         const past = w.prefix ? w.lastRev : w.lastOnKey[0];
-        if (rev >= w.startRev && (past > rev || w.progressRev >= rev) && !w.missing.has(id) && !w.strange?.has(rev))
-          w.suspects.set(id, { rev, key: rec.key, since: now, resume: false });
+        // a prefix watcher at this very revision without this key skipped it (responses are atomic),
+        // unless it is the one delivering it now
+        const passed =
+          past > rev ||
+          w.progressRev >= rev ||
+          (w.prefix && past === rev && w.lastOnKey[rec.key] < rev && w !== deliverer);
+        if (rev >= w.startRev && passed && !w.missing.has(id) && !w.suspects.has(id) && !w.strange?.has(rev))
+          w.suspects.set(id, { rev, key: rec.key, since: now, resume: this.owedFirst(w, rev) });
       }
     }
     return e;
@@ -252,7 +270,8 @@ export abstract class WatchContract {
       progressRev: startRev - 1,
       strange: undefined,
       events: 0,
-      watch: { from: startRev, resumed: false, first: true, lastEvent: 0, progress: 0, newResponse: false },
+      watch: newSpan(startRev, false),
+      pastWatches: [],
     };
     this.watchers.push(w);
     for (const k of keys) this.keyWatchers[k].push(w);
@@ -302,7 +321,7 @@ export abstract class WatchContract {
       }
       rec.revision = rev;
       if (rec.state === 'indeterminate') ledger.settle(rec, true, now);
-      e = this.learn(rev, rec, now);
+      e = this.learn(rev, rec, now, w);
     } else if (transitSuspect && !this.valueMatches(value, e)) {
       return GARBLED;
     }
@@ -320,23 +339,33 @@ export abstract class WatchContract {
       const first = span.first;
       const after = span.lastEvent;
       this.eventSeen(w, rev);
-      if (first && span.resumed && rev < span.from)
+      if (first && span.resumed && rev < span.from) {
+        span.flagged = true;
         this.report('resumable', w, key, rev, `the first event after a resume from ${span.from} is at ${rev}`);
-      else if (rev > after && rev <= span.progress)
-        this.report(
-          'bookmarkable',
-          w,
-          key,
-          rev,
-          `event at ${rev} after a progress notification at ${span.progress} (events up to it were all sent)`,
-        );
-      else if (wasSuspect) this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}`);
+      } else if (rev <= span.progress && (rev > after || (rev === after && (wasSuspect || wasMissing)))) {
+        // one premature progress notification, however many events it claimed
+        if (span.progressFlagged !== span.progress)
+          this.report(
+            'bookmarkable',
+            w,
+            key,
+            rev,
+            `event at ${rev} after a progress notification at ${span.progress} (events up to it were all sent)`,
+          );
+        span.progressFlagged = span.progress;
+      } else if (wasSuspect) this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}`);
       else if (wasMissing)
         this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}, more than settle late`);
       else if (rev < w.startRev)
         this.report('ordered', w, key, rev, `revision ${rev} is before the watch start ${w.startRev}`);
       else this.report('unique', w, key, rev, `revision ${rev} delivered again (last ${w.lastRev})`);
       return undefined;
+    }
+    // a key of its last revision that came in a later response (atomic is reported below): delivered
+    // after all, not a skip
+    if (sameRev) {
+      const id = this.sid(rev, key);
+      if (!w.suspects.delete(id) && w.missing.delete(id)) this.unpend(w, key, rev);
     }
     if (span.newResponse && sameRev && rev === span.lastEvent)
       this.report('atomic', w, key, rev, `revision ${rev} split: this event came in a later response than its others`);
@@ -351,7 +380,7 @@ export abstract class WatchContract {
           if (list[i] >= w.startRev && this.unseenAt(w, list[i], last, key)) return GAP;
       }
       // after a resume, the first skipped revision is where the resume went wrong
-      let resume = span.first && span.resumed;
+      let resume = span.first && span.resumed && !span.flagged;
       for (let i = from; i < list.length && list[i] < rev; i++) {
         const r = list[i];
         if (r < w.startRev || w.strange?.has(r)) continue;
@@ -359,14 +388,18 @@ export abstract class WatchContract {
           for (let x = ledger.revs.get(r); x; x = x.next) {
             if (r === last && w.lastOnKey[x.key] >= r) continue;
             const id = this.sid(r, x.key);
-            if (w.missing.has(id)) continue;
-            w.suspects.set(id, { rev: r, key: x.key, since: now, resume });
+            if (w.missing.has(id) || w.suspects.has(id)) continue;
+            // a key missing at the resumed watch's first revision is what it owed first, too
+            const owed = r === last ? span.resumed && !span.flagged && span.firstEvent === r : resume;
+            w.suspects.set(id, { rev: r, key: x.key, since: now, resume: owed });
+            if (owed) span.flagged = true;
             resume = false;
           }
         } else if (r > last) {
           const id = this.sid(r, key);
-          if (w.missing.has(id)) continue;
+          if (w.missing.has(id) || w.suspects.has(id)) continue;
           w.suspects.set(id, { rev: r, key, since: now, resume });
+          if (resume) span.flagged = true;
           resume = false;
         }
       }
@@ -405,9 +438,29 @@ export abstract class WatchContract {
   /** An event came on the watcher's current watch (it is no longer the first; the response is open). */
   private eventSeen(w: WatcherState, rev: number): void {
     const span = w.watch;
+    if (span.first) span.firstEvent = rev;
     span.first = false;
     span.newResponse = false;
     if (rev > span.lastEvent) span.lastEvent = rev;
+  }
+
+  /**
+   * The end of the run: a prefix watcher's last revision is complete (responses are atomic), so a key
+   * written there that it did not get was skipped.
+   */
+  protected closeLastRevisions(now: number): void {
+    for (const w of this.watchers) {
+      const last = w.lastRev;
+      if (!w.prefix || last < w.startRev || w.strange?.has(last)) continue;
+      for (let x = this.ledger.revs.get(last); x; x = x.next) {
+        const id = this.sid(last, x.key);
+        if (w.lastOnKey[x.key] >= last || w.missing.has(id) || w.suspects.has(id)) continue;
+        const span = w.watch;
+        const owed = span.resumed && !span.flagged && span.firstEvent === last;
+        if (owed) span.flagged = true;
+        w.suspects.set(id, { rev: last, key: x.key, since: now, resume: owed });
+      }
+    }
   }
 
   /** Whether a known revision (at or after `last`) holds a key the watcher has not seen there. */
@@ -425,7 +478,24 @@ export abstract class WatchContract {
 
   /** The watcher's watch was (re)created from `from` (a resume when it had one before). */
   created(w: WatcherState, from: number, resumed: boolean): void {
-    w.watch = { from, resumed, first: true, lastEvent: 0, progress: 0, newResponse: false };
+    w.pastWatches.push(w.watch);
+    if (w.pastWatches.length > PAST_WATCHES) w.pastWatches.shift();
+    w.watch = newSpan(from, resumed);
+  }
+
+  /**
+   * Whether a skip at `rev` learned only now was the first event a resume owed (its watch started at or
+   * below it and delivered its first event above it); flags that watch (one resumable per resume).
+   */
+  private owedFirst(w: WatcherState, rev: number): boolean {
+    for (const span of [w.watch, ...w.pastWatches]) {
+      // (a prefix watch's first revision may hold other keys it owed too)
+      if (span.resumed && !span.flagged && span.firstEvent >= rev && rev >= span.from) {
+        span.flagged = true;
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A known revision's event carries this run's value for that put (a cheap check of the sequence digits). */
@@ -464,7 +534,8 @@ export abstract class WatchContract {
       if (rev <= last) continue;
       ledger.between(ledger.byKey[k], last, rev + 1, (r) => {
         const id = this.sid(r, k);
-        if (r >= w.startRev && !w.missing.has(id)) w.suspects.set(id, { rev: r, key: k, since: now, resume: false });
+        if (r >= w.startRev && !w.missing.has(id) && !w.suspects.has(id))
+          w.suspects.set(id, { rev: r, key: k, since: now, resume: false });
       });
       w.lastOnKey[slot] = rev;
       if (rev + 0.5 > this.keyMaxSeen[k]) this.keyMaxSeen[k] = rev + 0.5;
@@ -525,4 +596,18 @@ export abstract class WatchContract {
   lastKnownOnKey(key: number): number {
     return this.ledger.lastOnKey(key);
   }
+}
+
+function newSpan(from: number, resumed: boolean): WatchSpan {
+  return {
+    from,
+    resumed,
+    first: true,
+    lastEvent: 0,
+    progress: 0,
+    newResponse: false,
+    firstEvent: 0,
+    flagged: false,
+    progressFlagged: 0,
+  };
 }

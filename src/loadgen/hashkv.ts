@@ -52,7 +52,10 @@ export async function compareHashKV(endpoints: readonly string[], logger: Logger
         revision = (await c.range('\0', { limit: 1, timeoutMs: 5000 })).revision;
         break;
       } catch (err) {
-        logger.debug({ endpoint: c.endpoint, err: (err as Error).message }, 'no revision for HashKV from this endpoint');
+        logger.debug(
+          { endpoint: c.endpoint, err: (err as Error).message },
+          'no revision for HashKV from this endpoint',
+        );
       }
     }
     if (!revision) return { revision: 0, members: [], outcome: 'incomplete' };

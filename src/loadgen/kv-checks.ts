@@ -26,6 +26,8 @@ interface KeyWrites {
   seqs: Map<number, number>;
   /** per revision: the create revision etcd reported (0: unknown) */
   creates: Map<number, number>;
+  /** per revision: the prev_kv revision etcd reported (0: none) when a watch asked for it */
+  prevs: Map<number, number>;
   /** revisions at or below this may have been forgotten (0: nothing was) */
   floor: number;
 }
@@ -35,14 +37,17 @@ export abstract class KvContract extends WatchContract {
     revs: [],
     seqs: new Map(),
     creates: new Map(),
+    prevs: new Map(),
     floor: 0,
   }));
   /** (key, revision) pairs already reported as created violations (each once, whatever the watchers) */
   private readonly createdReported = new Set<number>();
+  /** the run's first revision: its keys (fresh, named by the run id) did not exist before it (0: unknown) */
+  firstRevision = 0;
   /** the highest compact revision a watch was canceled with (prev_kv below it cannot be read) */
   private compactedTo = 0;
 
-  private remember(key: number, rev: number, seq: number, create: number): void {
+  private remember(key: number, rev: number, seq: number, create: number, prev?: number): void {
     const h = this.writes[key];
     if (!h || rev <= h.floor) return;
     if (!h.seqs.has(rev)) {
@@ -51,12 +56,14 @@ export abstract class KvContract extends WatchContract {
         const old = h.revs.shift()!;
         h.seqs.delete(old);
         h.creates.delete(old);
+        h.prevs.delete(old);
         h.floor = old;
       }
     }
     const had = h.seqs.get(rev);
     if (had === undefined || had === UNKNOWN) h.seqs.set(rev, seq);
     if (create && !h.creates.get(rev)) h.creates.set(rev, create);
+    if (prev !== undefined && !h.prevs.has(rev)) h.prevs.set(rev, prev);
   }
 
   protected override forget(e: RevEntry): void {
@@ -65,6 +72,7 @@ export abstract class KvContract extends WatchContract {
     if (h?.seqs.delete(e.rev)) {
       removeSorted(h.revs, e.rev);
       h.creates.delete(e.rev);
+      h.prevs.delete(e.rev);
     }
   }
 
@@ -84,14 +92,35 @@ export abstract class KvContract extends WatchContract {
    */
   checkKv(w: WatcherState, key: number, kv: Kv, prevKv: Kv | undefined, prevRequested: boolean): void {
     const rev = kv.modRevision;
-    const problem = this.kvProblem(w, key, kv, prevKv, prevRequested);
-    this.remember(key, rev, valueSeq(kv.value, this.runIdBytes), kv.createRevision);
+    const problem =
+      this.kvProblem(w, key, kv, prevKv, prevRequested) ?? this.otherDelivery(key, kv, prevKv, prevRequested);
+    // what was found wrong is not remembered: it must not make the key's next event look wrong
+    this.remember(
+      key,
+      rev,
+      valueSeq(kv.value, this.runIdBytes),
+      problem ? 0 : kv.createRevision,
+      problem || !prevRequested ? undefined : (prevKv?.modRevision ?? 0),
+    );
     if (!problem) return;
     const id = this.sid(rev, key);
     if (this.createdReported.has(id)) return;
     if (this.createdReported.size > 10_000) this.createdReported.clear();
     this.createdReported.add(id);
     this.report('created', w, key, rev, problem);
+  }
+
+  /** etcd has one history: another watcher's delivery of this event must carry the same create and prev_kv. */
+  private otherDelivery(key: number, kv: Kv, prevKv: Kv | undefined, prevRequested: boolean): string | undefined {
+    const h = this.writes[key];
+    const rev = kv.modRevision;
+    const create = h.creates.get(rev);
+    if (create && create !== kv.createRevision)
+      return `create_revision ${kv.createRevision}, another watcher got ${create} for this event`;
+    const prev = prevRequested ? h.prevs.get(rev) : undefined;
+    if (prev !== undefined && prev !== (prevKv?.modRevision ?? 0))
+      return `prev_kv at ${prevKv?.modRevision ?? 'none'}, another watcher got ${prev || 'none'} for this event`;
+    return undefined;
   }
 
   private kvProblem(
@@ -105,8 +134,7 @@ export abstract class KvContract extends WatchContract {
     const c = kv.createRevision;
     const h = this.writes[key];
     if (c <= 0 || c > rev) return `create_revision ${c} with mod_revision ${rev}`;
-    // the run's keys are fresh: nothing was written on them before the watchers' start
-    if (c < this.firstStart())
+    if (this.firstRevision && c < this.firstRevision)
       return `create_revision ${c} is before the run began (its keys did not exist)`;
     // the latest write known below rev, when the history reaches that far
     let before = 0;
@@ -146,17 +174,4 @@ export abstract class KvContract extends WatchContract {
     }
     return undefined;
   }
-
-  /** the lowest watcher start revision (the run's first revision), recomputed when watchers were added */
-  private firstStart(): number {
-    if (this.startOf.n !== this.watchers.length) {
-      let m = Infinity;
-      for (const w of this.watchers) if (w.startRev < m) m = w.startRev;
-      this.startOf.n = this.watchers.length;
-      this.startOf.min = m;
-    }
-    return this.startOf.min;
-  }
-
-  private readonly startOf = { n: 0, min: Infinity };
 }

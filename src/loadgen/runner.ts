@@ -199,6 +199,8 @@ export class LoadRunner extends EventEmitter {
     this.startRev = startRev;
     this.record.begin(startRev);
     this.checker.maxKnownRev = startRev;
+    // the run's keys are fresh: none of them existed at its start revision
+    this.checker.firstRevision = startRev + 1;
     await Promise.all(this.workloads.map((w) => w.prepare?.(startRev)));
     if (this.state !== 'starting') return;
     this.state = 'running';

@@ -4,15 +4,7 @@
 // etcd's robustness validators: ordered, unique, reliable, atomic, bookmarkable, resumable, created (with
 // prev_kv), plus events nobody wrote (unexpected) and members whose HashKV disagrees at one revision.
 export type ViolationKind =
-  | 'ordered'
-  | 'unique'
-  | 'reliable'
-  | 'unexpected'
-  | 'atomic'
-  | 'bookmarkable'
-  | 'resumable'
-  | 'created'
-  | 'hashkv';
+  'ordered' | 'unique' | 'reliable' | 'unexpected' | 'atomic' | 'bookmarkable' | 'resumable' | 'created' | 'hashkv';
 export const VIOLATION_KINDS: readonly ViolationKind[] = [
   'ordered',
   'unique',
