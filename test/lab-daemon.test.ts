@@ -255,11 +255,7 @@ t.test(
 
     const summary = await json('DELETE', '/load');
     t.equal(summary.state, 'stopped');
-    t.same(
-      summary.violations,
-      noViolations(),
-      'no watch violation through faults and a leader change',
-    );
+    t.same(summary.violations, noViolations(), 'no watch violation through faults and a leader change');
     t.equal(
       summary.counts.applied + summary.counts.notApplied,
       summary.counts.indeterminate,

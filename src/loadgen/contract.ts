@@ -21,115 +21,35 @@ import {
   noViolations,
   violationTotal,
   type CheckerFindings,
-  type Violation,
   type ViolationCounts,
   type ViolationKind,
 } from './verdict.js';
+import {
+  eventSeen,
+  GAP,
+  GARBLED,
+  newSpan,
+  owedFirst,
+  type CheckerOptions,
+  type PendingSkip,
+  type WatcherState,
+} from './watcher-state.js';
 
-export interface WatcherState {
-  id: number;
-  connection: number;
-  /** watched key indexes; a prefix watcher watches them all */
-  keys: number[];
-  prefix: boolean;
-  startRev: number;
-  lastRev: number;
-  /** last revision seen per watched key slot (slot = key index for prefix watchers, else 0) */
-  lastOnKey: Float64Array;
-  /** suspected skips by `sid(rev, key)`; `resume`: the first event after a resume skipped it */
-  suspects: Map<number, Suspect>;
-  /**
-   * revision spans [from, to] the watcher moved past while a drop/corrupt fault may have garbled its
-   * stream: a skip found there later (a revision learned only afterwards) may be the transport's
-   */
-  murky: number[];
-  /** skips handed to etcd's record for a verdict (a late arrival is then a reorder), by `sid(rev, key)` */
-  missing: Map<number, { rev: number; key: number; at: number; resume: boolean }>;
-  /** the highest revision of a progress notification: every event up to it was sent */
-  progressRev: number;
-  /** revisions at which it got an event nobody wrote there (reported as unexpected, so never a skip too) */
-  strange: Set<number> | undefined;
-  events: number;
-  /** the current watch (its create, or the last resume): what bookmarkable, atomic and resumable judge */
-  watch: WatchSpan;
-  /** the watcher's previous watches, newest last */
-  pastWatches: WatchSpan[];
-}
-
-export interface Suspect {
-  rev: number;
-  key: number;
-  since: number;
-  resume: boolean;
-}
-
-/** One watch of a watcher, from its create (or resume) on. */
-export interface WatchSpan {
-  /** its start revision */
-  from: number;
-  /** a resume: its first event must be the first of the history at or after `from` */
-  resumed: boolean;
-  /** no event came on it yet */
-  first: boolean;
-  /** the highest revision of an event it delivered (0: none) */
-  lastEvent: number;
-  /** the highest revision of a progress notification on it (0: none) */
-  progress: number;
-  /** the next event opens a new watch response */
-  newResponse: boolean;
-  /** the revision of its first event (0: none yet) */
-  firstEvent: number;
-  /** a resumable violation (or a suspect that will be one) was already found on it */
-  flagged: boolean;
-  /** the progress revision an event below it was already reported against */
-  progressFlagged: number;
-}
-
-/** past watches kept per watcher (a skip learned late is judged against the watch that owed it) */
-const PAST_WATCHES = 8;
-
-/** A suspected skip waiting for etcd's record: one entry per (key, revision), every watcher that skipped it. */
-export interface PendingSkip {
-  key: number;
-  rev: number;
-  watchers: Set<WatcherState>;
-  since: number;
-  asked: boolean;
-}
-
-/** What etcd's history holds at a revision for a key. */
-export type RecordAnswer = 'on-key' | 'not-on-key' | 'unavailable';
-
-export interface CheckerOptions {
-  runId: string;
-  keys: string[];
-  settleMs: number;
-  onViolation: (v: Violation) => void;
-  onSettled?: (put: PutRecord, applied: boolean) => void;
-}
-
-/** onEvent's answer when an anomalous event may be the transport's: nothing was recorded, reset the stream. */
-export const GARBLED = -1;
-/**
- * onEvent's answer when an event skips known revisions while the transport may have lost or misrouted
- * bytes: nothing was recorded; a fresh stream from the watcher's last revision + 1 may fill the gap
- * (then it was not etcd's). The same gap again on a fresh stream is checked as usual.
- */
-export const GAP = -2;
+export * from './watcher-state.js';
 
 export abstract class WatchContract {
   readonly ledger: RunLedger;
   protected readonly keyWatchers: WatcherState[][];
   readonly watchers: WatcherState[] = [];
   private readonly unexpectedRevs = new Set<number>();
-  private readonly corruptedRevs = new Set<number>();
+  protected readonly corruptedRevs = new Set<number>();
   /**
    * How far watchers have moved past revisions (to spot watchers that skipped a late-learned put): per
    * key for key watchers, one for all prefix watchers. A progress notification at R counts as R + 0.5:
    * past R itself.
    */
-  private readonly keyMaxSeen: Float64Array;
-  private prefixPassed = 0;
+  protected readonly keyMaxSeen: Float64Array;
+  protected prefixPassed = 0;
   protected readonly runIdBytes: Uint8Array;
   /** suspected skips past settle, waiting for etcd's record; key `${key}:${rev}` */
   readonly pending = new Map<string, PendingSkip>();
@@ -241,7 +161,7 @@ export abstract class WatchContract {
           w.progressRev >= rev ||
           (w.prefix && past === rev && w.lastOnKey[rec.key] < rev && w !== deliverer);
         if (rev >= w.startRev && passed && !w.missing.has(id) && !w.suspects.has(id) && !w.strange?.has(rev))
-          w.suspects.set(id, { rev, key: rec.key, since: now, resume: this.owedFirst(w, rev) });
+          w.suspects.set(id, { rev, key: rec.key, since: now, resume: owedFirst(w, rev) });
       }
     }
     return e;
@@ -302,7 +222,7 @@ export abstract class WatchContract {
       if (!rec || rec.key !== key || (rec.revision && rec.revision !== rev)) {
         if (transitSuspect) return GARBLED;
         w.events++;
-        this.eventSeen(w, rev);
+        eventSeen(w, rev);
         if (!this.unexpectedRevs.has(rev)) {
           this.unexpectedRevs.add(rev);
           this.report(
@@ -338,7 +258,7 @@ export abstract class WatchContract {
       if (wasMissing) this.unpend(w, key, rev);
       const first = span.first;
       const after = span.lastEvent;
-      this.eventSeen(w, rev);
+      eventSeen(w, rev);
       if (first && span.resumed && rev < span.from) {
         span.flagged = true;
         this.report('resumable', w, key, rev, `the first event after a resume from ${span.from} is at ${rev}`);
@@ -405,7 +325,7 @@ export abstract class WatchContract {
       }
     }
     w.events++;
-    this.eventSeen(w, rev);
+    eventSeen(w, rev);
     if (transitSuspect && rev > w.lastRev + 1) markMurky(w.murky, w.lastRev + 1, rev - 1);
     w.lastRev = rev;
     w.lastOnKey[slot] = rev;
@@ -435,66 +355,11 @@ export abstract class WatchContract {
     return e.due;
   }
 
-  /** An event came on the watcher's current watch (it is no longer the first; the response is open). */
-  private eventSeen(w: WatcherState, rev: number): void {
-    const span = w.watch;
-    if (span.first) span.firstEvent = rev;
-    span.first = false;
-    span.newResponse = false;
-    if (rev > span.lastEvent) span.lastEvent = rev;
-  }
-
-  /**
-   * The end of the run: a prefix watcher's last revision is complete (responses are atomic), so a key
-   * written there that it did not get was skipped.
-   */
-  protected closeLastRevisions(now: number): void {
-    for (const w of this.watchers) {
-      const last = w.lastRev;
-      if (!w.prefix || last < w.startRev || w.strange?.has(last)) continue;
-      for (let x = this.ledger.revs.get(last); x; x = x.next) {
-        const id = this.sid(last, x.key);
-        if (w.lastOnKey[x.key] >= last || w.missing.has(id) || w.suspects.has(id)) continue;
-        const span = w.watch;
-        const owed = span.resumed && !span.flagged && span.firstEvent === last;
-        if (owed) span.flagged = true;
-        w.suspects.set(id, { rev: last, key: x.key, since: now, resume: owed });
-      }
-    }
-  }
-
   /** Whether a known revision (at or after `last`) holds a key the watcher has not seen there. */
   private unseenAt(w: WatcherState, r: number, last: number, key: number): boolean {
     if (!w.prefix) return r > last && !w.missing.has(this.sid(r, key));
     for (let x = this.ledger.revs.get(r); x; x = x.next)
       if (!(r === last && w.lastOnKey[x.key] >= r) && !w.missing.has(this.sid(r, x.key))) return true;
-    return false;
-  }
-
-  /** A watch response for this watcher begins (its events follow): atomic is judged across responses. */
-  responseStart(w: WatcherState): void {
-    w.watch.newResponse = true;
-  }
-
-  /** The watcher's watch was (re)created from `from` (a resume when it had one before). */
-  created(w: WatcherState, from: number, resumed: boolean): void {
-    w.pastWatches.push(w.watch);
-    if (w.pastWatches.length > PAST_WATCHES) w.pastWatches.shift();
-    w.watch = newSpan(from, resumed);
-  }
-
-  /**
-   * Whether a skip at `rev` learned only now was the first event a resume owed (its watch started at or
-   * below it and delivered its first event above it); flags that watch (one resumable per resume).
-   */
-  private owedFirst(w: WatcherState, rev: number): boolean {
-    for (const span of [w.watch, ...w.pastWatches]) {
-      // (a prefix watch's first revision may hold other keys it owed too)
-      if (span.resumed && !span.flagged && span.firstEvent >= rev && rev >= span.from) {
-        span.flagged = true;
-        return true;
-      }
-    }
     return false;
   }
 
@@ -504,45 +369,6 @@ export abstract class WatchContract {
     if (!info) return false;
     const rec = this.ledger.puts.get(info.seq);
     return !rec || (rec.key === e.key && rec.revision === e.rev);
-  }
-
-  /**
-   * A progress notification for this watcher at `rev` (etcd sends one only to a synced watcher): every
-   * event up to `rev` was sent. Known revisions on its keys it has not seen are skipped (suspects, judged
-   * by etcd's record like any skip); one of them arriving later is a reorder.
-   */
-  progress(w: WatcherState, rev: number, now: number): void {
-    const ledger = this.ledger;
-    const span = w.watch;
-    // bookmarkable: on one watch, progress never goes back and never falls below an event it delivered
-    if (rev < span.progress || rev < span.lastEvent) {
-      this.report(
-        'bookmarkable',
-        w,
-        w.prefix ? -1 : w.keys[0],
-        rev,
-        rev < span.progress
-          ? `progress notification at ${rev} after one at ${span.progress}`
-          : `progress notification at ${rev} below the delivered event at ${span.lastEvent}`,
-      );
-      return;
-    }
-    span.progress = rev;
-    for (const k of w.keys) {
-      const slot = w.prefix ? k : 0;
-      const last = w.lastOnKey[slot];
-      if (rev <= last) continue;
-      ledger.between(ledger.byKey[k], last, rev + 1, (r) => {
-        const id = this.sid(r, k);
-        if (r >= w.startRev && !w.missing.has(id) && !w.suspects.has(id))
-          w.suspects.set(id, { rev: r, key: k, since: now, resume: false });
-      });
-      w.lastOnKey[slot] = rev;
-      if (rev + 0.5 > this.keyMaxSeen[k]) this.keyMaxSeen[k] = rev + 0.5;
-    }
-    if (rev > w.lastRev) w.lastRev = rev;
-    if (rev > w.progressRev) w.progressRev = rev;
-    if (w.prefix && rev + 0.5 > this.prefixPassed) this.prefixPassed = rev + 0.5;
   }
 
   /** An unexpected event at `rev`: the watcher moved past it all the same. */
@@ -559,31 +385,6 @@ export abstract class WatchContract {
     }
   }
 
-  /**
-   * etcd stores this event garbled (it came back the same after a fresh stream): a write that an
-   * injected fault corrupted on its way in. The watcher moves past it; counted, not a violation.
-   */
-  acceptCorrupted(w: WatcherState, key: number, rev: number): void {
-    if (rev > w.lastRev + 1) markMurky(w.murky, w.lastRev + 1, rev - 1);
-    if (!this.corruptedRevs.has(rev)) {
-      this.corruptedRevs.add(rev);
-      this.findings.corruptedWrites++;
-    }
-    w.events++;
-    if (rev > w.lastRev) {
-      w.lastRev = rev;
-      const slot = w.prefix ? key : 0;
-      if (rev > w.lastOnKey[slot]) w.lastOnKey[slot] = rev;
-    }
-  }
-
-  /** Watch resumed or restarted: events at or below lastRev are not expected again. */
-  compacted(w: WatcherState, compactRev: number): void {
-    // history below compactRev is gone: nothing there can be delivered any more
-    if (compactRev - 1 > w.lastRev) w.lastRev = compactRev - 1;
-    for (let s = 0; s < w.lastOnKey.length; s++) if (w.lastOnKey[s] < compactRev - 1) w.lastOnKey[s] = compactRev - 1;
-  }
-
   protected unpend(w: WatcherState, key: number, rev: number): void {
     const id = `${key}:${rev}`;
     const p = this.pending.get(id);
@@ -596,18 +397,4 @@ export abstract class WatchContract {
   lastKnownOnKey(key: number): number {
     return this.ledger.lastOnKey(key);
   }
-}
-
-function newSpan(from: number, resumed: boolean): WatchSpan {
-  return {
-    from,
-    resumed,
-    first: true,
-    lastEvent: 0,
-    progress: 0,
-    newResponse: false,
-    firstEvent: 0,
-    flagged: false,
-    progressFlagged: 0,
-  };
 }

@@ -7,7 +7,8 @@
 // The history is what etcd itself delivered (in-order events of this run's puts, and deletes), never an
 // acknowledgement (one garbled by an injected fault must not make a violation). It is bounded per key;
 // what was forgotten is unknown, and an unknown is never a violation.
-import { WatchContract, type WatcherState } from './contract.js';
+import { StreamContract } from './contract-stream.js';
+import type { WatcherState } from './watcher-state.js';
 import type { RevEntry } from './ledger.js';
 import { insertSorted, removeSorted } from './revisions.js';
 import { valueSeq } from './value.js';
@@ -32,7 +33,7 @@ interface KeyWrites {
   floor: number;
 }
 
-export abstract class KvContract extends WatchContract {
+export abstract class KvContract extends StreamContract {
   private readonly writes: KeyWrites[] = this.opts.keys.map(() => ({
     revs: [],
     seqs: new Map(),
