@@ -58,7 +58,7 @@ export const loadProfileSchema = z
     prevKv: z
       .boolean()
       .default(false)
-      .describe("watches ask for each event's previous key-value (checked against the run's history)"),
+      .describe("watches ask for each event's previous key-value (checked: created)"),
     interval: durationInput.default('5s').describe('status/report interval'),
     workloads: z
       .array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a workload name'))
