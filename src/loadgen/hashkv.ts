@@ -27,7 +27,7 @@ const CATCH_UP_MS = 5000;
 async function hashOne(client: EtcdWireClient, revision: number, deadline: number): Promise<HashKvAnswer> {
   for (;;) {
     try {
-      const r = await client.hashKV(revision, { timeoutMs: 10_000 });
+      const r = await client.hashKV(revision, { timeoutMs: 8000 });
       return { endpoint: client.endpoint, hash: r.hash, compactRevision: r.compactRevision };
     } catch (err) {
       const message = (err as Error).message;
