@@ -39,7 +39,9 @@ export class Checker extends KvContract {
         }
       }
     }
-    for (const e of this.ledger.entries()) if (!e.checked && now - e.knownAt >= settle) e.checked = true;
+    this.ledger.forEachEntry((e) => {
+      if (!e.checked && now - e.knownAt >= settle) e.checked = true;
+    });
     this.prune(now);
   }
 
@@ -147,19 +149,19 @@ export class Checker extends KvContract {
     const minSeen = this.keyWatchers.map((ws, k) =>
       ws.reduce((m, w) => Math.min(m, w.lastOnKey[w.prefix ? k : 0]), Infinity),
     );
-    for (const e of ledger.entries()) {
+    ledger.forEachEntry((e) => {
       const rev = e.rev;
-      if (!e.checked || e.knownAt > horizon) continue;
+      if (!e.checked || e.knownAt > horizon) return;
       // keep the newest revision of each key: it is where a lagging watcher is compared at the end
       const list = ledger.byKey[e.key];
-      if (list[list.length - 1] === rev) continue;
+      if (list[list.length - 1] === rev) return;
       if (rev > minSeen[e.key]) {
-        if (e.knownAt > limit) continue;
+        if (e.knownAt > limit) return;
         for (const w of this.keyWatchers[e.key])
           if (rev >= w.startRev && w.lastOnKey[w.prefix ? e.key : 0] < rev) this.findings.unchecked++;
       }
       ledger.drop(e);
-    }
+    });
     ledger.prunePuts(horizon);
     for (const w of this.watchers)
       for (const [sid, m] of w.missing)

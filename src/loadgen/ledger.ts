@@ -116,9 +116,15 @@ export class RunLedger {
     return undefined;
   }
 
-  /** Every known entry (each revision's chain in turn). */
-  *entries(): Generator<RevEntry> {
-    for (const head of this.revs.values()) for (let x: RevEntry | undefined = head; x; x = x.next) yield x;
+  /** Calls `fn` for every known entry (each revision's chain in turn); `fn` may drop the entry it is given. */
+  forEachEntry(fn: (e: RevEntry) => void): void {
+    for (const head of this.revs.values()) {
+      for (let x: RevEntry | undefined = head; x;) {
+        const next: RevEntry | undefined = x.next;
+        fn(x);
+        x = next;
+      }
+    }
   }
 
   /** Drops a revision's entry for one key (believed on a key that etcd's record does not have there, or no longer needed). */
