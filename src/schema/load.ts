@@ -55,10 +55,7 @@ export const loadProfileSchema = z
       .boolean()
       .default(false)
       .describe("watches ask for etcd's progress notifications (checked: bookmarkable)"),
-    prevKv: z
-      .boolean()
-      .default(false)
-      .describe("watches ask for each event's previous key-value (checked: created)"),
+    prevKv: z.boolean().default(false).describe("watches ask for each event's previous key-value (checked: created)"),
     interval: durationInput.default('5s').describe('status/report interval'),
     workloads: z
       .array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a workload name'))
