@@ -153,7 +153,7 @@ export class Metrics {
     });
     this.watchViolations = new Counter({
       name: 'etcd_soak_watch_violations_total',
-      help: 'Watch guarantee violations by kind (ordered, unique, reliable, unexpected).',
+      help: 'Watch guarantee violations by kind (ordered, unique, reliable, unexpected, atomic, bookmarkable, resumable, created, hashkv).',
       labelNames: ['kind'],
       registers,
     });

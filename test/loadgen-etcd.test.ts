@@ -1,6 +1,7 @@
 // The load generator against a real 3-member cluster: a clean run, then a run during which a member is
 // SIGKILLed and restarted. Both must end with zero violations and every put accounted for.
 import t from 'tap';
+import { noViolations } from '../src/loadgen/verdict.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,8 +62,19 @@ t.test('a clean run: every put acknowledged and delivered to every watcher, no v
   t.equal(s.counts.indeterminate, 0, 'no failed put');
   t.equal(s.counts.slips, 0, 'no schedule slip');
   t.equal(s.counts.events, s.counts.ok * 5, 'each put reached its 5 watchers exactly once');
-  t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 });
-  t.same(s.verdict, { ordered: 'held', unique: 'held', reliable: 'held', unexpected: 'none' });
+  t.same(s.violations, noViolations());
+  t.same(s.verdict, {
+    ordered: 'held',
+    unique: 'held',
+    reliable: 'held',
+    unexpected: 'none',
+    atomic: 'held',
+    bookmarkable: 'held',
+    resumable: 'held',
+    created: 'held',
+    hashkv: 'held',
+  });
+  t.equal(s.findings.hashKv?.members.length, 3, 'HashKV asked of the 3 members');
   t.ok(s.latency.put.count === s.counts.ok && s.latency.put.p50 > 0, 'put latency recorded');
   t.equal(s.latency.watch.count, s.counts.events, 'watch latency recorded for every event');
   t.equal(heard.invoke, s.counts.issued - s.counts.slips, 'an observer hears every put sent');
@@ -138,7 +150,7 @@ t.test(
       (s.counts.ok + s.counts.applied) * 5,
       'every applied put reached each of its 5 watchers exactly once',
     );
-    t.same(s.violations, { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 });
+    t.same(s.violations, noViolations());
   },
 );
 

@@ -1,6 +1,8 @@
 // The threshold grammar ("put.p99 < 50ms"): what it accepts and how it reads values, what it rejects and
 // how it says so (through the profile schema: thresholds[i] named), and the judging against a status.
 import t from 'tap';
+import { noViolations, VIOLATION_KINDS } from '../src/loadgen/verdict.js';
+import { THRESHOLD_VIOLATION_KINDS } from '../src/schema/threshold.js';
 import fc from 'fast-check';
 import { loadProfileSchema } from '../src/schema/load.js';
 import { compare, METRICS, OPS, parseThreshold, ThresholdError, WINDOW_METRICS } from '../src/schema/threshold.js';
@@ -116,7 +118,7 @@ function status(over: Partial<LoadStatus> = {}): LoadStatus {
   return {
     elapsed: 10,
     counts: { ok: 995, failed: 2, indeterminate: 3, events: 2000, slips: 0 },
-    violations: { ordered: 0, unique: 0, reliable: 1, unexpected: 0 },
+    violations: { ...noViolations(), reliable: 1 },
     generator: { stalls: 0, garbled: 0, streamBreaks: 0, overloadedIntervals: 0 },
     findings: { late: 0 },
     latency: { put: pct(40), putError: pct(0, 0), putSend: pct(0, 0), watch: pct(120) },
@@ -195,4 +197,16 @@ t.test('window thresholds at the end: the worst window decides, none is not meas
     value: null,
     ok: false,
   });
+});
+
+t.test('a threshold can name every violation kind the checkers count', async (t) => {
+  t.same([...THRESHOLD_VIOLATION_KINDS].sort(), [...VIOLATION_KINDS].sort());
+  const r = judgeThresholds(['violations.atomic == 0', 'violations.linearizability == 0'], status());
+  t.same(
+    r.thresholds.map((x) => [x.value, x.ok]),
+    [
+      [0, true],
+      [0, true],
+    ],
+  );
 });

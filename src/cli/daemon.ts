@@ -8,6 +8,7 @@ import type { ScenarioStatus } from '../daemon/scenarios.js';
 import { expandScenario, formatPlan, parseScenario, type ScenarioPlan } from '../scenario/index.js';
 import { durationToMs } from '../util/duration.js';
 import { LongTimer } from '../util/timer.js';
+import { violationTotal } from '../loadgen/verdict.js';
 import { EXIT, EXIT_HELP, exitCodeOf } from '../util/exit.js';
 import { installCrashGuard } from '../util/guard.js';
 import { createLogger } from '../util/log.js';
@@ -341,6 +342,6 @@ export async function daemonCommand(kind: 'lab' | 'run', argv: string[]): Promis
   timer?.cancel();
   const summary = await lab.stop(reason);
   const v = summary?.violations;
-  const violated = v && v.ordered + v.unique + v.reliable + v.unexpected > 0;
+  const violated = v && violationTotal(v) > 0;
   return violated || summary?.passed === false ? EXIT.violations : EXIT.ok;
 }

@@ -4,7 +4,8 @@
 // run settles what is still open.
 import { inMurky } from './revisions.js';
 import { decodeValue } from './value.js';
-import { WatchContract, type PendingSkip, type RecordAnswer, type WatcherState } from './contract.js';
+import type { PendingSkip, RecordAnswer, WatcherState } from './contract.js';
+import { KvContract } from './kv-checks.js';
 
 export {
   GAP,
@@ -20,15 +21,17 @@ export type { PutRecord, PutState } from './ledger.js';
 /** how long a revision is kept for a watcher that lags behind it, at least */
 const RETAIN_MS = 60_000;
 
-export class Checker extends WatchContract {
+export class Checker extends KvContract {
   /** Moves suspects older than settle (all when `final`) to the skips awaiting etcd's record. */
   sweep(now: number, final = false): void {
     const settle = this.opts.settleMs;
+    if (final) this.closeLastRevisions(now);
     for (const w of this.watchers) {
-      for (const [rev, s] of w.suspects) {
+      for (const [sid, s] of w.suspects) {
         if (final || now - s.since >= settle) {
-          w.suspects.delete(rev);
-          w.missing.set(rev, { key: s.key, at: now });
+          const rev = s.rev;
+          w.suspects.delete(sid);
+          w.missing.set(sid, { rev, key: s.key, at: now, resume: s.resume });
           const id = `${s.key}:${rev}`;
           let p = this.pending.get(id);
           if (!p) this.pending.set(id, (p = { key: s.key, rev, watchers: new Set(), since: now, asked: false }));
@@ -36,7 +39,9 @@ export class Checker extends WatchContract {
         }
       }
     }
-    for (const e of this.ledger.revs.values()) if (!e.checked && now - e.knownAt >= settle) e.checked = true;
+    this.ledger.forEachEntry((e) => {
+      if (!e.checked && now - e.knownAt >= settle) e.checked = true;
+    });
     this.prune(now);
   }
 
@@ -69,13 +74,18 @@ export class Checker extends WatchContract {
     }
     // the revision we believed a put on this key is not one: the acknowledgement was wrong
     this.findings.falseSkips += p.watchers.size;
-    const e = this.ledger.revs.get(rev);
-    if (e) this.ledger.drop(e);
+    const e = this.ledger.entry(rev, key);
+    if (e) this.forget(e);
   }
 
-  /** A skip etcd's record confirms: etcd's violation, unless the watcher passed it on a possibly garbled stream. */
-  private judgeSkip(w: WatcherState, key: number, rev: number, detail: string): void {
+  /**
+   * A skip etcd's record confirms: etcd's violation (resumable when it was the first event a resume
+   * owed), unless the watcher passed it on a possibly garbled stream.
+   */
+  private judgeSkip(w: WatcherState, key: number, rev: number, detail: string, resume = false): void {
     if (inMurky(w.murky, rev)) this.findings.unverifiedSkips++;
+    else if (resume || w.missing.get(this.sid(rev, key))?.resume)
+      this.report('resumable', w, key, rev, `${detail} (the first event owed after a resume)`);
     else this.report('reliable', w, key, rev, detail);
   }
 
@@ -94,13 +104,16 @@ export class Checker extends WatchContract {
     this.ledger.settle(rec, true, now);
     this.learn(rev, rec, now);
     // etcd has it and watchers are past it: they skipped it (the record itself confirms it)
+    const sid = this.sid(rev, key);
     for (const w of this.keyWatchers[key]) {
-      if (w.suspects.delete(rev))
+      const s = w.suspects.get(sid);
+      if (s && w.suspects.delete(sid))
         this.judgeSkip(
           w,
           key,
           rev,
           `skipped: etcd's history has revision ${rev} (an indeterminate put) on this key, the watch moved past it`,
+          s.resume,
         );
     }
   }
@@ -136,22 +149,32 @@ export class Checker extends WatchContract {
     const minSeen = this.keyWatchers.map((ws, k) =>
       ws.reduce((m, w) => Math.min(m, w.lastOnKey[w.prefix ? k : 0]), Infinity),
     );
-    for (const [rev, e] of ledger.revs) {
-      if (!e.checked || e.knownAt > horizon) continue;
+    ledger.forEachEntry((e) => {
+      const rev = e.rev;
+      if (!e.checked || e.knownAt > horizon) return;
       // keep the newest revision of each key: it is where a lagging watcher is compared at the end
       const list = ledger.byKey[e.key];
-      if (list[list.length - 1] === rev) continue;
+      if (list[list.length - 1] === rev) return;
       if (rev > minSeen[e.key]) {
-        if (e.knownAt > limit) continue;
+        if (e.knownAt > limit) return;
         for (const w of this.keyWatchers[e.key])
           if (rev >= w.startRev && w.lastOnKey[w.prefix ? e.key : 0] < rev) this.findings.unchecked++;
       }
       ledger.drop(e);
-    }
+    });
     ledger.prunePuts(horizon);
     for (const w of this.watchers)
-      for (const [rev, m] of w.missing)
-        if (m.at < horizon && !this.pending.has(`${m.key}:${rev}`)) w.missing.delete(rev);
+      for (const [sid, m] of w.missing)
+        if (m.at < horizon && !this.pending.has(`${m.key}:${m.rev}`)) w.missing.delete(sid);
+  }
+
+  /** Members' HashKV at one revision differ: etcd's stored key spaces disagree. */
+  hashKvDiffers(revision: number, members: { endpoint: string; hash?: number; compactRevision?: number }[]): void {
+    const hashes = members
+      .filter((m) => m.hash !== undefined)
+      .map((m) => `${m.endpoint} ${m.hash} (compacted at ${m.compactRevision})`)
+      .join(', ');
+    this.report('hashkv', undefined, -1, revision, `HashKV at revision ${revision} differs: ${hashes}`);
   }
 
   /** Whether the end of the run needs etcd's record: an indeterminate put or a skip is still open. */

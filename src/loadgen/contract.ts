@@ -21,78 +21,35 @@ import {
   noViolations,
   violationTotal,
   type CheckerFindings,
-  type Violation,
   type ViolationCounts,
   type ViolationKind,
 } from './verdict.js';
+import {
+  eventSeen,
+  GAP,
+  GARBLED,
+  newSpan,
+  owedFirst,
+  type CheckerOptions,
+  type PendingSkip,
+  type WatcherState,
+} from './watcher-state.js';
 
-export interface WatcherState {
-  id: number;
-  connection: number;
-  /** watched key indexes; a prefix watcher watches them all */
-  keys: number[];
-  prefix: boolean;
-  startRev: number;
-  lastRev: number;
-  /** last revision seen per watched key slot (slot = key index for prefix watchers, else 0) */
-  lastOnKey: Float64Array;
-  suspects: Map<number, { key: number; since: number }>;
-  /**
-   * revision spans [from, to] the watcher moved past while a drop/corrupt fault may have garbled its
-   * stream: a skip found there later (a revision learned only afterwards) may be the transport's
-   */
-  murky: number[];
-  /** revisions handed to etcd's record for a verdict (a late arrival is then a reorder): rev → key, since */
-  missing: Map<number, { key: number; at: number }>;
-  /** the highest revision of a progress notification: every event up to it was sent */
-  progressRev: number;
-  /** revisions at which it got an event nobody wrote there (reported as unexpected, so never a skip too) */
-  strange: Set<number> | undefined;
-  events: number;
-}
-
-/** A suspected skip waiting for etcd's record: one entry per (key, revision), every watcher that skipped it. */
-export interface PendingSkip {
-  key: number;
-  rev: number;
-  watchers: Set<WatcherState>;
-  since: number;
-  asked: boolean;
-}
-
-/** What etcd's history holds at a revision for a key. */
-export type RecordAnswer = 'on-key' | 'not-on-key' | 'unavailable';
-
-export interface CheckerOptions {
-  runId: string;
-  keys: string[];
-  settleMs: number;
-  onViolation: (v: Violation) => void;
-  onSettled?: (put: PutRecord, applied: boolean) => void;
-}
-
-/** onEvent's answer when an anomalous event may be the transport's: nothing was recorded, reset the stream. */
-export const GARBLED = -1;
-/**
- * onEvent's answer when an event skips known revisions while the transport may have lost or misrouted
- * bytes: nothing was recorded; a fresh stream from the watcher's last revision + 1 may fill the gap
- * (then it was not etcd's). The same gap again on a fresh stream is checked as usual.
- */
-export const GAP = -2;
+export * from './watcher-state.js';
 
 export abstract class WatchContract {
   readonly ledger: RunLedger;
   protected readonly keyWatchers: WatcherState[][];
   readonly watchers: WatcherState[] = [];
   private readonly unexpectedRevs = new Set<number>();
-  private readonly corruptedRevs = new Set<number>();
+  protected readonly corruptedRevs = new Set<number>();
   /**
    * How far watchers have moved past revisions (to spot watchers that skipped a late-learned put): per
    * key for key watchers, one for all prefix watchers. A progress notification at R counts as R + 0.5:
    * past R itself.
    */
-  private readonly keyMaxSeen: Float64Array;
-  private prefixPassed = 0;
+  protected readonly keyMaxSeen: Float64Array;
+  protected prefixPassed = 0;
   protected readonly runIdBytes: Uint8Array;
   /** suspected skips past settle, waiting for etcd's record; key `${key}:${rev}` */
   readonly pending = new Map<string, PendingSkip>();
@@ -111,6 +68,11 @@ export abstract class WatchContract {
     this.ledger = new RunLedger(opts.keys.length, (p, applied) => opts.onSettled?.(p, applied));
     this.keyWatchers = opts.keys.map(() => []);
     this.keyMaxSeen = new Float64Array(opts.keys.length);
+  }
+
+  /** a (revision, key) pair as one number: suspects and missing events are keyed by it */
+  sid(rev: number, key: number): number {
+    return rev * this.opts.keys.length + key;
   }
 
   get puts(): Map<number, PutRecord> {
@@ -140,7 +102,7 @@ export abstract class WatchContract {
     this.violations[kind]++;
     this.opts.onViolation({
       kind,
-      key: this.opts.keys[key] ?? `#${key}`,
+      key: key < 0 ? '*' : (this.opts.keys[key] ?? `#${key}`),
       revision,
       watcher: w?.id ?? -1,
       connection: w?.connection ?? -1,
@@ -182,18 +144,35 @@ export abstract class WatchContract {
     this.ledger.notSent(seq);
   }
 
-  protected learn(rev: number, rec: PutRecord, now: number): RevEntry {
+  /** `rev` holds `rec`'s put; `deliverer` is the watcher whose event says so (it did not skip it). */
+  protected learn(rev: number, rec: PutRecord, now: number, deliverer?: WatcherState): RevEntry {
     const e = this.ledger.learn(rev, rec, now);
-    if (!e) return this.ledger.revs.get(rev)!;
+    if (!e) return this.ledger.entry(rev, rec.key)!;
+    this.onLearn(rec.key, rev, rec.seq);
     // a watcher already past this revision never delivered it (it would have been learned then)
-    if (this.keyMaxSeen[rec.key] > rev || this.prefixPassed > rev) {
+    if (this.keyMaxSeen[rec.key] > rev || this.prefixPassed >= rev) {
+      const id = this.sid(rev, rec.key);
       for (const w of this.keyWatchers[rec.key]) {
         const past = w.prefix ? w.lastRev : w.lastOnKey[0];
-        if (rev >= w.startRev && (past > rev || w.progressRev >= rev) && !w.missing.has(rev) && !w.strange?.has(rev))
-          w.suspects.set(rev, { key: rec.key, since: now });
+        // a prefix watcher at this very revision without this key skipped it (responses are atomic),
+        // unless it is the one delivering it now
+        const passed =
+          past > rev ||
+          w.progressRev >= rev ||
+          (w.prefix && past === rev && w.lastOnKey[rec.key] < rev && w !== deliverer);
+        if (rev >= w.startRev && passed && !w.missing.has(id) && !w.suspects.has(id) && !w.strange?.has(rev))
+          w.suspects.set(id, { rev, key: rec.key, since: now, resume: owedFirst(w, rev) });
       }
     }
     return e;
+  }
+
+  /** A revision on a key became known (acknowledged, seen or replayed): for the key-value checks. */
+  protected onLearn(_key: number, _rev: number, _seq: number): void {}
+
+  /** A revision believed on a key is not there after all (etcd's record says so): forget it everywhere. */
+  protected forget(e: RevEntry): void {
+    this.ledger.drop(e);
   }
 
   addWatcher(id: number, connection: number, keys: number[], prefix: boolean, startRev: number): WatcherState {
@@ -211,6 +190,8 @@ export abstract class WatchContract {
       progressRev: startRev - 1,
       strange: undefined,
       events: 0,
+      watch: newSpan(startRev, false),
+      pastWatches: [],
     };
     this.watchers.push(w);
     for (const k of keys) this.keyWatchers[k].push(w);
@@ -231,16 +212,17 @@ export abstract class WatchContract {
     transitSuspect = false,
   ): number | undefined {
     const ledger = this.ledger;
-    let e = ledger.revs.get(rev);
+    let e = ledger.entry(rev, key);
     /** the revision was known before this event (its value is then compared with the put's) */
     let known = true;
-    if (!e || e.key !== key) {
+    if (!e) {
       known = false;
       const info = decodeValue(value, this.runIdBytes);
       const rec = info ? ledger.puts.get(info.seq) : undefined;
       if (!rec || rec.key !== key || (rec.revision && rec.revision !== rev)) {
         if (transitSuspect) return GARBLED;
         w.events++;
+        eventSeen(w, rev);
         if (!this.unexpectedRevs.has(rev)) {
           this.unexpectedRevs.add(rev);
           this.report(
@@ -259,40 +241,91 @@ export abstract class WatchContract {
       }
       rec.revision = rev;
       if (rec.state === 'indeterminate') ledger.settle(rec, true, now);
-      e = this.learn(rev, rec, now);
+      e = this.learn(rev, rec, now, w);
     } else if (transitSuspect && !this.valueMatches(value, e)) {
       return GARBLED;
     }
     const slot = w.prefix ? key : 0;
-    if (rev <= w.lastRev) {
+    const span = w.watch;
+    // a prefix watcher gets every key of a multi-key revision (a Txn): another key at its last revision is in order
+    const sameRev = w.prefix && rev === w.lastRev && w.lastOnKey[slot] < rev && rev > span.progress;
+    if (rev <= w.lastRev && !sameRev) {
       if (transitSuspect) return GARBLED;
       w.events++;
-      if (w.suspects.delete(rev)) this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}`);
-      else if (w.missing.delete(rev)) {
-        this.unpend(w, key, rev);
+      const id = this.sid(rev, key);
+      const wasSuspect = w.suspects.delete(id);
+      const wasMissing = !wasSuspect && w.missing.delete(id);
+      if (wasMissing) this.unpend(w, key, rev);
+      const first = span.first;
+      const after = span.lastEvent;
+      eventSeen(w, rev);
+      if (first && span.resumed && rev < span.from) {
+        span.flagged = true;
+        this.report('resumable', w, key, rev, `the first event after a resume from ${span.from} is at ${rev}`);
+      } else if (rev <= span.progress && (rev > after || (rev === after && (wasSuspect || wasMissing)))) {
+        // one premature progress notification, however many events it claimed
+        if (span.progressFlagged !== span.progress)
+          this.report(
+            'bookmarkable',
+            w,
+            key,
+            rev,
+            `event at ${rev} after a progress notification at ${span.progress} (events up to it were all sent)`,
+          );
+        span.progressFlagged = span.progress;
+      } else if (wasSuspect) this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}`);
+      else if (wasMissing)
         this.report('ordered', w, key, rev, `revision ${rev} arrived after ${w.lastRev}, more than settle late`);
-      } else if (rev < w.startRev)
+      else if (rev < w.startRev)
         this.report('ordered', w, key, rev, `revision ${rev} is before the watch start ${w.startRev}`);
       else this.report('unique', w, key, rev, `revision ${rev} delivered again (last ${w.lastRev})`);
       return undefined;
     }
+    // a key of its last revision that came in a later response (atomic is reported below): delivered
+    // after all, not a skip
+    if (sameRev) {
+      const id = this.sid(rev, key);
+      if (!w.suspects.delete(id) && w.missing.delete(id)) this.unpend(w, key, rev);
+    }
+    if (span.newResponse && sameRev && rev === span.lastEvent)
+      this.report('atomic', w, key, rev, `revision ${rev} split: this event came in a later response than its others`);
     // in order: every known put on this key (any key of a prefix watch) between the last event seen
     // and this one was skipped
     const last = w.prefix ? w.lastRev : w.lastOnKey[slot];
     const list = w.prefix ? ledger.all : ledger.byKey[key];
-    if (list.length && list[list.length - 1] > last) {
-      const from = firstAbove(list, last);
+    if (!sameRev && list.length && list[list.length - 1] >= last) {
+      const from = firstAbove(list, last - 1);
       if (transitSuspect) {
         for (let i = from; i < list.length && list[i] < rev; i++)
-          if (list[i] >= w.startRev && !w.missing.has(list[i])) return GAP;
+          if (list[i] >= w.startRev && this.unseenAt(w, list[i], last, key)) return GAP;
       }
+      // after a resume, the first skipped revision is where the resume went wrong
+      let resume = span.first && span.resumed && !span.flagged;
       for (let i = from; i < list.length && list[i] < rev; i++) {
         const r = list[i];
-        if (r >= w.startRev && !w.missing.has(r) && !w.strange?.has(r))
-          w.suspects.set(r, { key: w.prefix ? ledger.revs.get(r)!.key : key, since: now });
+        if (r < w.startRev || w.strange?.has(r)) continue;
+        if (w.prefix) {
+          for (let x = ledger.revs.get(r); x; x = x.next) {
+            if (r === last && w.lastOnKey[x.key] >= r) continue;
+            const id = this.sid(r, x.key);
+            if (w.missing.has(id) || w.suspects.has(id)) continue;
+            // a key missing at the resumed watch's first revision is what it owed first, too
+            const owed = r === last ? span.resumed && !span.flagged && span.firstEvent === r : resume;
+            w.suspects.set(id, { rev: r, key: x.key, since: now, resume: owed });
+            if (owed) span.flagged = true;
+            resume = false;
+          }
+        } else if (r > last) {
+          const id = this.sid(r, key);
+          if (w.missing.has(id) || w.suspects.has(id)) continue;
+          w.suspects.set(id, { rev: r, key, since: now, resume });
+          if (resume) span.flagged = true;
+          resume = false;
+        }
       }
     }
     w.events++;
+    eventSeen(w, rev);
     if (transitSuspect && rev > w.lastRev + 1) markMurky(w.murky, w.lastRev + 1, rev - 1);
     w.lastRev = rev;
     w.lastOnKey[slot] = rev;
@@ -322,34 +355,20 @@ export abstract class WatchContract {
     return e.due;
   }
 
+  /** Whether a known revision (at or after `last`) holds a key the watcher has not seen there. */
+  private unseenAt(w: WatcherState, r: number, last: number, key: number): boolean {
+    if (!w.prefix) return r > last && !w.missing.has(this.sid(r, key));
+    for (let x = this.ledger.revs.get(r); x; x = x.next)
+      if (!(r === last && w.lastOnKey[x.key] >= r) && !w.missing.has(this.sid(r, x.key))) return true;
+    return false;
+  }
+
   /** A known revision's event carries this run's value for that put (a cheap check of the sequence digits). */
   private valueMatches(value: Uint8Array, e: RevEntry): boolean {
     const info = decodeValue(value, this.runIdBytes);
     if (!info) return false;
     const rec = this.ledger.puts.get(info.seq);
     return !rec || (rec.key === e.key && rec.revision === e.rev);
-  }
-
-  /**
-   * A progress notification for this watcher at `rev` (etcd sends one only to a synced watcher): every
-   * event up to `rev` was sent. Known revisions on its keys it has not seen are skipped (suspects, judged
-   * by etcd's record like any skip); one of them arriving later is a reorder.
-   */
-  progress(w: WatcherState, rev: number, now: number): void {
-    const ledger = this.ledger;
-    for (const k of w.keys) {
-      const slot = w.prefix ? k : 0;
-      const last = w.lastOnKey[slot];
-      if (rev <= last) continue;
-      ledger.between(ledger.byKey[k], last, rev + 1, (r) => {
-        if (r >= w.startRev && !w.missing.has(r)) w.suspects.set(r, { key: k, since: now });
-      });
-      w.lastOnKey[slot] = rev;
-      if (rev + 0.5 > this.keyMaxSeen[k]) this.keyMaxSeen[k] = rev + 0.5;
-    }
-    if (rev > w.lastRev) w.lastRev = rev;
-    if (rev > w.progressRev) w.progressRev = rev;
-    if (w.prefix && rev + 0.5 > this.prefixPassed) this.prefixPassed = rev + 0.5;
   }
 
   /** An unexpected event at `rev`: the watcher moved past it all the same. */
@@ -364,31 +383,6 @@ export abstract class WatchContract {
       w.lastOnKey[0] = rev;
       if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
     }
-  }
-
-  /**
-   * etcd stores this event garbled (it came back the same after a fresh stream): a write that an
-   * injected fault corrupted on its way in. The watcher moves past it; counted, not a violation.
-   */
-  acceptCorrupted(w: WatcherState, key: number, rev: number): void {
-    if (rev > w.lastRev + 1) markMurky(w.murky, w.lastRev + 1, rev - 1);
-    if (!this.corruptedRevs.has(rev)) {
-      this.corruptedRevs.add(rev);
-      this.findings.corruptedWrites++;
-    }
-    w.events++;
-    if (rev > w.lastRev) {
-      w.lastRev = rev;
-      const slot = w.prefix ? key : 0;
-      if (rev > w.lastOnKey[slot]) w.lastOnKey[slot] = rev;
-    }
-  }
-
-  /** Watch resumed or restarted: events at or below lastRev are not expected again. */
-  compacted(w: WatcherState, compactRev: number): void {
-    // history below compactRev is gone: nothing there can be delivered any more
-    if (compactRev - 1 > w.lastRev) w.lastRev = compactRev - 1;
-    for (let s = 0; s < w.lastOnKey.length; s++) if (w.lastOnKey[s] < compactRev - 1) w.lastOnKey[s] = compactRev - 1;
   }
 
   protected unpend(w: WatcherState, key: number, rev: number): void {

@@ -1,5 +1,6 @@
 // The run's ledger of puts: each put by sequence number with its state, and each revision the run knows
-// (acknowledged or seen) by revision, per key and overall in increasing order. The watch checker reads
+// (acknowledged or seen) by revision, per key and overall in increasing order. A revision may hold
+// several keys (a Txn): its entries form a chain, one per key. The watch checker reads
 // it to know what a watcher should have seen; it holds no watcher state itself.
 import { firstAbove, insertSorted, removeSorted } from './revisions.js';
 
@@ -25,10 +26,13 @@ export interface RevEntry {
   due: number;
   knownAt: number;
   checked: boolean;
+  /** the next key written at the same revision (a Txn), if any */
+  next: RevEntry | undefined;
 }
 
 export class RunLedger {
   readonly puts = new Map<number, PutRecord>();
+  /** revision → the first of its entries (the others follow `next`) */
   readonly revs = new Map<number, RevEntry>();
   /** per key: revisions in increasing order (mostly appended) */
   readonly byKey: number[][];
@@ -79,22 +83,67 @@ export class RunLedger {
     this.puts.delete(seq);
   }
 
-  /** Records that `rev` holds `rec`'s put; answers the entry and whether it was new. */
+  /** Records that `rev` holds `rec`'s put; answers the entry, or undefined when it was known already. */
   learn(rev: number, rec: PutRecord, now: number): RevEntry | undefined {
-    if (this.revs.has(rev)) return undefined;
-    const e: RevEntry = { rev, key: rec.key, seq: rec.seq, due: rec.due, knownAt: now, checked: false };
-    this.revs.set(rev, e);
+    const head = this.revs.get(rev);
+    let tail: RevEntry | undefined;
+    for (let x = head; x; x = x.next) {
+      if (x.key === rec.key) return undefined;
+      tail = x;
+    }
+    const e: RevEntry = {
+      rev,
+      key: rec.key,
+      seq: rec.seq,
+      due: rec.due,
+      knownAt: now,
+      checked: false,
+      next: undefined,
+    };
+    if (tail) tail.next = e;
+    else {
+      this.revs.set(rev, e);
+      insertSorted(this.all, rev);
+    }
     if (rev > this.maxKnownRev) this.maxKnownRev = rev;
     insertSorted(this.byKey[rec.key], rev);
-    insertSorted(this.all, rev);
     return e;
   }
 
-  /** Drops a revision (believed on a key that etcd's record does not have there, or no longer needed). */
+  /** The entry of `key` at `rev`, when known. */
+  entry(rev: number, key: number): RevEntry | undefined {
+    for (let x = this.revs.get(rev); x; x = x.next) if (x.key === key) return x;
+    return undefined;
+  }
+
+  /** Calls `fn` for every known entry (each revision's chain in turn); `fn` may drop the entry it is given. */
+  forEachEntry(fn: (e: RevEntry) => void): void {
+    for (const head of this.revs.values()) {
+      for (let x: RevEntry | undefined = head; x;) {
+        const next: RevEntry | undefined = x.next;
+        fn(x);
+        x = next;
+      }
+    }
+  }
+
+  /** Drops a revision's entry for one key (believed on a key that etcd's record does not have there, or no longer needed). */
   drop(e: RevEntry): void {
-    this.revs.delete(e.rev);
+    const head = this.revs.get(e.rev);
+    if (head === e) {
+      if (e.next) this.revs.set(e.rev, e.next);
+      else {
+        this.revs.delete(e.rev);
+        removeSorted(this.all, e.rev);
+      }
+    } else {
+      for (let x = head; x; x = x.next)
+        if (x.next === e) {
+          x.next = e.next;
+          break;
+        }
+    }
     removeSorted(this.byKey[e.key], e.rev);
-    removeSorted(this.all, e.rev);
   }
 
   /** puts still indeterminate (not seen, not yet settled by a replay) */
@@ -120,7 +169,7 @@ export class RunLedger {
       if (
         (rec.state === 'acked' || rec.state === 'applied' || rec.state === 'not_applied') &&
         rec.since < horizon &&
-        !this.revs.has(rec.revision)
+        !this.entry(rec.revision, rec.key)
       ) {
         this.puts.delete(seq);
       }

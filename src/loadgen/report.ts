@@ -2,6 +2,7 @@
 // verdict, and their human forms (the table, the status line). The files are written by
 // observers/report-writer.ts.
 import { humanMs } from '../util/human.js';
+import type { HashKvResult } from './hashkv.js';
 import { verdictOf, violationTotal, type CheckerFindings, type Verdict, type ViolationKind } from './verdict.js';
 import { DEFAULT_WORKLOADS, type LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
@@ -44,6 +45,8 @@ export type Findings = CheckerFindings & {
   behindAtEnd: number;
   /** the first of them: watcher, connection, key, last revision seen, last revision in etcd's record */
   behind: { watcher: number; connection: number; key: string; seen: number; last: number }[];
+  /** every member's HashKV at one revision at the end of the run (absent: one endpoint, or not asked) */
+  hashKv?: HashKvResult;
 };
 
 export interface TimelineLine {
@@ -177,6 +180,13 @@ function generatorNotes(s: LoadSummary): string[] {
     );
   if (fi.behindAtEnd)
     out.push(`  ${fi.behindAtEnd} watcher(s) had not reached the last revision of their keys when the run ended`);
+  if (fi.hashKv?.outcome === 'incomplete')
+    out.push(
+      `  HashKV at revision ${fi.hashKv.revision} could not be compared on every member: ${fi.hashKv.members
+        .filter((m) => m.error)
+        .map((m) => `${m.endpoint}: ${m.error}`)
+        .join('; ')}`,
+    );
   if (fi.unverifiedSkips)
     out.push(
       `  ${fi.unverifiedSkips} suspected skip(s) could not be checked against etcd's history (${s.record.error ?? 'compacted'}): reliable is unverified`,
@@ -218,6 +228,7 @@ export function formatSummaryTable(s: LoadSummary): string {
     ...(watch || !s.kv
       ? [
           `  etcd's guarantees: ordered ${s.verdict.ordered} (${v.ordered}), unique ${s.verdict.unique} (${v.unique}), reliable ${s.verdict.reliable} (${v.reliable}), unexpected events ${v.unexpected}`,
+          `  and: ${(['atomic', 'bookmarkable', 'resumable', 'created', 'hashkv'] as const).map((k) => `${k} ${s.verdict[k] ?? '-'} (${v[k] ?? 0})`).join(', ')}`,
         ]
       : []),
     ...generatorNotes(s),

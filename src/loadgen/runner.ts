@@ -16,6 +16,7 @@ import { PutStats } from './observers/put-stats.js';
 import { RunEvents } from './observers/run-events.js';
 import { ClientPool } from './pool.js';
 import { EtcdRecord, type ReplayResult } from './record.js';
+import { compareHashKV, type HashKvResult } from './hashkv.js';
 import { reportObservers } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
@@ -90,6 +91,7 @@ export class LoadRunner extends EventEmitter {
   private startRev = 0;
   private behindAtEnd = 0;
   private behindList: { watcher: number; connection: number; key: string; seen: number; last: number }[] = [];
+  private hashKv: HashKvResult | undefined;
   private replayResult: ReplayResult | undefined;
   private lastError: string | undefined;
   private stopPromise: Promise<LoadSummary> | undefined;
@@ -213,6 +215,8 @@ export class LoadRunner extends EventEmitter {
     this.startRev = startRev;
     this.record.begin(startRev);
     this.checker.maxKnownRev = startRev;
+    // the run's keys are fresh: none of them existed at its start revision
+    this.checker.firstRevision = startRev + 1;
     await Promise.all(this.workloads.map((w) => w.prepare?.(startRev)));
     if (this.state !== 'starting') return;
     this.state = 'running';
@@ -372,7 +376,12 @@ export class LoadRunner extends EventEmitter {
       counts: p.counts,
       violations: p.violations,
       generator: { ...this.ledger },
-      findings: { ...this.checker.findings, behindAtEnd: this.behindAtEnd, behind: this.behindList },
+      findings: {
+        ...this.checker.findings,
+        behindAtEnd: this.behindAtEnd,
+        behind: this.behindList,
+        ...(this.hashKv ? { hashKv: this.hashKv } : {}),
+      },
       watchers: p.watchers,
       latency: {
         put: this.putStats.okStats.summary(),
@@ -454,6 +463,21 @@ export class LoadRunner extends EventEmitter {
       );
     }
     this.behindList = behind.slice(0, 20);
+    await this.checkHashKV();
+  }
+
+  /**
+   * Every member's HashKV at one revision (when the load has two endpoints or more). Not while a
+   * drop/corrupt fault may garble the answers: a hash garbled on the way must not be etcd's violation.
+   */
+  private async checkHashKV(): Promise<void> {
+    const endpoints = [...this.pool.endpointList];
+    if (new Set(endpoints).size < 2 || this.transitSuspect()) return;
+    const r = await compareHashKV(endpoints, this.logger);
+    this.hashKv = r;
+    if (r.outcome === 'differ') this.checker.hashKvDiffers(r.revision, r.members);
+    else if (r.outcome === 'incomplete')
+      this.logger.warn({ revision: r.revision, members: r.members }, 'HashKV could not be compared on every member');
   }
 
   get startRevision(): number {

@@ -46,16 +46,13 @@ export function metricValue(metric: string, s: JudgedRun): number | null {
     return p[tail] ?? null;
   }
   const perSecond = (n: number) => (s.elapsed ? Math.round((n / s.elapsed) * 10) / 10 : null);
+  if (head === 'violations' && tail) return s.violations[tail as keyof ViolationCounts] ?? 0;
   switch (metric) {
     case 'availability':
       return pct(c.ok, c.ok + c.failed + c.indeterminate);
     case 'violations':
       return violationTotal(s.violations);
-    case 'violations.ordered':
-    case 'violations.unique':
-    case 'violations.reliable':
-    case 'violations.unexpected':
-      return s.violations[tail as keyof ViolationCounts];
+
     case 'puts.ok':
       return c.ok;
     case 'puts.failed':

@@ -1,12 +1,30 @@
 // etcd's watch guarantees, the violations of them and the one place their sum and the run's verdict
 // are computed (the checker, the status line, the summary and the CLI's exit code all ask here).
 
-export type ViolationKind = 'ordered' | 'unique' | 'reliable' | 'unexpected' | 'linearizability';
+// etcd's robustness validators: ordered, unique, reliable, atomic, bookmarkable, resumable, created (with
+// prev_kv), plus events nobody wrote (unexpected), members whose HashKV disagrees at one revision, and the
+// kv workload's linearizability findings (the finding's own kind is in the detail).
+export type ViolationKind =
+  | 'ordered'
+  | 'unique'
+  | 'reliable'
+  | 'unexpected'
+  | 'atomic'
+  | 'bookmarkable'
+  | 'resumable'
+  | 'created'
+  | 'hashkv'
+  | 'linearizability';
 export const VIOLATION_KINDS: readonly ViolationKind[] = [
   'ordered',
   'unique',
   'reliable',
   'unexpected',
+  'atomic',
+  'bookmarkable',
+  'resumable',
+  'created',
+  'hashkv',
   'linearizability',
 ];
 
@@ -42,26 +60,43 @@ export interface Verdict {
   unique: 'held' | 'violated';
   reliable: 'held' | 'violated' | 'unverified';
   unexpected: 'none' | 'seen';
+  atomic: 'held' | 'violated';
+  bookmarkable: 'held' | 'violated';
+  resumable: 'held' | 'violated';
+  created: 'held' | 'violated';
+  /** unchecked: one endpoint, a fault that may garble answers, or a member that could not answer */
+  hashkv: 'held' | 'violated' | 'unchecked';
   /** the kv workload's history (only when it ran): no linearizability finding, or some */
   linearizable?: 'held' | 'violated' | 'unverified';
 }
 
 export function noViolations(): ViolationCounts {
-  // linearizability: the kv workload's findings (the finding's own kind is in the detail)
-  return { ordered: 0, unique: 0, reliable: 0, unexpected: 0, linearizability: 0 };
+  const v = {} as ViolationCounts;
+  for (const k of VIOLATION_KINDS) v[k] = 0;
+  return v;
 }
 
 /** every violation of every guarantee */
 export function violationTotal(v: ViolationCounts): number {
-  return v.ordered + v.unique + v.reliable + v.unexpected + v.linearizability;
+  let n = 0;
+  for (const k of VIOLATION_KINDS) n += v[k] ?? 0;
+  return n;
 }
 
 /** The verdict per guarantee: a skip that could not be checked leaves reliable unverified, not held. */
-export function verdictOf(v: ViolationCounts, findings: Pick<CheckerFindings, 'unverifiedSkips'>): Verdict {
+export function verdictOf(
+  v: ViolationCounts,
+  findings: Pick<CheckerFindings, 'unverifiedSkips'> & { hashKv?: { outcome: string } },
+): Verdict {
   return {
     ordered: v.ordered === 0 ? 'held' : 'violated',
     unique: v.unique === 0 ? 'held' : 'violated',
     reliable: v.reliable > 0 ? 'violated' : findings.unverifiedSkips > 0 ? 'unverified' : 'held',
     unexpected: v.unexpected === 0 ? 'none' : 'seen',
+    atomic: v.atomic ? 'violated' : 'held',
+    bookmarkable: v.bookmarkable ? 'violated' : 'held',
+    resumable: v.resumable ? 'violated' : 'held',
+    created: v.created ? 'violated' : 'held',
+    hashkv: v.hashkv ? 'violated' : findings.hashKv?.outcome === 'agreed' ? 'held' : 'unchecked',
   };
 }

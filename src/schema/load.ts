@@ -48,6 +48,15 @@ export const loadProfileSchema = z
       .default(1024)
       .describe('puts in flight at most; puts due beyond it are counted as slips'),
     watchMode: z.enum(['key', 'prefix']).default('key').describe('key (one key per watcher) or prefix (every key)'),
+    txnKeys: count(64)
+      .min(1)
+      .default(1)
+      .describe('keys written per put: above 1, each put is a Txn writing that many keys at one revision'),
+    progressNotify: z
+      .boolean()
+      .default(false)
+      .describe("watches ask for etcd's progress notifications (checked: bookmarkable)"),
+    prevKv: z.boolean().default(false).describe("watches ask for each event's previous key-value (checked: created)"),
     interval: durationInput.default('5s').describe('status/report interval'),
     workloads: z
       .array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a workload name'))

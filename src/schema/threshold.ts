@@ -13,6 +13,20 @@ export type MetricUnit = 'duration' | 'percent' | 'count' | 'rate';
 
 const PCTS = ['p50', 'p90', 'p99', 'p999', 'max', 'mean'] as const;
 
+/** The violation kinds a threshold can name (schema sits below the load generator that defines them). */
+export const THRESHOLD_VIOLATION_KINDS = [
+  'ordered',
+  'unique',
+  'reliable',
+  'unexpected',
+  'atomic',
+  'bookmarkable',
+  'resumable',
+  'created',
+  'hashkv',
+  'linearizability',
+] as const;
+
 /** The run-wide metrics a threshold can name, with their unit and meaning. */
 export const METRICS: Readonly<Record<string, { unit: MetricUnit; help: string }>> = {
   ...Object.fromEntries(
@@ -22,10 +36,10 @@ export const METRICS: Readonly<Record<string, { unit: MetricUnit; help: string }
   ),
   availability: { unit: 'percent', help: 'ok puts / puts due (ok + failed + indeterminate), %' },
   violations: { unit: 'count', help: "violations of etcd's watch guarantees, every kind" },
-  'violations.ordered': { unit: 'count', help: 'ordered violations' },
-  'violations.unique': { unit: 'count', help: 'unique violations' },
-  'violations.reliable': { unit: 'count', help: 'reliable violations' },
-  'violations.unexpected': { unit: 'count', help: 'unexpected events' },
+  // one per violation kind (the loadgen's VIOLATION_KINDS; a test keeps the two lists equal)
+  ...Object.fromEntries(
+    THRESHOLD_VIOLATION_KINDS.map((k) => [`violations.${k}`, { unit: 'count' as const, help: `${k} violations` }]),
+  ),
   'puts.ok': { unit: 'count', help: 'puts answered ok' },
   'puts.failed': { unit: 'count', help: 'puts that failed unsent' },
   indeterminate: { unit: 'count', help: 'puts whose outcome was not known in time' },

@@ -7,11 +7,14 @@ import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { DEFAULT_MAX_MESSAGE, Deframer, Status, WireError, decodeGrpcMessage, frame, grpcTimeout } from './grpc.js';
 import {
+  decodeHashKVResponse,
   decodePutResponse,
   decodeRangeResponse,
   decodeWatchResponse,
+  encodeHashKV,
   encodePut,
   encodeRange,
+  encodeTxnPuts,
   encodeWatchCancel,
   encodeWatchCreate,
   encodeWatchProgress,
@@ -191,6 +194,29 @@ export class EtcdWireClient {
   /** Put; never retried. */
   async put(key: Uint8Array | string, value: Uint8Array, opts: { timeoutMs: number }): Promise<{ revision: number }> {
     return decodePutResponse(await this.unary('/etcdserverpb.KV/Put', encodePut(key, value), opts.timeoutMs));
+  }
+
+  /**
+   * A Txn of plain puts (no compares): every key written at one revision. Never retried. The response
+   * header's revision is the revision of the writes (a Txn with writes is one revision).
+   */
+  async txnPuts(
+    keys: readonly (Uint8Array | string)[],
+    values: readonly Uint8Array[],
+    opts: { timeoutMs: number },
+  ): Promise<{ revision: number }> {
+    const body = encodeTxnPuts(keys, values);
+    // TxnResponse { header = 1 }: the same header decoder as a PutResponse
+    return decodePutResponse(await this.unary('/etcdserverpb.KV/Txn', body, opts.timeoutMs));
+  }
+
+  /** The hash of the MVCC key space up to `revision` (0: the current one) on this member. */
+  async hashKV(
+    revision: number,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<{ revision: number; hash: number; compactRevision: number }> {
+    const body = encodeHashKV(revision);
+    return decodeHashKVResponse(await this.unary('/etcdserverpb.Maintenance/HashKV', body, opts.timeoutMs ?? 10_000));
   }
 
   async range(

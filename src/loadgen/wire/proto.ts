@@ -13,6 +13,8 @@ export interface Kv {
 export interface WatchEvent {
   type: 'put' | 'delete';
   kv: Kv;
+  /** the key's previous state, when the watch asked for it (prev_kv) and the key existed */
+  prevKv?: Kv;
 }
 
 export interface WatchResponse {
@@ -116,16 +118,19 @@ export interface WatchCreate {
   rangeEnd?: Uint8Array;
   startRevision?: number;
   progressNotify?: boolean;
+  /** each event carries the key's previous state */
+  prevKv?: boolean;
   watchId?: number;
 }
 
-/** WatchRequest { create_request = 1 { key = 1; range_end = 2; start_revision = 3; progress_notify = 4; watch_id = 7 } } */
+/** WatchRequest { create_request = 1 { key = 1; range_end = 2; start_revision = 3; progress_notify = 4; prev_kv = 6; watch_id = 7 } } */
 export function encodeWatchCreate(req: WatchCreate): Buffer {
   const inner = new Writer();
   inner.bytes(1, toBytes(req.key));
   if (req.rangeEnd) inner.bytes(2, req.rangeEnd);
   inner.int(3, req.startRevision ?? 0);
   inner.bool(4, req.progressNotify);
+  inner.bool(6, req.prevKv);
   inner.int(7, req.watchId ?? 0);
   const w = new Writer();
   w.bytes(1, inner.finish());
@@ -144,6 +149,27 @@ export function encodeWatchCancel(watchId: number): Buffer {
 /** WatchRequest { progress_request = 3 {} } */
 export function encodeWatchProgress(): Buffer {
   return Buffer.from([0x1a, 0x00]);
+}
+
+/**
+ * TxnRequest with no compares and one put per key on success (all at one revision):
+ * TxnRequest { success = 2 { RequestOp { request_put = 2 { PutRequest } } } }
+ */
+export function encodeTxnPuts(keys: readonly (Uint8Array | string)[], values: readonly Uint8Array[]): Buffer {
+  const w = new Writer();
+  for (let i = 0; i < keys.length; i++) {
+    const op = new Writer();
+    op.bytes(2, encodePut(keys[i], values[i]));
+    w.bytes(2, op.finish());
+  }
+  return w.finish();
+}
+
+/** HashKVRequest { revision = 1 } */
+export function encodeHashKV(revision: number): Buffer {
+  const w = new Writer();
+  w.int(1, revision);
+  return w.finish();
 }
 
 /** The key range that covers every key with this prefix (etcd's getPrefix). */
@@ -290,6 +316,24 @@ export function decodePutResponse(b: Uint8Array): { revision: number } {
   return { revision };
 }
 
+/** HashKVResponse { header = 1; hash = 2 (uint32); compact_revision = 3 } */
+export function decodeHashKVResponse(b: Uint8Array): { revision: number; hash: number; compactRevision: number } {
+  const out = { revision: 0, hash: 0, compactRevision: 0 };
+  let pos = 0;
+  while (pos < b.length) {
+    const [tag, p] = varint(b, pos);
+    pos = p;
+    if (tag === 0x0a) {
+      const [s, e] = lengthDelimited(b, pos, b.length);
+      out.revision = decodeHeaderRevision(b, s, e);
+      pos = e;
+    } else if (tag === 0x10) [out.hash, pos] = varint(b, pos);
+    else if (tag === 0x18) [out.compactRevision, pos] = varint(b, pos);
+    else pos = skip(b, pos, tag & 7, b.length);
+  }
+  return out;
+}
+
 /** RangeResponse { header = 1; kvs = 2; more = 3; count = 4 } */
 export function decodeRangeResponse(b: Uint8Array): { revision: number; kvs: Kv[]; count: number } {
   const out = { revision: 0, kvs: [] as Kv[], count: 0 };
@@ -366,6 +410,7 @@ export function decodeWatchResponse(b: Uint8Array): WatchResponse {
 function decodeEvent(b: Uint8Array, pos: number, end: number): WatchEvent {
   let type: 'put' | 'delete' = 'put';
   let kv: Kv | undefined;
+  let prevKv: Kv | undefined;
   while (pos < end) {
     const [tag, p] = varint(b, pos);
     pos = p;
@@ -377,7 +422,16 @@ function decodeEvent(b: Uint8Array, pos: number, end: number): WatchEvent {
       const [s, e] = lengthDelimited(b, pos, end);
       kv = decodeKv(b, s, e);
       pos = e;
+    } else if (tag === 0x1a) {
+      const [s, e] = lengthDelimited(b, pos, end);
+      prevKv = decodeKv(b, s, e);
+      pos = e;
     } else pos = skip(b, pos, tag & 7, end);
   }
-  return { type, kv: kv ?? { key: EMPTY, value: EMPTY, createRevision: 0, modRevision: 0, version: 0 } };
+  const ev: WatchEvent = {
+    type,
+    kv: kv ?? { key: EMPTY, value: EMPTY, createRevision: 0, modRevision: 0, version: 0 },
+  };
+  if (prevKv) ev.prevKv = prevKv;
+  return ev;
 }

@@ -1,5 +1,6 @@
 // The put workload: open-loop puts with unique self-describing values, never retried, spread over the
-// keys (seq % keys) and the connections (seq % connections). Each put is told as operation events:
+// keys (seq % keys) and the connections (seq % connections). With `txnKeys` above 1 each put is a Txn
+// writing that many consecutive keys at one revision (one sequence number and value per key). Each put is told as operation events:
 // invoke, then ok (with its revision), fail (never sent: no connection) or indeterminate (sent, no
 // answer); the ledger settles an indeterminate one later.
 import type { OpEvent } from '../../events.js';
@@ -88,22 +89,44 @@ export class PutWorkload implements Workload {
       ctx.metrics?.putScheduleSlips.inc();
       return;
     }
-    const seq = ++this.seq;
-    const key = seq % keys.bytes.length;
+    // a Txn writes `n` distinct keys at one revision, one sequence number (and value) per key
+    const n = Math.min(profile.txnKeys, keys.bytes.length);
+    const seq = this.seq + 1;
+    this.seq += n;
     const conns = ctx.pool.connections;
     const conn = conns[seq % conns.length];
     const connection = conn.idx;
     // the value carries the wall-clock instant it was due (a stamp for people reading etcd's data)
     const stamp = clock.wallNow() + (due - clock.now());
-    const value = encodeValue(ctx.runId, { writer: connection, seq, due: stamp }, profile.valueSize);
-    const ev: OpEvent = { type: 'invoke', workload: 'put', op: 'put', seq, key, at: clock.now(), due, connection };
-    events.op(ev);
+    const evs: OpEvent[] = [];
+    const values: Buffer[] = [];
+    const keyBytes: Buffer[] = [];
+    for (let i = 0; i < n; i++) {
+      const key = (seq + i) % keys.bytes.length;
+      values.push(encodeValue(ctx.runId, { writer: connection, seq: seq + i, due: stamp }, profile.valueSize));
+      keyBytes.push(keys.bytes[key]);
+      const ev: OpEvent = {
+        type: 'invoke',
+        workload: 'put',
+        op: 'put',
+        seq: seq + i,
+        key,
+        at: clock.now(),
+        due,
+        connection,
+      };
+      evs.push(ev);
+      events.op(ev);
+    }
     this.inFlight++;
     const endpoint = conn.endpoint;
-    conn.client.put(keys.bytes[key], value, { timeoutMs: profile.putTimeout }).then(
+    const opts = { timeoutMs: profile.putTimeout };
+    const sent = n === 1 ? conn.client.put(keyBytes[0], values[0], opts) : conn.client.txnPuts(keyBytes, values, opts);
+    sent.then(
       (r) => {
         this.inFlight--;
-        events.op({ ...ev, type: 'ok', at: clock.now(), revision: r.revision });
+        const at = clock.now();
+        for (const ev of evs) events.op({ ...ev, type: 'ok', at, revision: r.revision });
       },
       (err: WireError) => {
         this.inFlight--;
@@ -111,17 +134,17 @@ export class PutWorkload implements Workload {
         ctx.error(message);
         // no connection: the request never left this process, so it cannot have been applied
         if (err.sent === false) {
-          events.op({ ...ev, type: 'fail', at: clock.now(), error: message });
+          for (const ev of evs) events.op({ ...ev, type: 'fail', at: clock.now(), error: message });
           return;
         }
         this.indeterminate++;
         if (this.indeterminate <= 10 || this.indeterminate % 1000 === 0) {
           ctx.logger.warn(
-            { endpoint, seq, err: err.message, indeterminate: this.indeterminate },
+            { endpoint, seq, keys: n, err: err.message, indeterminate: this.indeterminate },
             "put failed; indeterminate until observed or settled by etcd's record",
           );
         }
-        events.op({ ...ev, type: 'indeterminate', at: clock.now(), error: message });
+        for (const ev of evs) events.op({ ...ev, type: 'indeterminate', at: clock.now(), error: message });
       },
     );
   }

@@ -11,6 +11,7 @@ import { prefixEnd } from '../../wire/proto.js';
 import type { GeneratorFault, WorkloadContext } from '../types.js';
 import type { LatencyStats } from '../../stats.js';
 import { RepeatedAnomalies, sameBytes } from './anomalies.js';
+import { markMurky } from '../../revisions.js';
 
 export type WatcherStatus = 'starting' | 'watching' | 'resuming' | 'stopped';
 
@@ -111,14 +112,19 @@ export class WatchConnection {
     const { keys, profile } = this.ctx;
     const prefixMode = profile.watchMode === 'prefix';
     const base = keys.base;
+    const from = w.state.lastRev + 1;
     const id = await stream.watch({
       key: prefixMode ? base : keys.bytes[w.key],
       rangeEnd: prefixMode ? prefixEnd(base) : undefined,
-      startRevision: w.state.lastRev + 1,
+      startRevision: from,
+      progressNotify: profile.progressNotify,
+      prevKv: profile.prevKv,
       watchId: w.id + 1,
     });
     if (stream !== this.stream) return;
     this.byWatchId.set(id, w);
+    // a new watch: bookmarkable, atomic and resumable are judged per watch
+    this.ctx.checker.created(w.state, from, w.attached);
     if (w.attached) {
       this.host.counts.resumes++;
       this.ctx.metrics?.watchResumes.inc();
@@ -147,6 +153,8 @@ export class WatchConnection {
         revision: headerRev,
         events,
       });
+    checker.responseStart(w.state);
+    const prevRequested = ctx.profile.prevKv;
     let n = 0;
     for (const ev of events) {
       const rev = ev.kv.modRevision;
@@ -158,15 +166,22 @@ export class WatchConnection {
       let due: number | undefined;
       if (suspect && (rev <= 0 || rev > headerRev)) due = GARBLED;
       else if (key < 0 || ev.type !== 'put') {
+        // a delete ends the key's life (for the created check), on a stream that may be trusted
+        if (key >= 0 && !suspect) checker.noteDelete(key, rev);
         // a key or a delete nobody in this run wrote: the checker reports it as unexpected
         due = checker.onEvent(w.state, Math.max(key, 0), rev, new Uint8Array(0), t, suspect);
-      } else due = checker.onEvent(w.state, key, rev, ev.kv.value, t, suspect);
+      } else {
+        due = checker.onEvent(w.state, key, rev, ev.kv.value, t, suspect);
+        // an in-order event of this run's put: its create revision and prev_kv
+        if (due !== undefined && due >= 0 && !suspect) checker.checkKv(w.state, key, ev.kv, ev.prevKv, prevRequested);
+      }
       if (due === GAP) {
         if (this.anomalies.repeated(`gap:${w.id}:${rev}`, stream)) {
           // the same gap on a fresh stream: that is what etcd delivers; judge it as usual
           due = checker.onEvent(w.state, Math.max(key, 0), rev, ev.kv.value, t, false);
         } else {
           this.checked(n);
+          this.cutResponse(w, n);
           this.reset(
             'garbled',
             `watcher ${w.id} skipped known revisions before ${rev} while a drop/corrupt fault was active; re-reading from ${w.state.lastRev + 1} on a fresh stream`,
@@ -184,6 +199,7 @@ export class WatchConnection {
           continue;
         }
         this.checked(n);
+        this.cutResponse(w, n);
         this.reset(
           'garbled',
           `watcher ${w.id} got an anomalous event at revision ${rev} while a drop/corrupt fault was active; re-reading it on a fresh stream`,
@@ -195,6 +211,14 @@ export class WatchConnection {
       if (due !== undefined) this.host.latency.record(t - due);
     }
     this.checked(n);
+  }
+
+  /**
+   * A response abandoned after `n` of its events: other keys of the last revision taken may follow in it,
+   * and the resume starts after that revision, so a skip there is the transport's, not etcd's.
+   */
+  private cutResponse(w: Watcher, n: number): void {
+    if (n > 0) markMurky(w.state.murky, w.state.lastRev, w.state.lastRev);
   }
 
   private checked(n: number): void {
