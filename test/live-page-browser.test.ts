@@ -8,7 +8,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { openTab } from './helpers/browser.js';
 import { createAdaptorServer } from '@hono/node-server';
 import type { AddressInfo, Server } from 'node:net';
 import { buildApp } from '../src/api/app.js';
@@ -40,18 +40,8 @@ async function api(method: string, p: string): Promise<any> {
   return res.status === 204 ? undefined : res.json();
 }
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run'],
-});
+const { browser, tab, errors, outside } = await openTab((url) => url.startsWith(lab.apiUrl) || url.startsWith('data:'));
 t.teardown(() => browser.close());
-const tab = await browser.newPage();
-await tab.setViewport({ width: 1400, height: 1000 });
-const errors: string[] = [];
-const outside: string[] = [];
-tab.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
-tab.on('pageerror', (e) => void errors.push(String(e)));
-tab.on('request', (r) => void (r.url().startsWith(lab.apiUrl) || r.url().startsWith('data:') || outside.push(r.url())));
 
 const text = (sel: string) => tab.$eval(sel, (e) => e.textContent ?? '');
 /** the intervals the charts hold, and a fingerprint of what the latency chart shows */

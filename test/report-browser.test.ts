@@ -6,7 +6,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { openTab } from './helpers/browser.js';
 import { startCluster } from '../src/cluster/launch.js';
 import { LoadRunner, type LoadSummary } from '../src/loadgen/runner.js';
 import { parseFaultSpec as fault } from '../src/proxy/faults/registry.js';
@@ -56,23 +56,8 @@ const summary = await done;
 const page = path.join(summary.reportDir!, 'report.html');
 
 t.test('report.html in chromium: no error, no network, charts drawn, window rows', async (t) => {
-  const browser = await puppeteer.launch({
-    executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run'],
-  });
+  const { browser, tab, errors, outside } = await openTab((url) => url.startsWith('file:'), { block: true });
   t.teardown(() => browser.close());
-  const tab = await browser.newPage();
-  await tab.setViewport({ width: 1400, height: 1000 });
-  const errors: string[] = [];
-  const outside: string[] = [];
-  tab.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
-  tab.on('pageerror', (e) => void errors.push(String(e)));
-  await tab.setRequestInterception(true);
-  tab.on('request', (r) => {
-    if (r.url().startsWith('file:')) return void r.continue();
-    outside.push(r.url());
-    void r.abort();
-  });
   await tab.goto(`file://${page}`, { waitUntil: 'load' });
   await tab.waitForSelector('.uplot canvas');
   t.same(errors, [], 'no console or page error');

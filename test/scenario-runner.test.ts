@@ -70,7 +70,7 @@ function setup(
       }
       if (action === 'continue' || action === 'start') {
         down.delete(name);
-        for (const w of windows.active()) if (w.target === `member ${name}`) windows.end(w.id);
+        for (const w of windows.active()) if (w.target.startsWith(`member ${name}`)) windows.end(w.id);
       }
       return { member: name, window: action === 'freeze' || action === 'kill' ? id : undefined };
     },

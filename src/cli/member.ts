@@ -1,7 +1,7 @@
 // `etcd-soak member`: member process faults on a running daemon's launched members, through its HTTP
 // API. The action and the duration are checked here first, so a mistake is named before anything is sent.
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
+import { Api, ApiRefused, Unreachable, type Answer } from './ctl/client.js';
 import { memberActionSchema } from '../api/schemas.js';
 import { MEMBER_ACTIONS, type MemberActionResult } from '../daemon/members.js';
 import { describeError } from '../util/errors.js';
@@ -99,21 +99,10 @@ export async function memberCommand(argv: string[]): Promise<number> {
     process.stderr.write(`etcd-soak member: ${describeError(err).replace(/^duration:/, '--duration:')}\n`);
     return EXIT.usage;
   }
-  const base = String(values.api ?? process.env.ETCD_SOAK_API ?? 'http://127.0.0.1:8379').replace(/\/$/, '');
-  const token = (values.token as string | undefined) ?? process.env.ETCD_SOAK_TOKEN;
-  const call = async (method: 'GET' | 'POST', path: string, payload?: unknown) => {
-    const res = await request(base + path, {
-      method,
-      body: payload === undefined ? undefined : JSON.stringify(payload),
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, json: text ? (JSON.parse(text) as unknown) : undefined, text };
-  };
-  const fail = (a: { status: number; json: unknown; text: string }) => {
-    const e = a.json as { error?: string; details?: { path: string; message: string }[] } | undefined;
-    const details = e?.details?.map((d) => `${d.path}: ${d.message}`).join('; ');
-    process.stderr.write(`etcd-soak member: ${a.status} ${e?.error ?? a.text}${details ? ` (${details})` : ''}\n`);
+  const api = new Api(values);
+  const call = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => api.call(method, path, body);
+  const fail = (a: Answer) => {
+    process.stderr.write(`etcd-soak member: ${new ApiRefused(a).message}\n`);
     return a.status >= 500 ? EXIT.internal : EXIT.usage;
   };
   try {
@@ -131,7 +120,8 @@ export async function memberCommand(argv: string[]): Promise<number> {
     );
     return EXIT.ok;
   } catch (err) {
-    process.stderr.write(`etcd-soak member: cannot reach the daemon at ${base}: ${(err as Error).message}\n`);
+    if (!(err instanceof Unreachable)) throw err;
+    process.stderr.write(`etcd-soak member: ${err.message}\n`);
     return EXIT.environment;
   }
 }

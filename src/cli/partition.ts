@@ -1,7 +1,7 @@
 // `etcd-soak partition`: member-aware partitions on a running daemon, through its HTTP API. The request is
 // checked here with the API's own schema first, so a mistake is named before anything is sent.
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
+import { Api, ApiRefused, Unreachable, type Answer } from './ctl/client.js';
 import { partitionSpecSchema, type PartitionSpecInput } from '../schema/partition.js';
 import { describeError } from '../util/errors.js';
 import { EXIT } from '../util/exit.js';
@@ -102,21 +102,10 @@ export async function partitionCommand(argv: string[]): Promise<number> {
     process.stdout.write(PARTITION_HELP + '\n');
     return values.help ? EXIT.ok : EXIT.usage;
   }
-  const base = String(values.api ?? process.env.ETCD_SOAK_API ?? 'http://127.0.0.1:8379').replace(/\/$/, '');
-  const token = (values.token as string | undefined) ?? process.env.ETCD_SOAK_TOKEN;
-  const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => {
-    const res = await request(base + path, {
-      method,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, json: text ? (JSON.parse(text) as unknown) : undefined, text };
-  };
-  const fail = (a: { status: number; json: unknown; text: string }) => {
-    const e = a.json as { error?: string; details?: { path: string; message: string }[] } | undefined;
-    const details = e?.details?.map((d) => `${d.path}: ${d.message}`).join('; ');
-    process.stderr.write(`etcd-soak partition: ${a.status} ${e?.error ?? a.text}${details ? ` (${details})` : ''}\n`);
+  const api = new Api(values);
+  const call = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => api.call(method, path, body);
+  const fail = (a: Answer) => {
+    process.stderr.write(`etcd-soak partition: ${new ApiRefused(a).message}\n`);
     return a.status >= 500 ? EXIT.internal : EXIT.usage;
   };
   try {
@@ -154,7 +143,8 @@ export async function partitionCommand(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
   } catch (err) {
-    process.stderr.write(`etcd-soak partition: cannot reach the daemon at ${base}: ${(err as Error).message}\n`);
+    if (!(err instanceof Unreachable)) throw err;
+    process.stderr.write(`etcd-soak partition: ${err.message}\n`);
     return EXIT.environment;
   }
   process.stderr.write(`etcd-soak partition: unknown action ${JSON.stringify(verb)}\n\n${PARTITION_HELP}\n`);

@@ -209,15 +209,19 @@ export class MemberBook extends EventEmitter {
       case 'stop': {
         // nothing to do for an exited member: its open window (if any) stands
         if (p.state === 'exited') return this.result(name, action, p, now(), this.open.get(name)?.id);
+        // SIGKILL acts on delivery (the member stops there; its exit is reaped later); a stopped member
+        // serves until it exits
+        const sent = now();
         await p.kill(action === 'kill' ? 'SIGKILL' : 'SIGTERM');
-        const at = now();
+        const at = action === 'kill' ? sent : now();
         this.close(name, at); // a freeze ends with the process
         return this.result(name, action, p, at, this.openWindow(name, action, at).id);
       }
       case 'freeze': {
         const was = p.state;
-        await p.freeze();
+        // SIGSTOP acts on delivery; /proc shows it a little later
         const at = now();
+        await p.freeze();
         const held = this.open.get(name);
         if (was === 'stopped' && held?.kind === 'freeze') return this.result(name, action, p, at, held.id);
         return this.result(name, action, p, at, this.openWindow(name, 'freeze', at).id);

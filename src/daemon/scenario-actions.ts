@@ -48,6 +48,8 @@ export interface ResolvedAction {
   action: ScenarioAction;
   /** the member this run takes with it (a random pick, a named isolation, a member action's target) */
   picked?: string;
+  /** the role it was resolved from (named in its window's target) */
+  role?: string;
 }
 
 const ROLES = new Set(['leader', 'follower', 'random-follower']);
@@ -94,7 +96,7 @@ export class StepActions {
           );
           const picked = target.members![0];
           this.affected.set(picked, 'reserved');
-          return { action: { ...a, target }, picked };
+          return { action: { ...a, target }, picked, role };
         }
         // leader, or every member that is not the leader (as the fault book selects `follower`)
         const names = role === 'leader' ? [leader()] : [...roles.followers, ...roles.others].sort();
@@ -103,7 +105,7 @@ export class StepActions {
           throw new Unprocessable(`no ${role} among the target's members now`, [
             { path: 'target.role', message: 'matches no member' },
           ]);
-        return { action: { ...a, target: { ...rest, members } } };
+        return { action: { ...a, target: { ...rest, members } }, role };
       }
       case 'member': {
         const name =
@@ -113,11 +115,11 @@ export class StepActions {
               ? randomFollower('member.target')
               : [...roles.followers].sort()[0];
         if (!name) throw new Unprocessable('no follower now', [{ path: 'member.target', message: 'no follower' }]);
-        return { action: { ...a, target: name }, picked: name };
+        return { action: { ...a, target: name }, picked: name, role: a.target };
       }
       case 'partition': {
         const name = a.spec.isolate === 'leader' ? leader() : randomFollower('partition.isolate');
-        return { action: { ...a, spec: { ...a.spec, isolate: name } }, picked: name };
+        return { action: { ...a, spec: { ...a.spec, isolate: name } }, picked: name, role: a.spec.isolate };
       }
       default:
         return { action: a };
@@ -131,6 +133,20 @@ export class StepActions {
 
   /** Applies a resolved action; how to undo it (nothing for one-shot actions). */
   async act(r: ResolvedAction): Promise<{ window?: string; member?: string; undo?: () => Promise<void> }> {
+    const done = await this.apply(r);
+    // the window says which role the member was picked for: "isolate leader s2: …", "member s3 … (random-follower)"
+    const w = done.window && r.role ? this.deps.windows.get(done.window) : undefined;
+    if (w && r.role)
+      this.deps.windows.describe(w.id, {
+        target:
+          r.action.type === 'partition'
+            ? w.target.replace(/^isolate /, `isolate ${r.role} `)
+            : `${w.target} (${r.role})`,
+      });
+    return done;
+  }
+
+  private async apply(r: ResolvedAction): Promise<{ window?: string; member?: string; undo?: () => Promise<void> }> {
     const d = this.deps;
     const a = r.action;
     const picked = r.picked;

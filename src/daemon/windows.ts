@@ -5,24 +5,12 @@
 // once-a-second status round while a load or a scenario runs. Everything goes to the run's timeline
 // as marks (the report attributes latency and violations to the windows from them).
 import { EventEmitter } from 'node:events';
+import type { TimelineMark } from '../loadgen/events.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 
 /** One edge of a window, or a leader change, as the run's timeline records it. */
-export type WindowMark =
-  | {
-      mark: 'window';
-      edge: 'start' | 'end';
-      id: string;
-      kind: string;
-      target: string;
-      at: number;
-      leader?: string | null;
-      term?: number;
-      scenario?: string;
-      step?: string;
-    }
-  | { mark: 'leader'; at: number; leader: string | null; term: number; previous: string | null };
+export type WindowMark = Extract<TimelineMark, { mark: 'window' | 'leader' }>;
 
 export interface WindowRecord {
   id: string;
