@@ -16,7 +16,8 @@ import { PutStats } from './observers/put-stats.js';
 import { RunEvents } from './observers/run-events.js';
 import { ClientPool } from './pool.js';
 import { EtcdRecord, type ReplayResult } from './record.js';
-import { compareHashKV, type HashKvResult } from './hashkv.js';
+import type { HashKvResult } from './hashkv.js';
+import { settleRunEnd, type BehindWatcher } from './run-end.js';
 import { reportObservers } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
@@ -90,7 +91,7 @@ export class LoadRunner extends EventEmitter {
   /** the store's revision before the run's first put (0 until started) */
   private startRev = 0;
   private behindAtEnd = 0;
-  private behindList: { watcher: number; connection: number; key: string; seen: number; last: number }[] = [];
+  private behindList: BehindWatcher[] = [];
   private hashKv: HashKvResult | undefined;
   private replayResult: ReplayResult | undefined;
   private lastError: string | undefined;
@@ -426,7 +427,22 @@ export class LoadRunner extends EventEmitter {
     }
     clearInterval(this.watchdogTimer);
     if (started) await Promise.all(this.workloads.map((w) => w.finish?.()));
-    if (started) await this.settleWithRecord();
+    if (started) {
+      const end = await settleRunEnd({
+        checker: this.checker,
+        record: this.record,
+        now: () => this.clock.now(),
+        replayTimeout: this.replayTimeout,
+        logger: this.logger,
+        endpoints: this.pool.endpointList,
+        transitSuspect: this.transitSuspect(),
+        diagnostics: (conns) => this.watch?.diagnostics(conns, this.clock.now()),
+      });
+      this.replayResult = end.replay;
+      this.behindAtEnd = end.behindAtEnd;
+      this.behindList = end.behind;
+      this.hashKv = end.hashKv;
+    }
     if (wasRunning) this.interval();
     for (const w of this.workloads) w.close();
     this.pool.close();
@@ -440,44 +456,6 @@ export class LoadRunner extends EventEmitter {
     );
     this.emit('done', summary);
     return summary;
-  }
-
-  /** The end of the run: settle by etcd's record, then see which watchers had not caught up. */
-  private async settleWithRecord(): Promise<void> {
-    const c = this.checker;
-    const r = await this.record.settle(c, () => this.clock.now(), this.replayTimeout);
-    this.replayResult = r;
-    if (r.error)
-      this.logger.warn(
-        { err: r.error, from: r.from },
-        "could not read etcd's record of the run; open questions stay unverified",
-      );
-    // etcd's record says where each key ended; without it, the last revision the run knows
-    const behind = c.behind((k) => (r.replayedTo ? (r.lastOnKey.get(k) ?? 0) : c.lastKnownOnKey(k)));
-    this.behindAtEnd = behind.length;
-    if (behind.length) {
-      const connections = this.watch?.diagnostics([...new Set(behind.map((b) => b.connection))], this.clock.now());
-      this.logger.warn(
-        { behind: behind.slice(0, 10), count: behind.length, connections },
-        'watchers had not reached the last revision of their keys at the end of the run',
-      );
-    }
-    this.behindList = behind.slice(0, 20);
-    await this.checkHashKV();
-  }
-
-  /**
-   * Every member's HashKV at one revision (when the load has two endpoints or more). Not while a
-   * drop/corrupt fault may garble the answers: a hash garbled on the way must not be etcd's violation.
-   */
-  private async checkHashKV(): Promise<void> {
-    const endpoints = [...this.pool.endpointList];
-    if (new Set(endpoints).size < 2 || this.transitSuspect()) return;
-    const r = await compareHashKV(endpoints, this.logger);
-    this.hashKv = r;
-    if (r.outcome === 'differ') this.checker.hashKvDiffers(r.revision, r.members);
-    else if (r.outcome === 'incomplete')
-      this.logger.warn({ revision: r.revision, members: r.members }, 'HashKV could not be compared on every member');
   }
 
   get startRevision(): number {
