@@ -6,8 +6,9 @@
 //   them; at the end, not applied when it does not) and the skips still open.
 import type { Logger } from '../util/log.js';
 import type { Checker, PendingSkip, RecordAnswer } from './checker.js';
-import { Status, WireError, type EtcdWireClient, type WatchEvent } from './wire/client.js';
+import { Status, WireError, type EtcdWireClient } from './wire/client.js';
 import { prefixEnd } from './wire/proto.js';
+import { replayPrefix } from './wire/replay.js';
 
 export interface ReplayResult {
   /** every event of the prefix up to this revision was read (0: nothing could be read) */
@@ -158,22 +159,18 @@ export class EtcdRecord {
     timeoutMs: number,
     result: ReplayResult,
   ): Promise<void> {
-    const stream = client.watchStream();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => finish(new Error(`replay did not reach revision ${target} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      let done = false;
-      const finish = (err?: Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        stream.close();
-        if (err) reject(err);
-        else resolve();
-      };
-      stream.on('events', (_id: number, events: WatchEvent[]) => {
+    return replayPrefix(client.watchStream(), {
+      prefix: this.base,
+      startRevision: fromRev,
+      timeoutMs,
+      timeoutError: () => new Error(`replay did not reach revision ${target} within ${timeoutMs} ms`),
+      canceledError: (compactRev) =>
+        new Error(
+          compactRev > 0
+            ? `history compacted at ${compactRev}: the run's record before it is gone`
+            : 'replay watch canceled',
+        ),
+      onEvents: (events) => {
         const t = now();
         for (const ev of events) {
           const rev = ev.kv.modRevision;
@@ -183,25 +180,10 @@ export class EtcdRecord {
             ) ?? -1;
           result.events++;
           if (ev.type === 'put') checker.replayEvent(key, rev, ev.kv.value, t);
-          if (rev >= target) {
-            finish();
-            return;
-          }
+          if (rev >= target) return true;
         }
-      });
-      stream.on('canceled', (_id: number, _reason: string, compactRev: number) =>
-        finish(
-          new Error(
-            compactRev > 0
-              ? `history compacted at ${compactRev}: the run's record before it is gone`
-              : 'replay watch canceled',
-          ),
-        ),
-      );
-      stream.on('error', (err: Error) => finish(err));
-      stream
-        .watch({ key: this.base, rangeEnd: prefixEnd(this.base), startRevision: fromRev })
-        .catch((err: Error) => finish(err));
+        return false;
+      },
     });
   }
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../../../util/log.js';
 import type { ClientPool } from '../../pool.js';
 import { WireError, type WatchEvent, type WatchStream } from '../../wire/client.js';
 import { prefixEnd } from '../../wire/proto.js';
+import { replayPrefix } from '../../wire/replay.js';
 
 export interface SettleSink {
   /** a put/CAS value (the workload's own) was written at rev */
@@ -109,29 +110,19 @@ export class PrefixFollower {
   }
 
   private replayTo(stream: WatchStream, target: number, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let done = false;
-      const finish = (err?: Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        stream.close();
-        if (err) reject(err);
-        else resolve();
-      };
-      const timer = setTimeout(() => finish(new WireError('TIMEOUT', `replay did not reach ${target}`)), timeoutMs);
-      stream.on('events', (_id: number, events: WatchEvent[]) => {
-        this.take(events);
-        if (this.lastRev >= target) finish();
-      });
-      stream.on('canceled', (_id: number, _reason: string, compactRev: number) => {
+    return replayPrefix(stream, {
+      prefix: this.base,
+      startRevision: this.lastRev + 1,
+      timeoutMs,
+      timeoutError: () => new WireError('TIMEOUT', `replay did not reach ${target}`),
+      canceledError: (compactRev) => {
         if (compactRev > 0) this.compactedAt = compactRev;
-        finish(new Error(compactRev > 0 ? `history compacted at ${compactRev}` : 'replay watch canceled'));
-      });
-      stream.on('error', (err: Error) => finish(err));
-      stream
-        .watch({ key: this.base, rangeEnd: prefixEnd(this.base), startRevision: this.lastRev + 1 })
-        .catch((err: Error) => finish(err));
+        return new Error(compactRev > 0 ? `history compacted at ${compactRev}` : 'replay watch canceled');
+      },
+      onEvents: (events) => {
+        this.take(events);
+        return this.lastRev >= target;
+      },
     });
   }
 
