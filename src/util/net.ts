@@ -1,17 +1,48 @@
 // Small socket helpers shared by the lab, tests and benchmarks.
+import fs from 'node:fs';
 import net from 'node:net';
 
-/** Ask the kernel for n distinct free TCP ports on 127.0.0.1 (all held open at once so they differ). */
+/**
+ * The kernel's range for outgoing connections' source ports: a port picked there can be taken by any
+ * outgoing connection (ours: status rounds, peer dials) between the pick and the listener's bind.
+ */
+function ephemeralRange(): [number, number] | undefined {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return Number.isInteger(lo) && Number.isInteger(hi) && lo <= hi ? [lo, hi] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** lowest port picked below the ephemeral range (ports under it are too often fixed services' ones) */
+const PICK_FLOOR = 10000;
+
+/**
+ * n distinct free TCP ports on `host`, held open at once so they differ. Picked at random below the
+ * kernel's ephemeral range when there is room (so no outgoing connection takes one before it is
+ * bound); else (or after many tries) the kernel picks.
+ */
 export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
   const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
+  const listen = (port: number) =>
+    new Promise<boolean>((resolve, reject) => {
       const s = net.createServer();
-      servers.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, host, () => resolve());
+      s.once('error', (err: NodeJS.ErrnoException) =>
+        port && (err.code === 'EADDRINUSE' || err.code === 'EACCES') ? resolve(false) : reject(err),
+      );
+      s.listen(port, host, () => {
+        servers.push(s);
+        resolve(true);
       });
+    });
+  try {
+    const range = ephemeralRange();
+    const top = range ? range[0] - 1 : 0;
+    for (let tries = 0; servers.length < n; tries++) {
+      if (top - PICK_FLOOR >= 1000 && tries < 50 * n)
+        await listen(PICK_FLOOR + Math.floor(Math.random() * (top - PICK_FLOOR)));
+      else await listen(0);
     }
     return servers.map((s) => (s.address() as net.AddressInfo).port);
   } finally {
