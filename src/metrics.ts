@@ -35,6 +35,12 @@ export class Metrics {
   readonly watchResumes: Counter;
   readonly loadTargetRate: Gauge;
   readonly generatorFaults: Counter<'kind'>;
+  // the feature workloads (registry, lock, election, config): one family each, labelled by workload
+  readonly workloadOps: Counter<'workload' | 'op' | 'result'>;
+  readonly workloadLatency: Histogram<'workload' | 'name'>;
+  readonly workloadViolations: Counter<'workload' | 'check'>;
+  readonly workloadAnomalies: Counter<'workload' | 'kind'>;
+  readonly workloadValue: Gauge<'workload' | 'name'>;
 
   constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = opts.registry ?? new Registry())];
@@ -153,7 +159,7 @@ export class Metrics {
     });
     this.watchViolations = new Counter({
       name: 'etcd_soak_watch_violations_total',
-      help: 'Watch guarantee violations by kind (ordered, unique, reliable, unexpected, atomic, bookmarkable, resumable, created, hashkv).',
+      help: 'Violations by kind: watch guarantees (ordered, unique, reliable, unexpected, atomic, bookmarkable, resumable, created), hashkv, linearizability, and the feature workloads (registry, lock, election, config).',
       labelNames: ['kind'],
       registers,
     });
@@ -177,6 +183,37 @@ export class Metrics {
       name: 'etcd_soak_generator_faults_total',
       help: "The generator's own trouble, never counted as etcd's: stall (a silent watch stream reset), garbled (an event re-read after a drop/corrupt fault), streamBroken (a watch stream resumed).",
       labelNames: ['kind'],
+      registers,
+    });
+    this.workloadOps = new Counter({
+      name: 'etcd_soak_workload_ops_total',
+      help: 'Operations of the feature workloads (registry, lock, election, config) by operation and result (ok, failed, indeterminate).',
+      labelNames: ['workload', 'op', 'result'],
+      registers,
+    });
+    this.workloadLatency = new Histogram({
+      name: 'etcd_soak_workload_latency_seconds',
+      help: "Latencies of the feature workloads: each operation's, and the figures they judge (expiry, convergence, lock wait).",
+      labelNames: ['workload', 'name'],
+      buckets: [...LATENCY_BUCKETS, 60],
+      registers,
+    });
+    this.workloadViolations = new Counter({
+      name: 'etcd_soak_workload_violations_total',
+      help: "Violations found by a feature workload's checker, by check (e.g. lock fencing, config skipped).",
+      labelNames: ['workload', 'check'],
+      registers,
+    });
+    this.workloadAnomalies = new Counter({
+      name: 'etcd_soak_workload_anomalies_total',
+      help: 'Anomalies a fault is expected to cause and that are not etcd violations (e.g. an unsafe lock: holds that overlap in wall-clock time), by kind.',
+      labelNames: ['workload', 'kind'],
+      registers,
+    });
+    this.workloadValue = new Gauge({
+      name: 'etcd_soak_workload_value',
+      help: "A feature workload's status figures at the last interval (e.g. live services, lock holders, config version).",
+      labelNames: ['workload', 'name'],
       registers,
     });
     new Gauge({

@@ -6,6 +6,7 @@ import type { LoadSummary, TimelineLine } from './report.js';
 import type { LinOp } from './lin/history.js';
 import type { Violation } from './verdict.js';
 import type { WatchEvent } from './wire/client.js';
+import type { WorkloadOpEvent } from './workloads/section.js';
 
 /**
  * One operation's life: `invoke` when it is sent; then `ok` (applied, with the revision it got), `fail`
@@ -88,6 +89,18 @@ export type TimelineMark =
       watcher: number;
       connection: number;
       detail: string;
+      /** a feature workload's check (its kind is the workload) */
+      check?: string;
+    }
+  | {
+      /** a feature workload's anomaly: a fault's expected effect, not etcd's violation (e.g. an unsafe lock) */
+      mark: 'anomaly';
+      at: number;
+      workload: string;
+      kind: string;
+      key: string;
+      revision?: number;
+      detail: string;
     };
 
 /** Listens to a run: its operations, its watch responses, the checkers' violations, its life-cycle. */
@@ -97,6 +110,8 @@ export interface Observer {
   onOp?(e: OpEvent): void;
   onWatch?(e: WatchResponseEvent): void;
   onViolation?(v: Violation): void;
+  /** a feature workload's operation ended (registry, lock, election, config) */
+  onWorkloadOp?(e: WorkloadOpEvent): void;
   /** the run started (its description: run id, profile, endpoints, start revision) */
   onStart?(meta: Record<string, unknown>): void;
   onInterval?(line: TimelineLine): void;
@@ -130,6 +145,10 @@ export class ObserverBus {
   watch(e: WatchResponseEvent): void {
     const hs = this.watches;
     for (let i = 0; i < hs.length; i++) hs[i](e);
+  }
+
+  workloadOp(e: WorkloadOpEvent): void {
+    for (const o of this.observers) o.onWorkloadOp?.(e);
   }
 
   violation(v: Violation): void {

@@ -9,6 +9,7 @@ import type { Percentiles } from './stats.js';
 import { formatThresholdRows, judgeThresholds, type ThresholdResult } from './thresholds.js';
 import { formatWindowRows, type UnattributedViolations, type WindowFigures } from './window-figures.js';
 import { formatKvRows, type KvLine, type KvStatus } from './workloads/kv/summary.js';
+import { formatSectionRows, sectionViolations, type WorkloadLine, type WorkloadSection } from './workloads/section.js';
 
 export interface LoadCounts {
   issued: number;
@@ -74,6 +75,8 @@ export interface TimelineLine {
   /** the workloads that run (the status line shows only theirs) */
   workloads?: string[];
   kv?: KvLine;
+  /** the feature workloads' parts (registry, lock, election, config): their fields for this interval */
+  features?: Record<string, WorkloadLine>;
 }
 
 export interface LoadStatus {
@@ -96,6 +99,8 @@ export interface LoadStatus {
   latency: { put: Percentiles; putError: Percentiles; putSend: Percentiles; watch: Percentiles };
   /** the kv workload: its counts, the linearizability findings by kind, the first of them, the history */
   kv?: KvStatus;
+  /** the feature workloads that run (registry, lock, election, config): one section each */
+  features?: Record<string, WorkloadSection>;
   lastError?: string;
   /** the profile's thresholds judged on this status (window thresholds: at the end) */
   thresholds: ThresholdResult[];
@@ -132,7 +137,11 @@ export function summarize(
     ...st,
     reason,
     endedAt: new Date().toISOString(),
-    verdict: { ...verdictOf(st.violations, st.findings), ...(st.kv && { linearizable: linearizable(st.kv) }) },
+    verdict: {
+      ...verdictOf(st.violations, st.findings),
+      ...(st.kv && { linearizable: linearizable(st.kv) }),
+      ...featureVerdicts(st.features),
+    },
     averages: {
       putRate: rate(st.counts.ok + st.counts.indeterminate + st.counts.failed),
       eventRate: rate(st.counts.events),
@@ -146,6 +155,13 @@ export function summarize(
 export function rejudge(summary: LoadSummary): LoadSummary {
   Object.assign(summary, judgeThresholds(summary.profile.thresholds, summary));
   return summary;
+}
+
+/** each feature workload that ran: held when its checker found no violation */
+function featureVerdicts(features: LoadStatus['features']): Partial<Verdict> {
+  const out: Record<string, 'held' | 'violated'> = {};
+  for (const [name, sec] of Object.entries(features ?? {})) out[name] = sectionViolations(sec) ? 'violated' : 'held';
+  return out as Partial<Verdict>;
 }
 
 /** held: no finding; unverified: none, but writes whose fate etcd's history could not tell make keys lenient */
@@ -221,6 +237,7 @@ export function formatSummaryTable(s: LoadSummary): string {
         ]
       : []),
     ...(s.kv ? formatKvRows(s.kv, s.verdict.linearizable ?? 'held') : []),
+    ...Object.entries(s.features ?? {}).flatMap(([name, sec]) => formatSectionRows(name, sec)),
     ...(puts || watch ? [`  latency             count       p50       p90       p99     p99.9       max`] : []),
     ...(puts ? [lat('put ok', s.latency.put), lat('put failed', s.latency.putError)] : []),
     ...(puts && s.latency.putSend ? [lat('put sent late', s.latency.putSend)] : []),
@@ -263,6 +280,9 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
     kv
       ? `kv ${isLine ? `${kv.rate}/s` : `${kv.ops} ops`}, ${kv.indeterminate} indeterminate, ${kv.findings} findings`
       : '',
+    ...(isLine
+      ? Object.entries(s.features ?? {}).map(([name, l]) => `${name} ${l.text}`)
+      : Object.entries(s.features ?? {}).map(([name, sec]) => `${name} ${featureStatusText(sec)}`)),
   ].filter(Boolean);
   return `[${humanMs(s.elapsed * 1000)}] ${parts.join(' | ')} | violations ${total}${
     total
@@ -272,6 +292,19 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
           .join(', ')})`
       : ''
   }${runs('put') ? ` | indeterminate ${s.counts.indeterminate}` : ''}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine ? faultsPart(s.activeFaults) : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
+}
+
+/** a feature workload's part of GET /load's status line: operations by result, violations, anomalies */
+function featureStatusText(sec: WorkloadSection): string {
+  let ok = 0;
+  let bad = 0;
+  for (const c of Object.values(sec.ops)) {
+    ok += c.ok;
+    bad += c.failed + c.indeterminate;
+  }
+  let anomalies = 0;
+  for (const n of Object.values(sec.anomalies)) anomalies += n;
+  return `${ok} ok ${bad} failed, ${sectionViolations(sec)} violations${anomalies ? `, ${anomalies} anomalies` : ''}`;
 }
 
 /** how a member under a member fault (link "members", type its kind) reads */

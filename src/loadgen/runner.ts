@@ -189,6 +189,11 @@ export class LoadRunner extends EventEmitter {
         this.checker.violations[v.kind]++;
         this.bus.violation(v);
       },
+      anomaly: (a) => {
+        this.logger.warn({ anomaly: a }, `${a.workload} anomaly: ${a.kind}`);
+        this.bus.mark({ mark: 'anomaly', at: this.clock.wallNow(), ...a });
+      },
+      opDone: (e) => this.bus.workloadOp(e),
     };
   }
 
@@ -332,6 +337,12 @@ export class LoadRunner extends EventEmitter {
     const line = this.progress.interval(() => this.statusParts(), this.opts.faultsProvider?.() ?? [], this.ledger);
     line.workloads = this.profile.workloads;
     if (this.kv) line.kv = this.kv.line(line.elapsed);
+    for (const w of this.workloads) {
+      const f = w.featureLine?.(line.elapsed);
+      if (!f) continue;
+      (line.features ??= {})[w.name] = f;
+      for (const [name, v] of Object.entries(f.fields)) this.metrics?.workloadValue.set({ workload: w.name, name }, v);
+    }
     this.bus.interval(line);
     this.emit('interval', line);
   }
@@ -391,12 +402,23 @@ export class LoadRunner extends EventEmitter {
         watch: p.watchLatency?.summary() ?? { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 },
       },
       kv: this.kv?.status(),
+      features: this.featureSections(),
       lastError: this.lastError,
       thresholds: [],
       passed: true,
     };
     // judged on every status: GET /load says whether the run passes so far
     return Object.assign(st, judgeThresholds(this.profile.thresholds, st));
+  }
+
+  /** one section per feature workload that runs (undefined when none does) */
+  private featureSections(): LoadStatus['features'] {
+    let out: LoadStatus['features'];
+    for (const w of this.workloads) {
+      const sec = w.section?.();
+      if (sec) (out ??= {})[w.name] = sec;
+    }
+    return out;
   }
 
   /**

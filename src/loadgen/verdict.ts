@@ -14,7 +14,11 @@ export type ViolationKind =
   | 'resumable'
   | 'created'
   | 'hashkv'
-  | 'linearizability';
+  | 'linearizability'
+  | FeatureWorkload;
+/** The feature workloads, each with its own checker: a violation's kind is the workload, `check` says which. */
+export type FeatureWorkload = 'registry' | 'lock' | 'election' | 'config';
+export const FEATURE_WORKLOADS: readonly FeatureWorkload[] = ['registry', 'lock', 'election', 'config'];
 export const VIOLATION_KINDS: readonly ViolationKind[] = [
   'ordered',
   'unique',
@@ -26,6 +30,7 @@ export const VIOLATION_KINDS: readonly ViolationKind[] = [
   'created',
   'hashkv',
   'linearizability',
+  ...FEATURE_WORKLOADS,
 ];
 
 export type ViolationCounts = Record<ViolationKind, number>;
@@ -37,6 +42,8 @@ export interface Violation {
   watcher: number;
   connection: number;
   detail: string;
+  /** a feature workload's own check that failed (e.g. `fencing`, `skipped`); its kind is the workload */
+  check?: string;
 }
 
 /** Findings that are not etcd's: the generator's own trouble or the effect of an injected fault. */
@@ -68,6 +75,11 @@ export interface Verdict {
   hashkv: 'held' | 'violated' | 'unchecked';
   /** the kv workload's history (only when it ran): no linearizability finding, or some */
   linearizable?: 'held' | 'violated' | 'unverified';
+  /** each feature workload that ran: its checker found nothing, or something */
+  registry?: 'held' | 'violated';
+  lock?: 'held' | 'violated';
+  election?: 'held' | 'violated';
+  config?: 'held' | 'violated';
 }
 
 export function noViolations(): ViolationCounts {

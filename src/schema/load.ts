@@ -84,6 +84,56 @@ export const loadProfileSchema = z
       .describe(
         'kv workload: serializable reads (any member answers from its own store, no quorum) instead of linearizable',
       ),
+    registryServices: count(1000)
+      .min(1)
+      .default(8)
+      .describe('registry workload: services, each registered under its own lease and kept alive every TTL/3'),
+    registryTtl: durationInput
+      .default('5s')
+      .describe("registry workload: the services' lease TTL, whole seconds, at least 2s"),
+    registryDiscoverers: count(100)
+      .default(2)
+      .describe('registry workload: discoverers, each keeping a view of the services from a prefix watch'),
+    registryChurn: z
+      .number()
+      .finite()
+      .min(0)
+      .max(100)
+      .default(0.2)
+      .describe(
+        'registry workload: services per second that stop their keepalives (as if killed) and register again once gone',
+      ),
+    expiryTolerance: durationInput
+      .default('3s')
+      .describe("registry workload: a stopped service's key must be gone within TTL + this, else a violation"),
+    lockContenders: count(100)
+      .min(1)
+      .default(4)
+      .describe(
+        "lock workload: contenders for one mutex, half with etcd's client recipe, half with the Lock RPC; each holder makes a fenced write",
+      ),
+    lockHold: durationInput.default('20ms').describe('lock workload: how long a holder keeps the lock'),
+    sessionTtl: durationInput
+      .default('5s')
+      .describe("lock and election workloads: the TTL of each contender's session lease, whole seconds, at least 2s"),
+    electionCandidates: count(50)
+      .min(1)
+      .default(3)
+      .describe('election workload: candidates campaigning for one election'),
+    electionObservers: count(100)
+      .default(3)
+      .describe("election workload: observers following the leader (etcd's Observe stream)"),
+    electionTerm: durationInput
+      .default('1s')
+      .describe('election workload: how long an elected candidate leads, proclaiming values, before it resigns'),
+    configWatchers: count(10000).min(1).default(10).describe('config workload: watchers applying the config key'),
+    configRate: z
+      .number()
+      .finite()
+      .min(0)
+      .max(1000)
+      .default(5)
+      .describe('config workload: config versions written per second'),
     thresholds: z
       .array(
         z.string().superRefine((t, ctx) => {
@@ -103,6 +153,9 @@ export const loadProfileSchema = z
     if (p.putTimeout <= 0) ctx.addIssue({ code: 'custom', path: ['putTimeout'], message: 'expected a duration > 0' });
     if (p.stallTimeout < 100)
       ctx.addIssue({ code: 'custom', path: ['stallTimeout'], message: 'expected at least 100ms' });
+    for (const f of ['registryTtl', 'sessionTtl'] as const)
+      if (p[f] < 2000 || p[f] % 1000 !== 0)
+        ctx.addIssue({ code: 'custom', path: [f], message: 'expected whole seconds, at least 2s (a lease TTL)' });
     if (p.interval < 100) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected at least 100ms' });
     if (p.duration !== undefined && p.duration <= 0)
       ctx.addIssue({

@@ -25,6 +25,10 @@ export const THRESHOLD_VIOLATION_KINDS = [
   'created',
   'hashkv',
   'linearizability',
+  'registry',
+  'lock',
+  'election',
+  'config',
 ] as const;
 
 /** The run-wide metrics a threshold can name, with their unit and meaning. */

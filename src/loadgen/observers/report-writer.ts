@@ -27,6 +27,7 @@ export class ReportWriter implements Observer {
   private readonly timeline: string;
   private readonly cap: number;
   private violations = 0;
+  private anomalies = 0;
 
   constructor(
     base: string,
@@ -48,6 +49,8 @@ export class ReportWriter implements Observer {
   }
 
   onMark(m: TimelineMark): void {
+    // anomalies share the violations' cap: a partition can make thousands of unsafe holds
+    if (m.mark === 'anomaly' && ++this.anomalies > this.cap) return;
     this.append(m);
   }
 
@@ -62,6 +65,7 @@ export class ReportWriter implements Observer {
       watcher: v.watcher,
       connection: v.connection,
       detail: v.detail,
+      ...(v.check !== undefined && { check: v.check }),
     };
     this.append(m);
   }

@@ -7,6 +7,7 @@ import type { Logger } from '../../util/log.js';
 import type { Checker } from '../checker.js';
 import type { ObserverBus } from '../events.js';
 import type { Violation } from '../verdict.js';
+import type { WorkloadAnomaly, WorkloadLine, WorkloadOpEvent, WorkloadSection } from './section.js';
 import type { ClientPool } from '../pool.js';
 
 /** The run's key space: `<prefix>/<runId>/k<i>`, by index. */
@@ -46,6 +47,10 @@ export interface WorkloadContext {
   error(message: string): void;
   /** a violation found by a workload's own checker (counted with the run's, told to the observers) */
   violation(v: Violation): void;
+  /** an anomaly a fault is expected to cause, not etcd's violation (an unsafe lock): onto the timeline */
+  anomaly(a: WorkloadAnomaly): void;
+  /** a feature workload's operation ended (the 1-s series and the metrics count it) */
+  opDone(e: WorkloadOpEvent): void;
 }
 
 export interface Workload {
@@ -66,6 +71,10 @@ export interface Workload {
   readonly inFlight: number;
   /** The end: close streams and timers (the connections are closed by the run). */
   close(): void;
+  /** A feature workload's part of the status line and the timeline line, for the interval that ends. */
+  featureLine?(elapsed: number): WorkloadLine;
+  /** A feature workload's section of the status and of summary.json: counts, latencies, violations by check. */
+  section?(): WorkloadSection;
 }
 
 export type WorkloadFactory = (ctx: WorkloadContext) => Workload;
