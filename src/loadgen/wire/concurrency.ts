@@ -192,10 +192,9 @@ export async function proclaim(
   return decodeHeaderOnly(await client.call('/v3electionpb.Election/Proclaim', body, opts.timeoutMs));
 }
 
-/** etcd's "election: no leader" (concurrency.ErrElectionNoLeader; v3rpc maps it to NOT_FOUND or passes the text) */
+/** etcd 3.4 answers Leader of an election without one with UNKNOWN "election: no leader" */
 const isNoLeader = (err: unknown): boolean =>
-  err instanceof WireError &&
-  (err.code === Status.NOT_FOUND || (typeof err.code === 'number' && /no leader/.test(err.message)));
+  err instanceof WireError && typeof err.code === 'number' && /election: no leader/.test(err.message);
 
 /** The current leader's key and value; `kv` undefined when the election has no leader. */
 export async function electionLeader(
