@@ -80,7 +80,7 @@ t.test('falseExpiry from a Range: absent at a revision at or above its put', asy
   registered(c, K, 5000);
   c.granted(K2, 1, 4000, TTL);
   c.put(K2, 1, 50);
-  c.rangeSeen(45, new Set(), 5200);
+  t.same(c.rangeSeen(45, new Set(), 5200), [{ key: K, incarnation: 1 }]);
   t.equal(findings.length, 1, 'K2 was put after revision 45: not judged');
   t.match(findings[0], { check: 'falseExpiry', key: K });
   t.match(findings[0].detail, /\(range\)/);

@@ -186,12 +186,16 @@ export class RegistryChecker {
 
   /**
    * A Range of the prefix at `revision`, seen at `at`: every open incarnation whose put is at or below the
-   * revision and whose key is absent was gone by then.
+   * revision and whose key is absent was gone by then (returned).
    */
-  rangeSeen(revision: number, present: ReadonlySet<string>, at: number): void {
+  rangeSeen(revision: number, present: ReadonlySet<string>, at: number): { key: string; incarnation: number }[] {
+    const gone: { key: string; incarnation: number }[] = [];
     for (const inc of [...this.open.values()])
-      if (inc.putRev > 0 && inc.putRev <= revision && !present.has(inc.key))
+      if (inc.putRev > 0 && inc.putRev <= revision && !present.has(inc.key)) {
+        gone.push({ key: inc.key, incarnation: inc.incarnation });
         this.vanished(inc.key, inc.incarnation, at, 0, 'range');
+      }
+    return gone;
   }
 
   /**
