@@ -73,6 +73,7 @@ t.test('falseExpiry across a term change names etcd #15247; a margin-close end i
   t.match(findings[0], { type: 'violation', check: 'falseExpiry', key: K, note: NOTE_15247 });
   t.match(findings[0].detail, /1 term change/);
   t.match(findings[1], { type: 'anomaly', check: 'lost', key: K2 }, 'a live service gone after its renewals: lost');
+  t.equal(c.electionsSeen, 1, 'one election seen');
 });
 
 t.test('falseExpiry from a Range: absent at a revision at or above its put', async (t) => {

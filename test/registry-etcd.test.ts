@@ -3,6 +3,7 @@
 // TTL does not make live services vanish (or, if it does on 3.4.23, the section names the bug).
 import t from 'tap';
 import { memberStatuses } from '../src/etcd/control.js';
+import type { TimelineLine } from '../src/loadgen/report.js';
 import { LoadRunner, type LoadSummary } from '../src/loadgen/runner.js';
 import type { WorkloadSection } from '../src/loadgen/workloads/section.js';
 import { noViolations } from '../src/loadgen/verdict.js';
@@ -13,13 +14,17 @@ const cluster = await launchForTest(t, { size: 3 });
 const TTL = 3000;
 const TOLERANCE = 3000;
 
+const lines: TimelineLine[] = [];
+
 async function runLoad(profile: LoadProfileInput, during?: (r: LoadRunner) => Promise<void>): Promise<LoadSummary> {
+  lines.length = 0;
   const r = new LoadRunner({
     profile: loadProfileSchema.parse({ interval: '1s', settle: '2s', connections: 3, ...profile }),
     endpoints: cluster.clientEndpoints(),
     reportDir: null,
   });
   const done = new Promise<LoadSummary>((res) => r.once('done', res));
+  r.on('interval', (line: TimelineLine) => lines.push(line));
   await r.start();
   await during?.(r);
   return done;
@@ -60,6 +65,10 @@ t.test('healthy: services register, churn and expire after about TTL; views agre
   t.ok(e.max <= TTL + TOLERANCE, `expiry max ${e.max} ms ≤ TTL + tolerance`);
   t.equal(s.verdict.registry, 'held');
   t.equal(sec.ops.revoke.ok, 6, "the run's leases revoked at the end");
+  const mid = lines.at(-2)?.features?.registry;
+  t.match(mid?.text, /^live [0-6]\/6, (expiry p99 [\d.]+s, )?0 violations$/, `status line part: ${mid?.text}`);
+  t.match(mid?.fields, { live: Number, registered: Number, expired: Number, keepalives: Number, violations: 0 });
+  t.ok((mid?.fields.keepalives ?? 0) > 0, 'keepalives in the timeline fields');
 });
 
 t.test('beside the put/watch load: 0 violations anywhere', async (t) => {
@@ -114,6 +123,7 @@ t.test('a leader SIGSTOPped for longer than the TTL', async (t) => {
   const term = Math.max(...after.map((m) => m.raftTerm ?? 0));
   t.ok(frozen, `froze the leader ${frozen}`);
   t.ok(term > termBefore, `a new leader was elected (term ${termBefore} → ${term})`);
+  t.ok(sec.counts.termChanges >= 1, `the keepalive answers showed ${sec.counts.termChanges} term change(s)`);
   t.comment(
     `frozen ${frozen}: falseExpiry ${sec.violations.falseExpiry}, lost ${sec.anomalies.lost}, failovers ${sec.counts.failovers}, registered ${sec.counts.registered}, notes ${JSON.stringify(sec.notes)}`,
   );

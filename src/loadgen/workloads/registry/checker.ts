@@ -66,6 +66,7 @@ export class RegistryChecker {
   /** discoverers whose view differed at the last comparison (reported once until it agrees again) */
   private readonly diverged = new Set<number>();
   private maxTerm = 0;
+  private firstTerm = 0;
 
   constructor(
     private readonly sink: RegistrySink,
@@ -76,8 +77,14 @@ export class RegistryChecker {
     return this.maxTerm;
   }
 
+  /** how far the raft term moved since the first answer that carried one (elections seen) */
+  get electionsSeen(): number {
+    return this.maxTerm - this.firstTerm;
+  }
+
   /** the raft term a response header carried */
   observeTerm(term: number): void {
+    if (term && !this.firstTerm) this.firstTerm = term;
     if (term > this.maxTerm) this.maxTerm = term;
   }
 

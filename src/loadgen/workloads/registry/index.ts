@@ -52,7 +52,7 @@ export class RegistryWorkload implements Workload {
     this.book = new WorkloadBook(ctx, 'registry', {
       checks: REGISTRY_CHECKS,
       anomalies: REGISTRY_ANOMALIES,
-      counts: ['registered', 'stopped', 'expired', 'failovers', 'viewChecks', 'resumes'],
+      counts: ['registered', 'stopped', 'expired', 'failovers', 'viewChecks', 'resumes', 'termChanges'],
     });
     this.checker = new RegistryChecker(
       {
@@ -203,10 +203,6 @@ export class RegistryWorkload implements Workload {
     if (f.note) this.book.note(f.note);
   }
 
-  setRate(): void {
-    // the churn rate is the profile's; the put rate does not drive this workload
-  }
-
   halt(): void {
     this.halted = true;
     clearInterval(this.churnTimer);
@@ -230,9 +226,10 @@ export class RegistryWorkload implements Workload {
     return this.services.filter((s) => s.state === 'live').length;
   }
 
-  /** the discoverers' resumes, counted where they happen */
+  /** counted where they happen: the discoverers' resumes, the elections the keepalive answers showed */
   private tally(): void {
     this.book.counts.resumes = this.discoverers.reduce((n, d) => n + d.resumes, 0);
+    this.book.counts.termChanges = this.checker.electionsSeen;
   }
 
   featureLine(): WorkloadLine {
