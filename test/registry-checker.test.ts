@@ -96,20 +96,20 @@ t.test('lost: a live service whose renewals stopped being answered is an anomaly
   t.same(expiries, [], 'not an expiry figure: the service never stopped');
 });
 
-t.test('expiryLate: a stopped lease alive after TTL + tolerance, proven once', async (t) => {
+t.test("expiryLate: a stopped service's key read after TTL + tolerance, proven once", async (t) => {
   const { c, findings, expiries } = checker();
   registered(c, K, 5000);
   c.stopped(K, 1, 5100);
   t.same(c.overdue(9900), [], 'deadline is 5000 + 3000 + 2000');
   t.same(c.overdue(10_100), [{ key: K, incarnation: 1 }]);
-  c.alive(K, 1, 9800, 60); // sent before the deadline: proves nothing
+  c.present(K, 1, 9800, 60); // sent before the deadline: proves nothing
   t.same(findings, []);
   c.observeTerm(4);
-  c.alive(K, 1, 10_200, 61);
-  c.alive(K, 1, 11_000, 62);
+  c.present(K, 1, 10_200, 61);
+  c.present(K, 1, 11_000, 62);
   t.equal(findings.length, 1);
   t.match(findings[0], { type: 'violation', check: 'expiryLate', key: K, revision: 61, note: NOTE_9395 });
-  t.match(findings[0].detail, /alive 5\.20s after .* 2 term change/);
+  t.match(findings[0].detail, /still there in a read sent 5\.20s after .* 2 term change/);
   t.same(c.overdue(12_000), [], 'reported: no more probes');
   c.vanished(K, 1, 12_500, 63, 'watch');
   t.same(expiries, [{ key: K, ms: 7500, termChanges: 2 }], 'its expiry still measured');

@@ -91,6 +91,31 @@ t.test('beside the put/watch load: 0 violations anywhere', async (t) => {
   t.ok(sec.counts.expired >= 2, `${sec.counts.expired} expiries`);
 });
 
+t.test("with no tolerance, reads prove stopped services' keys there past their TTL: expiryLate", async (t) => {
+  // the leader's lessor revokes an expired lease on its next round (every 500 ms) and through raft: a
+  // lease outlives its TTL by a little, which only a zero tolerance turns into a violation
+  const s = await runLoad({
+    workloads: ['registry'],
+    duration: '8s',
+    registryServices: 8,
+    registryTtl: '2s',
+    registryDiscoverers: 1,
+    registryChurn: 2,
+    expiryTolerance: '0s',
+  });
+  const sec = registryOf(s);
+  t.ok(sec.ops.probe?.ok > 0, `${sec.ops.probe?.ok} probes answered`);
+  t.ok(sec.violations.expiryLate >= 1, `${sec.violations.expiryLate} late expiries proven`);
+  t.ok(sec.violations.expiryLate <= sec.counts.stopped, 'at most one per stopped service');
+  const late = sec.first.find((f) => f.check === 'expiryLate');
+  t.match(
+    late?.detail,
+    /key still there in a read sent [\d.]+s after its last acknowledged keepalive \(TTL 2\.00s \+ tolerance 0\.00s/,
+  );
+  t.equal(sec.violations.falseExpiry, 0);
+  t.equal(s.verdict.registry, 'violated');
+});
+
 t.test('a leader SIGSTOPped for longer than the TTL', async (t) => {
   let frozen = '';
   let termBefore = 0;
@@ -125,7 +150,7 @@ t.test('a leader SIGSTOPped for longer than the TTL', async (t) => {
   t.ok(term > termBefore, `a new leader was elected (term ${termBefore} → ${term})`);
   t.ok(sec.counts.termChanges >= 1, `the keepalive answers showed ${sec.counts.termChanges} term change(s)`);
   t.comment(
-    `frozen ${frozen}: falseExpiry ${sec.violations.falseExpiry}, lost ${sec.anomalies.lost}, failovers ${sec.counts.failovers}, registered ${sec.counts.registered}, notes ${JSON.stringify(sec.notes)}`,
+    `frozen ${frozen}: falseExpiry ${sec.violations.falseExpiry}, lost ${sec.anomalies.lost}, failovers ${sec.counts.failovers}, streams reopened ${sec.counts.streamsReopened}, registered ${sec.counts.registered}, notes ${JSON.stringify(sec.notes)}`,
   );
   for (const f of sec.first) t.comment(`${f.type} ${f.check} ${f.key}: ${f.detail}`);
   if (sec.violations.falseExpiry)

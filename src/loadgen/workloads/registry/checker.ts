@@ -5,9 +5,9 @@
 // Every judgement is conservative. A keepalive acknowledged renewed the lease no earlier than the
 // keepalive was SENT, so the lease cannot end before send + TTL; a key seen gone (DELETE event, absent
 // from a Range, a lease reported gone) was gone no later than it was SEEN. A key seen gone before the
-// last acknowledged send + TTL − margin is a false expiry. A late expiry needs proof that the lease was
-// still alive in a request sent after last send + TTL + tolerance: a DELETE seen late may only mean the
-// watch was slow.
+// last acknowledged send + TTL − margin is a false expiry. A late expiry needs proof that the key was
+// still there in a linearizable read sent after last send + TTL + tolerance: a DELETE seen late may
+// only mean the watch was slow.
 
 export type RegistryCheck = 'falseExpiry' | 'expiryLate' | 'viewDiverged';
 /** a live service lost its key because its keepalives went unanswered (its members cut off): a fault's effect */
@@ -130,7 +130,7 @@ export class RegistryChecker {
     if (inc) inc.released = true;
   }
 
-  /** Stopped incarnations past TTL + tolerance that are not seen gone: ask etcd whether their lease lives. */
+  /** Stopped incarnations past TTL + tolerance that are not seen gone: ask etcd whether their key is there. */
   overdue(now: number): { key: string; incarnation: number }[] {
     const out: { key: string; incarnation: number }[] = [];
     for (const inc of this.open.values())
@@ -139,8 +139,8 @@ export class RegistryChecker {
     return out;
   }
 
-  /** etcd said the lease lived (TimeToLive > 0) in answer to a request sent at sentAt. */
-  alive(key: string, incarnation: number, sentAt: number, revision: number): void {
+  /** A linearizable read sent at sentAt (served at `revision`) found this incarnation's key still there. */
+  present(key: string, incarnation: number, sentAt: number, revision: number): void {
     const inc = this.open.get(id(key, incarnation));
     if (!inc || inc.released || inc.stoppedAt === undefined || inc.lateReported) return;
     if (sentAt <= this.deadline(inc)) return;
@@ -151,7 +151,7 @@ export class RegistryChecker {
       check: 'expiryLate',
       key,
       revision,
-      detail: `incarnation ${incarnation}: lease still alive ${secs(sentAt - inc.lastAck)} after its last acknowledged keepalive (TTL ${secs(inc.ttl)} + tolerance ${secs(this.opts.toleranceMs)}; ${changes} term change(s) since)`,
+      detail: `incarnation ${incarnation}: key still there in a read sent ${secs(sentAt - inc.lastAck)} after its last acknowledged keepalive (TTL ${secs(inc.ttl)} + tolerance ${secs(this.opts.toleranceMs)}; ${changes} term change(s) since)`,
       note: changes > 0 ? NOTE_9395 : undefined,
     });
   }

@@ -26,7 +26,8 @@ export interface ViewEntry {
   incarnation: number;
 }
 
-const incarnationOf = (value: Uint8Array | undefined): number => {
+/** the incarnation a service's value names (0: none) */
+export const incarnationOf = (value: Uint8Array | undefined): number => {
   if (!value?.length) return 0;
   try {
     const n = (JSON.parse(Buffer.from(value).toString('utf8')) as { incarnation?: unknown }).incarnation;

@@ -6,14 +6,13 @@
 // and each discoverer's view against a Range at the same revision.
 import { OpenLoopSchedule } from '../../schedule.js';
 import { kvRange } from '../../wire/kv.js';
-import { leaseTimeToLive } from '../../wire/lease.js';
 import type { WireError } from '../../wire/grpc.js';
 import { prefixEnd } from '../../wire/proto.js';
 import { WorkloadBook } from '../book.js';
 import type { WorkloadLine, WorkloadSection } from '../section.js';
 import type { Workload, WorkloadContext } from '../types.js';
 import { REGISTRY_ANOMALIES, REGISTRY_CHECKS, RegistryChecker, type RegistryFinding } from './checker.js';
-import { Discoverer } from './discoverer.js';
+import { Discoverer, incarnationOf } from './discoverer.js';
 import { KeepAliveHub, Service, type ServiceEnv } from './service.js';
 
 /** a key seen gone this much earlier than last acknowledged send + TTL is a false expiry */
@@ -52,7 +51,16 @@ export class RegistryWorkload implements Workload {
     this.book = new WorkloadBook(ctx, 'registry', {
       checks: REGISTRY_CHECKS,
       anomalies: REGISTRY_ANOMALIES,
-      counts: ['registered', 'stopped', 'expired', 'failovers', 'viewChecks', 'resumes', 'termChanges'],
+      counts: [
+        'registered',
+        'stopped',
+        'expired',
+        'failovers',
+        'streamsReopened',
+        'viewChecks',
+        'resumes',
+        'termChanges',
+      ],
     });
     this.checker = new RegistryChecker(
       {
@@ -64,8 +72,12 @@ export class RegistryWorkload implements Workload {
       },
       { marginMs: MARGIN_MS, toleranceMs: p.expiryTolerance },
     );
-    this.hub = new KeepAliveHub(ctx.pool, (conn, message) =>
-      ctx.error(`registry keepalive stream on ${ctx.pool.connections[conn]?.endpoint}: ${message}`),
+    this.hub = new KeepAliveHub(
+      ctx.pool,
+      ctx.clock,
+      p.registryTtl / 3,
+      (conn, message) => ctx.error(`registry keepalive stream on ${ctx.pool.connections[conn]?.endpoint}: ${message}`),
+      () => this.book.count('streamsReopened'),
     );
     const n = ctx.pool.connections.length;
     const env: ServiceEnv = {
@@ -131,6 +143,7 @@ export class RegistryWorkload implements Workload {
 
   watchdog(now: number): void {
     if (this.closed) return;
+    if (this.probed.size > 1000) for (const [k, at] of this.probed) if (now - at > 10 * PROBE_MS) this.probed.delete(k);
     for (const o of this.checker.overdue(now)) {
       const k = `${o.key}#${o.incarnation}`;
       if (now - (this.probed.get(k) ?? -Infinity) < PROBE_MS) continue;
@@ -143,21 +156,28 @@ export class RegistryWorkload implements Workload {
     }
   }
 
-  /** A stopped service past TTL + tolerance and not seen gone: does its lease still live? */
+  /**
+   * A stopped service past TTL + tolerance whose key is not seen gone: a linearizable read of the key
+   * (served after it was sent) proves it late when the key is still there, and gone when it is not.
+   * (TimeToLive would not do: a lease past its expiry and not revoked yet answers TTL 0 or −1.)
+   */
   private async probe(key: string, incarnation: number): Promise<void> {
     const s = this.byKey.get(key);
-    if (!s || s.incarnation !== incarnation || s.lease === undefined) return;
+    if (!s || s.incarnation !== incarnation || !s.registered) return;
     const { clock } = this.ctx;
     const conn = this.ctx.pool.connections[(s.conn + 1) % this.ctx.pool.connections.length];
     const sentAt = clock.now();
+    let r;
     try {
-      const r = await leaseTimeToLive(conn.client, s.lease, { timeoutMs: this.timeoutMs() });
-      this.book.op('timeToLive', 'ok', clock.now() - sentAt);
-      if (r.ttl > 0) this.checker.alive(key, incarnation, sentAt, r.revision);
-      else s.gone(incarnation, clock.now(), 0, 'lease');
+      r = await kvRange(conn.client, key, { timeoutMs: this.timeoutMs() });
+      this.book.op('probe', 'ok', clock.now() - sentAt);
     } catch (err) {
-      this.book.op('timeToLive', (err as WireError).sent === false ? 'failed' : 'indeterminate', clock.now() - sentAt);
+      this.book.op('probe', (err as WireError).sent === false ? 'failed' : 'indeterminate', clock.now() - sentAt);
+      return;
     }
+    const kv = r.kvs[0];
+    if (kv && incarnationOf(kv.value) === incarnation) this.checker.present(key, incarnation, sentAt, r.revision);
+    else s.gone(incarnation, clock.now(), 0, 'range');
   }
 
   /** Each discoverer's view at its last revision R against a Range of the prefix at R. */

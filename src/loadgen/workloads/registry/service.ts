@@ -133,9 +133,10 @@ export class Service {
       this.retryElsewhere('keepalive unanswered for TTL/3');
       this.waitingSince = undefined;
     }
+    // sent first: a stalled stream replaced by this send forgets what waited on it, not this one
+    env.hub.send(this.conn, this.lease);
     this.pending.push({ conn: this.conn, sentAt: now });
     this.waitingSince ??= now;
-    env.hub.send(this.conn, this.lease);
     this.timer = env.clock.setTimeout(() => this.keepaliveTick(), env.ttlMs / 3);
   }
 
@@ -241,17 +242,31 @@ export class Service {
   }
 }
 
+/** one connection's keepalive stream; `waitingSince`: when the stream last made progress with sends outstanding */
+interface HubStream {
+  client: EtcdWireClient;
+  stream: LeaseKeepAliveStream;
+  outstanding: number;
+  waitingSince: number | undefined;
+}
+
 /**
  * One keepalive stream per connection, shared by the services on it (as a client's lessor multiplexes
- * its leases), answers routed by lease id. A connection moved to another member gets a fresh stream.
+ * its leases), answers routed by lease id. A connection moved to another member gets a fresh stream, and
+ * so does a stream that answered nothing for `stallMs` while keepalives waited: etcd serves a keepalive
+ * stream one renewal at a time, and a follower forwards each to the leader, so one renewal stuck on a
+ * frozen leader holds up every later one on that stream, also after a new leader is elected.
  */
 export class KeepAliveHub {
-  private readonly streams = new Map<number, { client: EtcdWireClient; stream: LeaseKeepAliveStream }>();
+  private readonly streams = new Map<number, HubStream>();
   private readonly byLease = new Map<bigint, Service>();
 
   constructor(
     private readonly pool: ClientPool,
+    private readonly clock: Clock,
+    private readonly stallMs: number,
     private readonly onError: (conn: number, message: string) => void,
+    private readonly onReopen: () => void,
   ) {}
 
   bind(lease: bigint, s: Service): void {
@@ -264,26 +279,41 @@ export class KeepAliveHub {
 
   send(conn: number, lease: bigint): void {
     const client = this.pool.connections[conn].client;
+    const now = this.clock.now();
     let s = this.streams.get(conn);
-    if (!s || s.client !== client || s.stream.closed) {
-      s?.stream.close();
-      s = { client, stream: this.open(conn, client) };
+    const stalled = s?.waitingSince !== undefined && now - s.waitingSince >= this.stallMs;
+    if (!s || s.client !== client || s.stream.closed || stalled) {
+      if (s) {
+        s.stream.close();
+        // what waited there is never answered now
+        for (const svc of this.byLease.values()) svc.streamBroken(conn);
+        if (stalled) this.onReopen();
+      }
+      s = { client, stream: leaseKeepAlive(client), outstanding: 0, waitingSince: undefined };
+      this.listen(conn, s);
       this.streams.set(conn, s);
     }
+    s.outstanding++;
+    s.waitingSince ??= now;
     s.stream.keepAlive(lease);
   }
 
-  private open(conn: number, client: EtcdWireClient): LeaseKeepAliveStream {
-    const stream = leaseKeepAlive(client);
-    stream.on('response', (id: bigint, ttl: number, revision: number, term?: number) =>
-      this.byLease.get(id)?.onResponse(conn, ttl, revision, term ?? 0),
-    );
+  private listen(conn: number, s: HubStream): void {
+    const { stream } = s;
+    stream.on('response', (id: bigint, ttl: number, revision: number, term?: number) => {
+      // a replaced stream's answer would be matched to a keepalive sent later on its successor
+      if (this.streams.get(conn) !== s) return;
+      s.outstanding = Math.max(0, s.outstanding - 1);
+      s.waitingSince = s.outstanding ? this.clock.now() : undefined;
+      this.byLease.get(id)?.onResponse(conn, ttl, revision, term ?? 0);
+    });
     stream.on('error', (err: Error) => {
       if (this.streams.get(conn)?.stream !== stream) return;
-      for (const s of this.byLease.values()) s.streamBroken(conn);
+      s.outstanding = 0;
+      s.waitingSince = undefined;
+      for (const svc of this.byLease.values()) svc.streamBroken(conn);
       this.onError(conn, err.message);
     });
-    return stream;
   }
 
   close(): void {
