@@ -81,14 +81,16 @@ export class ConfigWorkload implements Workload {
   }
 
   private streamHost(): StreamHost {
-    const self = this;
+    // getters: the checker is replaced in prepare(), and liveness changes as the run ends
+    const checker = () => this.checker;
+    const live = () => !this.done && (this.ctx.active || this.settling);
     return {
       key: this.key,
       get checker() {
-        return self.checker;
+        return checker();
       },
       get live() {
-        return !self.done && (self.ctx.active || self.settling);
+        return live();
       },
       transitSuspect: () => this.ctx.transitSuspect(),
       now: () => this.ctx.clock.now(),
@@ -126,6 +128,7 @@ export class ConfigWorkload implements Workload {
   halt(): void {
     this.running = false;
     clearTimeout(this.timer);
+    this.writer.halt();
   }
 
   private written(version: number, modRevision: number, ackAt: number | undefined): void {
@@ -170,6 +173,9 @@ export class ConfigWorkload implements Workload {
     this.halt();
     this.settling = true;
     const { ctx, writer } = this;
+    // the last write out (the drain waited for it, bounded) must be answered before the final is known
+    const waitUntil = ctx.clock.now() + ctx.profile.putTimeout + 1000;
+    while (writer.busy && ctx.clock.now() < waitUntil) await new Promise((r) => setTimeout(r, 20));
     if (writer.unknown && !(await writer.resolve(3)))
       this.book.note('the last config write stayed indeterminate: watchers were judged against the last known version');
     const final = writer.version;

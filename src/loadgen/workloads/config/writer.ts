@@ -39,6 +39,7 @@ export class ConfigWriter {
   unknown = false;
   busy = false;
   private owed = false;
+  private halted = false;
   private seq = 0;
 
   constructor(
@@ -52,12 +53,19 @@ export class ConfigWriter {
 
   /** A write is due (the schedule's tick): start the next step, or owe it when one is out. */
   due(): void {
+    if (this.halted) return;
     if (this.busy) {
       if (this.owed) this.book.count('slips');
       this.owed = true;
       return;
     }
     void this.step();
+  }
+
+  /** No new write (the one out still completes; resolve() may still read). */
+  halt(): void {
+    this.halted = true;
+    this.owed = false;
   }
 
   /** Learns the current version when the last write's fate is unknown (at the end, before judging). */
@@ -84,7 +92,7 @@ export class ConfigWriter {
     } finally {
       this.busy = false;
     }
-    if (this.owed) void this.step();
+    if (this.owed && !this.halted) void this.step();
   }
 
   private async write(): Promise<void> {
