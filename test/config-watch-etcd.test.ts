@@ -14,6 +14,8 @@ import { kvRange } from '../src/loadgen/wire/kv.js';
 import { parseConfig } from '../src/loadgen/workloads/config/writer.js';
 import { loadProfileSchema, type LoadProfileInput } from '../src/schema/load.js';
 import { launchForTest } from './helpers/cluster.js';
+import { startLink } from './helpers/net.js';
+import { parseFaultSpec } from '../src/proxy/faults/registry.js';
 
 const cluster = await launchForTest(t, { size: 3 });
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-config-'));
@@ -30,10 +32,10 @@ const base: LoadProfileInput = {
 };
 
 /** runs a load; `during` gets the runner once it started; returns the summary and the workload */
-async function runLoad(profile: LoadProfileInput, during?: (r: LoadRunner) => void) {
+async function runLoad(profile: LoadProfileInput, during?: (r: LoadRunner) => void, endpoints?: string[]) {
   const r = new LoadRunner({
     profile: loadProfileSchema.parse(profile),
-    endpoints: cluster.clientEndpoints(),
+    endpoints: endpoints ?? cluster.clientEndpoints(),
     reportDir,
   });
   const lines: string[] = [];
@@ -119,5 +121,31 @@ t.test('connections dropped mid-way: watchers resume from their last mod revisio
   t.equal(sec.counts.versions + sec.counts.learned, w.writer.version, 'each version acknowledged or learned by a read');
   t.comment(
     `with drops: ${sec.counts.versions} versions acknowledged, ${sec.counts.learned} learned by a read, writes ${JSON.stringify(sec.ops.write)}, ${sec.counts.resumes} resumes, convergence p50 ${sec.latency.convergence.p50}ms p99 ${sec.latency.convergence.p99}ms`,
+  );
+});
+
+t.test('a link blackholed for 6 s: writes and streams through it stall, resume, 0 violations', async (t) => {
+  const [first, ...rest] = cluster.clientEndpoints();
+  const link = await startLink({ upstreamPort: Number(first.split(':')[1]) });
+  t.teardown(() => link.close());
+  const timers: NodeJS.Timeout[] = [];
+  t.teardown(() => timers.forEach((x) => clearTimeout(x)));
+  const ids: string[] = [];
+  const profile = { ...base, duration: '14s', putTimeout: '1s', stallTimeout: '2s' };
+  const { summary: s, w } = await runLoad(profile, () => {
+    timers.push(
+      setTimeout(() => {
+        for (const direction of ['tx', 'rx'] as const)
+          ids.push(link.addFault(parseFaultSpec({ type: 'blackhole', direction })).id);
+      }, 3000),
+      setTimeout(() => ids.forEach((id) => link.removeFault(id)), 9000),
+    );
+  }, [`127.0.0.1:${link.address().port}`, ...rest]);
+  t.equal(ids.length, 2, 'both directions were blackholed');
+  const sec = await converged(t, s, w);
+  t.ok(sec.ops.write.indeterminate > 0, `writes through the link timed out: ${JSON.stringify(sec.ops.write)}`);
+  t.ok(sec.counts.resumes >= 4, `the link's 4 watchers resumed: ${sec.counts.resumes} resumes`);
+  t.comment(
+    `blackhole: ${sec.counts.versions} versions, ${sec.counts.learned} learned, ${sec.counts.casFailed} failed compares, ${sec.counts.stallResets} stall resets, ${sec.counts.resumes} resumes, convergence p50 ${sec.latency.convergence.p50}ms p99 ${sec.latency.convergence.p99}ms max ${sec.latency.convergence.max}ms`,
   );
 });
