@@ -157,7 +157,7 @@ export class ConfigWorkload implements Workload {
   watchdog(now: number): void {
     const stallMs = this.ctx.profile.stallTimeout;
     const since = now - stallMs;
-    // the oldest version acknowledged before `since` that some watcher may still miss
+    // the newest version acknowledged before `since`: a watcher without it by now has a silent stream
     let target = 0;
     for (const [v, at] of this.acks) if (at <= since) target = Math.max(target, v);
     if (!target) return;
@@ -185,6 +185,8 @@ export class ConfigWorkload implements Workload {
     for (const s of this.streams) s.ensureOpen();
     while (final > 0 && this.checker.behind(final).length && ctx.clock.now() < deadline) {
       for (const s of this.streams) s.requestProgress();
+      // the run's watchdog has stopped: a stream that stalls now is still resumed
+      this.watchdog(ctx.clock.now());
       await new Promise((r) => setTimeout(r, 100));
     }
     for (const w of final > 0 ? this.checker.behind(final) : []) {

@@ -2,7 +2,8 @@
 // itself never leaves a gap nor writes a version twice. A write without an answer (timeout, broken
 // connection) may or may not have applied: the next step is a linearizable read of the key, never a
 // blind next write; a failed compare reads the key in its failure branch. One step at a time, open
-// loop: a due write that finds the previous step still out is counted as a slip and done right after.
+// loop: a due write that finds the previous step still out is done right after it (dues beyond that one
+// are counted as slips). It keeps to one connection until a call on it fails, then moves to the next.
 import type { Clock } from '../../../util/clock.js';
 import type { ClientPool } from '../../pool.js';
 import type { WireError } from '../../wire/client.js';
@@ -78,9 +79,15 @@ export class ConfigWriter {
     return !this.unknown;
   }
 
+  /** the connection the writer uses: the same one until a call on it fails, as a real writer does */
   private connection() {
     const conns = this.pool.connections;
-    return conns[this.seq++ % conns.length];
+    return conns[this.seq % conns.length];
+  }
+
+  /** a call failed: the next goes to the next connection (so another member, when there are several) */
+  private failOver(): void {
+    this.seq++;
   }
 
   private async step(): Promise<void> {
@@ -121,6 +128,7 @@ export class ConfigWriter {
       const e = err as WireError;
       this.book.op('write', e.sent === false ? 'failed' : 'indeterminate', this.clock.now() - t0);
       this.on.error(`config write of version ${next} on ${conn.endpoint}: ${e.message}`);
+      this.failOver();
       if (e.sent !== false) this.unknown = true;
     }
   }
@@ -137,6 +145,7 @@ export class ConfigWriter {
       const e = err as WireError;
       this.book.op('read', e.sent === false ? 'failed' : 'indeterminate', this.clock.now() - t0);
       this.on.error(`config read on ${conn.endpoint}: ${e.message}`);
+      this.failOver();
     }
   }
 
