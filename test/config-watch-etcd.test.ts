@@ -149,3 +149,27 @@ t.test('a link blackholed for 6 s: writes and streams through it stall, resume, 
     `blackhole: ${sec.counts.versions} versions, ${sec.counts.learned} learned, ${sec.counts.casFailed} failed compares, ${sec.counts.stallResets} stall resets, ${sec.counts.resumes} resumes, convergence p50 ${sec.latency.convergence.p50}ms p99 ${sec.latency.convergence.p99}ms max ${sec.latency.convergence.max}ms`,
   );
 });
+
+t.test('a link blackholed to the end: its watchers are unfinished, not stale', async (t) => {
+  const [first, ...rest] = cluster.clientEndpoints();
+  const link = await startLink({ upstreamPort: Number(first.split(':')[1]) });
+  t.teardown(() => link.close());
+  const timers: NodeJS.Timeout[] = [];
+  t.teardown(() => timers.forEach((x) => clearTimeout(x)));
+  const profile = { ...base, duration: '7s', putTimeout: '1s', stallTimeout: '1s', settle: '2s' };
+  const { summary: s, w } = await runLoad(profile, () => {
+    timers.push(
+      setTimeout(() => {
+        for (const direction of ['tx', 'rx'] as const) link.addFault(parseFaultSpec({ type: 'blackhole', direction }));
+      }, 3000),
+    );
+  }, [`127.0.0.1:${link.address().port}`, ...rest]);
+  const sec = s.features!.config;
+  t.same(sec.violations, { skipped: 0, duplicate: 0, regressed: 0, modOrder: 0, stale: 0 }, 'no violation');
+  t.equal(s.verdict.config, 'held');
+  const behind = w.checker.behind(w.writer.version);
+  t.same(behind, [0, 3, 6, 9], "the blackholed connection's watchers never got the final version");
+  t.equal(sec.counts.unfinished, 4, 'counted unfinished');
+  t.match(sec.notes.join('\n'), /4 watcher\(s\) did not reach the final version/);
+  t.ok(w.checker.current(w.writer.version) === 8, 'the other 8 did');
+});
