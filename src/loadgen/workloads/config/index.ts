@@ -18,6 +18,12 @@ import { ConfigWriter } from './writer.js';
 export { ConfigChecker, CONFIG_CHECKS, type ConfigFinding } from './checker.js';
 
 const MAX_TICK_MS = 250;
+/**
+ * Watchers sharing one watch stream, at most: etcd sends a stream's responses one after another, so
+ * thousands of watchers on one stream would measure that queue rather than the watch (more streams, on
+ * the same connections, are served side by side).
+ */
+const WATCHERS_PER_STREAM = 100;
 /** acknowledgement times kept for the stall check */
 const ACKS_KEPT = 4096;
 const COUNTS = [
@@ -65,9 +71,15 @@ export class ConfigWorkload implements Workload {
       error: (m) => ctx.error(m),
     });
     const host = this.streamHost();
-    this.streams = ctx.pool.connections.map((c) => new ConfigStream(c, host));
+    // streams round-robin over the connections; watcher w on stream w % streams
+    const conns = ctx.pool.connections;
+    const perConn = Math.ceil(p.configWatchers / (conns.length * WATCHERS_PER_STREAM));
+    this.streams = Array.from(
+      { length: conns.length * perConn },
+      (_, i) => new ConfigStream(conns[i % conns.length], host),
+    );
     for (let w = 0; w < p.configWatchers; w++) this.streams[w % this.streams.length].add(w);
-    ctx.pool.onMove((c) => this.streams[c.idx]?.moved());
+    ctx.pool.onMove((c) => this.streams.filter((s) => s.conn === c).forEach((s) => s.moved()));
   }
 
   private newChecker(startRev: number): ConfigChecker {
