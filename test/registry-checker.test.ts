@@ -76,6 +76,20 @@ t.test('falseExpiry across a term change names etcd #15247; a margin-close end i
   t.equal(c.electionsSeen, 1, 'one election seen');
 });
 
+t.test(
+  'falseExpiry after a leader change the last renewal already saw (a stale leader back) names #15247',
+  async (t) => {
+    const { c, findings } = checker();
+    registered(c, K, 3000, 2);
+    // the new leader (term 3) renews; then the key vanishes within the renewal's TTL, in the same term
+    c.acked(K, 1, 4000, TTL, 3);
+    c.vanished(K, 1, 4500, 24, 'watch');
+    t.equal(findings.length, 1);
+    t.match(findings[0], { check: 'falseExpiry', note: NOTE_15247 });
+    t.match(findings[0].detail, /0 term change\(s\) since, 1 since its grant/);
+  },
+);
+
 t.test('falseExpiry from a Range: absent at a revision at or above its put', async (t) => {
   const { c, findings } = checker();
   registered(c, K, 5000);

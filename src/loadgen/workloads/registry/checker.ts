@@ -36,7 +36,7 @@ export interface RegistrySink {
 }
 
 export const NOTE_15247 =
-  'falseExpiry across a leader change: etcd #15247 (a stuck old leader revokes leases it believes expired; the fix, backport #17465, came after 3.4.23)';
+  "falseExpiry with a leader change in the lease's life: etcd #15247 (an old leader stuck (frozen) and back revokes the leases it believes expired; the fix, backport #17465, came after 3.4.23)";
 export const NOTE_9395 =
   'expiryLate across a leader change: etcd #9395/#13294 (3.4 resets every lease TTL on each leader change, so a lease outlives its TTL)';
 
@@ -48,6 +48,8 @@ interface Incarnation {
   lastAck: number;
   /** raft term of that acknowledgement (0: unknown) */
   ackTerm: number;
+  /** raft term when it was granted (0: unknown; then its first acknowledgement's) */
+  grantTerm: number;
   /** the revision of its acknowledged put (0: not known) */
   putRev: number;
   stoppedAt?: number;
@@ -96,6 +98,7 @@ export class RegistryChecker {
       ttl: ttlMs,
       lastAck: sentAt,
       ackTerm: this.maxTerm,
+      grantTerm: this.maxTerm,
       putRev: 0,
       released: false,
       lateReported: false,
@@ -116,6 +119,7 @@ export class RegistryChecker {
     inc.lastAck = sentAt;
     inc.ttl = ttlMs;
     if (term) inc.ackTerm = term;
+    if (!inc.grantTerm) inc.grantTerm = term;
   }
 
   /** The service stopped its keepalives (as if killed): its key must vanish after about TTL. */
@@ -166,7 +170,10 @@ export class RegistryChecker {
     if (inc.released) return;
     const since = at - inc.lastAck;
     const changes = this.termChanges(inc);
-    const terms = `${changes} term change(s) since`;
+    // a stuck old leader back from a freeze revokes leases in the new leader's term: the leader change
+    // is before the last renewal, within the lease's life
+    const inLife = inc.grantTerm ? Math.max(0, this.maxTerm - inc.grantTerm) : 0;
+    const terms = `${changes} term change(s) since, ${inLife} since its grant`;
     if (since < inc.ttl - this.opts.marginMs) {
       this.sink.finding({
         type: 'violation',
@@ -174,7 +181,7 @@ export class RegistryChecker {
         key,
         revision,
         detail: `incarnation ${incarnation}${inc.stoppedAt === undefined ? '' : ' (stopped)'} seen gone (${via}) ${secs(since)} after a keepalive sent and acknowledged, TTL ${secs(inc.ttl)}; ${terms}`,
-        note: changes > 0 ? NOTE_15247 : undefined,
+        note: inLife > 0 ? NOTE_15247 : undefined,
       });
       return;
     }
