@@ -13,6 +13,8 @@ import { launchForTest } from './helpers/cluster.js';
 const cluster = await launchForTest(t, { size: 3 });
 const TTL = 3000;
 const TOLERANCE = 3000;
+/** the freeze test's TTL: the member stays frozen for 3 TTLs */
+const FREEZE_TTL = 2000;
 
 const lines: TimelineLine[] = [];
 
@@ -124,7 +126,7 @@ t.test('a leader SIGSTOPped for longer than the TTL', async (t) => {
       workloads: ['registry'],
       duration: '16s',
       registryServices: 6,
-      registryTtl: `${TTL / 1000}s`,
+      registryTtl: `${FREEZE_TTL / 1000}s`,
       registryDiscoverers: 3,
       // no churn: every key that vanishes belonged to a live service
       registryChurn: 0,
@@ -139,7 +141,7 @@ t.test('a leader SIGSTOPped for longer than the TTL', async (t) => {
       const m = cluster.members.find((x) => `127.0.0.1:${x.clientPort}` === leader.endpoint)!;
       frozen = m.name;
       await m.freeze();
-      await new Promise((r) => setTimeout(r, TTL + 2000));
+      await new Promise((r) => setTimeout(r, 3 * FREEZE_TTL));
       await m.thaw();
     },
   );
