@@ -71,6 +71,11 @@ t.test('healthy: services register, churn and expire after about TTL; views agre
   t.match(mid?.text, /^live [0-6]\/6, (expiry p99 [\d.]+s, )?0 violations$/, `status line part: ${mid?.text}`);
   t.match(mid?.fields, { live: Number, registered: Number, expired: Number, keepalives: Number, violations: 0 });
   t.ok((mid?.fields.keepalives ?? 0) > 0, 'keepalives in the timeline fields');
+  const last = lines.at(-1)?.features?.registry;
+  t.ok(
+    (last?.fields.live ?? 0) > 0,
+    `the last line counts the services live at the end, before the revokes: ${last?.text}`,
+  );
 });
 
 t.test('beside the put/watch load: 0 violations anywhere', async (t) => {

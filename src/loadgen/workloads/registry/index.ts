@@ -37,6 +37,8 @@ export class RegistryWorkload implements Workload {
   private busy = 0;
   private halted = false;
   private closed = false;
+  /** services live when the run ended, before it revoked their leases (the last status line's count) */
+  private liveAtEnd: number | undefined;
   private churn: OpenLoopSchedule | undefined;
   private churnTimer: NodeJS.Timeout | undefined;
   private lastViewCheck = 0;
@@ -239,10 +241,12 @@ export class RegistryWorkload implements Workload {
     await this.checking;
     for (const d of this.discoverers) d.checkedRev = 0;
     await this.checkViews();
+    this.liveAtEnd = this.live();
     await Promise.all(this.services.map((s) => s.release()));
   }
 
   private live(): number {
+    if (this.liveAtEnd !== undefined) return this.liveAtEnd;
     return this.services.filter((s) => s.state === 'live').length;
   }
 
