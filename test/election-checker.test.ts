@@ -123,6 +123,11 @@ t.test('a regressed proclaim', async (t) => {
   t.equal(found[0].observer, 0);
   // the same value again (a reopened stream reads the current one) is not a regression
   t.same(run(candidates, [[A0, A1, A1, B0, B1, C0]]).checks, []);
+  // a newer value whose sequence went back within the same campaign
+  const seq = run(candidates, [[A0, A1, { ...A1, modRev: 13, value: 'a:1:0', revision: 13 }]]);
+  t.same(seq.checks, ['proclaimOrder']);
+  // a new campaign on the same key (its resign failed) starts again at 0: not a regression
+  t.same(run(candidates, [[A0, A1, { ...A1, modRev: 13, value: 'a:2:0', revision: 13 }]]).checks, []);
 });
 
 t.test('a paused leader still believing it leads is an anomaly, not a violation', async (t) => {

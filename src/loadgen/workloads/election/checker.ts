@@ -67,7 +67,9 @@ interface ObserverState {
   /** create revision of the leader followed (0: none yet) */
   leaderRev: number;
   key: string;
+  /** the newest value seen of that leader: its mod revision, `<candidate>:<campaign#>` and sequence */
   modRev: number;
+  campaign: string;
   seq: number;
   /** create revisions of the leaders seen, in order */
   seen: number[];
@@ -77,14 +79,20 @@ type Pending =
   | { kind: 'proclaim'; rev: number; key: string; createRev: number; value: string }
   | { kind: 'change'; rev: number; observer: number; key: string; createRev: number; prev: number };
 
-/** the sequence number at the end of `<candidate>:<term>:<seq>` (NaN when it has none) */
-export function valueSeq(value: string): number {
+/**
+ * A proclaimed value `<candidate>:<campaign#>:<seq>` split into its campaign and sequence (NaN when it
+ * has none). Sequences compare within one campaign only: a candidate that campaigns again while its old
+ * key survives (a resign that failed) restarts at 0 on the same key.
+ */
+export function valueSeq(value: string): { campaign: string; seq: number } {
   const i = value.lastIndexOf(':');
-  return i < 0 ? NaN : Number(value.slice(i + 1));
+  return i < 0 ? { campaign: value, seq: NaN } : { campaign: value.slice(0, i), seq: Number(value.slice(i + 1)) };
 }
 
 export class ElectionChecker {
   readonly tenures: Tenure[] = [];
+  /** the create revisions of the keys whose Campaign answered, in answer order */
+  readonly elections: number[] = [];
   readonly counts = { terms: 0, proclaims: 0, changes: 0, skips: 0, unjudged: 0 };
   /** the last revision of the record read (events up to it are applied) */
   recordRev = 0;
@@ -151,6 +159,7 @@ export class ElectionChecker {
   /** A Campaign returned: `candidate` leads with the key created at createRev (at: monotonic ms). */
   elected(candidate: string, key: string, createRev: number, at: number): void {
     this.counts.terms++;
+    this.elections.push(createRev);
     for (const b of this.believers.values())
       this.report({
         type: 'anomaly',
@@ -177,10 +186,10 @@ export class ElectionChecker {
 
   /** An Observe response of observer `o`. */
   observed(o: number, r: ObservedLeader): void {
-    const st = (this.observers[o] ??= { leaderRev: 0, key: '', modRev: 0, seq: -Infinity, seen: [] });
-    const seq = valueSeq(r.value);
+    const st = (this.observers[o] ??= { leaderRev: 0, key: '', modRev: 0, campaign: '', seq: NaN, seen: [] });
+    const v = valueSeq(r.value);
     if (r.createRev === st.leaderRev) {
-      if (r.modRev < st.modRev || seq < st.seq)
+      if (r.modRev < st.modRev || (v.campaign === st.campaign && v.seq < st.seq))
         this.report({
           type: 'violation',
           check: 'proclaimOrder',
@@ -189,8 +198,7 @@ export class ElectionChecker {
           observer: o,
           detail: `observer ${o} saw ${JSON.stringify(r.value)} (mod ${r.modRev}) after a newer value (mod ${st.modRev})`,
         });
-      st.modRev = Math.max(st.modRev, r.modRev);
-      if (!(seq < st.seq)) st.seq = seq;
+      if (r.modRev > st.modRev) Object.assign(st, { modRev: r.modRev, ...v });
       return;
     }
     if (r.createRev < st.leaderRev)
@@ -214,12 +222,7 @@ export class ElectionChecker {
       });
     }
     st.seen.push(r.createRev);
-    Object.assign(st, {
-      leaderRev: r.createRev,
-      key: r.key,
-      modRev: r.modRev,
-      seq: Number.isNaN(seq) ? -Infinity : seq,
-    });
+    Object.assign(st, { leaderRev: r.createRev, key: r.key, modRev: r.modRev, ...v });
   }
 
   /** create revisions of the leaders observer o saw, in order */
