@@ -49,7 +49,7 @@ function run(plant: (c: ElectionChecker) => void, observers: ObservedLeader[][] 
   observers.forEach((seq, o) => seq.forEach((r) => c.observed(o, r)));
   record(c);
   c.judge();
-  c.finish();
+  c.finish(true);
   return { c, found, checks: found.map((f) => f.check) };
 }
 
@@ -142,6 +142,33 @@ t.test('a paused leader still believing it leads is an anomaly, not a violation'
   t.match(found[0].detail, /b elected while a \(e\/a\) still believed it led, since 100 ms/);
 });
 
+t.test(
+  'a Campaign answered for a key that never led is a ghost leader (an anomaly), on a complete record',
+  async (t) => {
+    const ghost = (complete: boolean) => {
+      const found: ElectionFinding[] = [];
+      const c = new ElectionChecker((f) => found.push(f));
+      c.elected('a', 'e/a', 10, 0);
+      c.recordPut('e/a', 10, 10);
+      c.recordPut('e/d', 11, 11);
+      // d's lease expires while it waits behind a: its key goes first, yet its Campaign answers
+      c.recordDelete('e/d', 12);
+      c.steppedDown(10);
+      c.recordDelete('e/a', 13);
+      c.elected('d', 'e/d', 11, 150);
+      c.finish(complete);
+      return found;
+    };
+    t.same(ghost(false), [], 'not judged on an incomplete record');
+    const found = ghost(true);
+    t.same(
+      found.map((f) => [f.type, f.check, f.key, f.revision]),
+      [['anomaly', 'ghostLeader', 'e/d', 11]],
+    );
+    t.match(found[0].detail, /never led/);
+  },
+);
+
 t.test('claims wait for the record to read past their revision', async (t) => {
   const found: ElectionFinding[] = [];
   const c = new ElectionChecker((f) => found.push(f));
@@ -157,7 +184,7 @@ t.test('claims wait for the record to read past their revision', async (t) => {
     ['leaderOverlap'],
   );
   c.proclaimed('e/a', 10, 'a:1:2', 30);
-  c.finish();
+  c.finish(true);
   t.equal(c.counts.unjudged, 1, 'a claim past the record stays unjudged');
   t.equal(found.length, 1);
 });

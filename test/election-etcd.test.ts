@@ -36,7 +36,7 @@ function healthy(t: Test, s: LoadSummary, w: ElectionWorkload, observers: number
   t.ok(sec, 'the summary has an election section');
   t.comment(JSON.stringify({ counts: sec?.counts, ops: sec?.ops, lag: sec?.latency.observerLag, notes: sec?.notes }));
   t.same(sec!.violations, { leaderOverlap: 0, observerOrder: 0, missedLeader: 0, proclaimOrder: 0 });
-  t.same(sec!.anomalies, { unsafeLeader: 0 });
+  t.same(sec!.anomalies, { unsafeLeader: 0, ghostLeader: 0 });
   t.equal(s.verdict.election, 'held');
   const c = w.checker;
   t.ok(c.elections.length >= 4, `${c.elections.length} terms`);

@@ -22,10 +22,14 @@
 //   the value's sequence number went back).
 // - unsafeLeader (anomaly, not etcd's): a candidate's Campaign returned while another still believed
 //   it led (it had not resigned nor learnt its key was gone): a paused leader, expected under faults.
+// - ghostLeader (anomaly): a Campaign answered for a key that never led in the record: its lease expired
+//   while it waited, and etcd 3.4's Campaign does not re-check its own key after waiting (the election
+//   twin of #11456). Its proclaims are refused, so fencing by the key holds; judged at the end, on a
+//   complete record only.
 
 export const ELECTION_CHECKS = ['leaderOverlap', 'observerOrder', 'missedLeader', 'proclaimOrder'] as const;
 export type ElectionCheck = (typeof ELECTION_CHECKS)[number];
-export const ELECTION_ANOMALIES = ['unsafeLeader'] as const;
+export const ELECTION_ANOMALIES = ['unsafeLeader', 'ghostLeader'] as const;
 
 export interface ElectionFinding {
   type: 'violation' | 'anomaly';
@@ -93,6 +97,7 @@ export class ElectionChecker {
   readonly tenures: Tenure[] = [];
   /** the create revisions of the keys whose Campaign answered, in answer order */
   readonly elections: number[] = [];
+  private readonly electionKeys = new Map<number, { candidate: string; key: string }>();
   readonly counts = { terms: 0, proclaims: 0, changes: 0, skips: 0, unjudged: 0 };
   /** the last revision of the record read (events up to it are applied) */
   recordRev = 0;
@@ -160,6 +165,7 @@ export class ElectionChecker {
   elected(candidate: string, key: string, createRev: number, at: number): void {
     this.counts.terms++;
     this.elections.push(createRev);
+    this.electionKeys.set(createRev, { candidate, key });
     for (const b of this.believers.values())
       this.report({
         type: 'anomaly',
@@ -253,10 +259,21 @@ export class ElectionChecker {
    * The end: the record has read everything it will (complete: up to a revision after every claim).
    * Claims past it stay unjudged (counted); skips an observer was allowed are counted.
    */
-  finish(): void {
+  finish(complete: boolean): void {
     this.judge();
     this.counts.unjudged += this.pending.length;
     this.pending = [];
+    if (complete)
+      for (const [createRev, e] of this.electionKeys)
+        if (!this.byCreate.has(createRev))
+          this.report({
+            type: 'anomaly',
+            check: 'ghostLeader',
+            key: e.key,
+            revision: createRev,
+            detail: `${e.candidate}'s Campaign answered for ${e.key} (created ${createRev}), which never led: its key was gone before the keys ahead of it`,
+          });
+    this.electionKeys.clear();
     for (const st of this.observers) {
       if (!st || st.seen.length < 2) continue;
       const first = st.seen[0];

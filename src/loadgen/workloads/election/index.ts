@@ -156,7 +156,7 @@ export class ElectionWorkload implements Workload, CandidateHost {
     if (!this.replay.complete) this.book.note(`election record incomplete: ${this.replay.error}`);
     this.finished = true;
     this.closeObservers();
-    this.checker.finish();
+    this.checker.finish(this.replay.complete);
     const c = this.checker.counts;
     if (c.skips)
       this.book.note(
