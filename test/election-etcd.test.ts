@@ -39,9 +39,10 @@ function healthy(t: Test, s: LoadSummary, w: ElectionWorkload, observers: number
   t.same(sec!.anomalies, { unsafeLeader: 0, ghostLeader: 0 });
   t.equal(s.verdict.election, 'held');
   const c = w.checker;
-  t.ok(c.elections.length >= 4, `${c.elections.length} terms`);
+  t.ok(c.elections.length >= 3, `${c.elections.length} terms`);
   t.equal(sec!.counts.terms, c.elections.length);
-  t.ok(sec!.counts.proclaims >= 3 * c.elections.length - 3, `${sec!.counts.proclaims} proclaims`);
+  // every term proclaims at least once, but the last one, cut by the run's end
+  t.ok(sec!.counts.proclaims >= c.elections.length - 1, `${sec!.counts.proclaims} proclaims`);
   t.equal(c.counts.unjudged, 0, 'every claim judged against a complete record');
   t.equal(sec!.setup.recordComplete, true);
   t.ok(sec!.latency.campaignWait?.count, 'campaign waits measured');
