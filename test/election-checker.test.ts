@@ -145,7 +145,7 @@ t.test('a paused leader still believing it leads is an anomaly, not a violation'
 t.test(
   'a Campaign answered for a key that never led is a ghost leader (an anomaly), on a complete record',
   async (t) => {
-    const ghost = (complete: boolean) => {
+    const ghost = (complete: boolean, believes = true) => {
       const found: ElectionFinding[] = [];
       const c = new ElectionChecker((f) => found.push(f));
       c.elected('a', 'e/a', 10, 0);
@@ -153,10 +153,11 @@ t.test(
       c.recordPut('e/d', 11, 11);
       // d's lease expires while it waits behind a: its key goes first, yet its Campaign answers
       c.recordDelete('e/d', 12);
-      c.steppedDown(10);
+      if (believes) c.steppedDown(10);
       c.recordDelete('e/a', 13);
-      c.elected('d', 'e/d', 11, 150);
+      c.elected('d', 'e/d', 11, 150, believes);
       c.finish(complete);
+      t.equal(c.counts.terms, believes ? 2 : 1, 'a Campaign answer not believed is no term');
       return found;
     };
     t.same(ghost(false), [], 'not judged on an incomplete record');
@@ -166,6 +167,11 @@ t.test(
       [['anomaly', 'ghostLeader', 'e/d', 11]],
     );
     t.match(found[0].detail, /never led/);
+    // d knew its lease was gone: no belief, so no unsafe leader beside a, which still leads
+    t.same(
+      ghost(true, false).map((f) => f.check),
+      ['ghostLeader'],
+    );
   },
 );
 

@@ -164,10 +164,11 @@ export class Candidate {
         }),
       false,
     );
-    if (this.lease !== lease) return; // the lease was lost meanwhile: its key is gone
+    const key = r.leader.key.toString('latin1');
+    // the lease was lost while it waited: its key went with it, whatever the Campaign says
+    if (this.lease !== lease) return checker.elected(this.id, key, r.leader.rev, ctx.clock.now(), false);
     book.figure('campaignWait', ctx.clock.now() - t0);
     this.leading = r.leader;
-    const key = r.leader.key.toString('latin1');
     checker.elected(this.id, key, r.leader.rev, ctx.clock.now());
     this.host.onElected(this);
     const end = ctx.clock.now() + p.electionTerm;

@@ -161,11 +161,15 @@ export class ElectionChecker {
 
   // --- candidates ---
 
-  /** A Campaign returned: `candidate` leads with the key created at createRev (at: monotonic ms). */
-  elected(candidate: string, key: string, createRev: number, at: number): void {
-    this.counts.terms++;
+  /**
+   * A Campaign returned: `candidate` leads with the key created at createRev (at: monotonic ms). It does
+   * not believe it when it already learnt its lease is gone (etcd's answer is still judged: ghostLeader).
+   */
+  elected(candidate: string, key: string, createRev: number, at: number, believes = true): void {
     this.elections.push(createRev);
     this.electionKeys.set(createRev, { candidate, key });
+    if (!believes) return;
+    this.counts.terms++;
     for (const b of this.believers.values())
       this.report({
         type: 'anomaly',
