@@ -86,9 +86,10 @@ export class ElectionWorkload implements Workload, CandidateHost {
   }
 
   private found(f: ElectionFinding): void {
+    // the observer is named in the detail: the run's `watcher` field numbers the watch fleet's watchers
     const at = { key: f.key, revision: f.revision, detail: f.detail };
     if (f.type === 'anomaly') this.book.anomaly(f.check, at);
-    else this.book.violation(f.check, f.observer === undefined ? at : { ...at, watcher: f.observer });
+    else this.book.violation(f.check, at);
   }
 
   async prepare(startRev: number): Promise<void> {
@@ -136,6 +137,10 @@ export class ElectionWorkload implements Workload, CandidateHost {
 
   watchdog(): void {
     this.checker.judge();
+    // claims wait while the record reads nothing: its member may be cut off (a stream stalls silently)
+    const quiet = performance.now() - this.record.lastEventAt;
+    if (this.checker.waiting && quiet > this.ctx.profile.stallTimeout)
+      this.record.reopen(`quiet for ${Math.round(quiet)} ms`);
   }
 
   halt(): void {

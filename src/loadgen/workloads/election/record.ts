@@ -19,7 +19,10 @@ export class ElectionRecord {
   lastRev = 0;
   /** the history before this revision is gone: the record cannot be complete */
   compactedAt = 0;
+  /** when the record last read an event (performance.now ms) */
+  lastEventAt = performance.now();
   private stream: WatchStream | undefined;
+  private retry: ((why: string) => void) | undefined;
   private conn: number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -56,6 +59,7 @@ export class ElectionRecord {
       this.logger.debug({ endpoint: c.endpoint, why }, 'election record watch broke; reopening');
       this.timer = setTimeout(() => this.open(), REOPEN_MS);
     };
+    this.retry = retry;
     stream.on('events', (_id: number, events: WatchEvent[]) => this.take(events));
     stream.on('canceled', (_id: number, reason: string, compactRev: number) => {
       if (compactRev > 0) {
@@ -70,9 +74,16 @@ export class ElectionRecord {
       .catch((err: Error) => retry(err.message));
   }
 
+  /** A stream that stalls (its member cut off) moves to the next connection. */
+  reopen(why: string): void {
+    this.lastEventAt = performance.now();
+    this.retry?.(why);
+  }
+
   /** One response's events, once each: a revision's events (a revoke deletes several keys) come together. */
   private take(events: readonly WatchEvent[]): void {
     const from = this.lastRev;
+    this.lastEventAt = performance.now();
     for (const ev of events) {
       const rev = ev.kv.modRevision;
       if (rev <= from) continue;
