@@ -62,7 +62,7 @@ t.test('bad profiles are rejected with the field named', async (t) => {
         endpoints: ['127.0.0.1:1'],
         reportDir: null,
       }),
-    // the feature workloads join the list after these
+    // the feature workloads (registry, lock, election, config) follow the three first ones
     { name: 'Invalid', message: /workloads: unknown nope \(known: put, watch, kv(, [a-z]+)*\)/ },
   );
   t.match(loadProfileSchema.parse({}).workloads, ['put', 'watch'], 'puts and the watch fleet by default');

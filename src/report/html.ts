@@ -126,7 +126,7 @@ function featureSections(p: PageInputs): string {
 <pre id="features">${esc(
     Object.entries(f)
       .flatMap(([name, sec]) => formatSectionRows(name, sec))
-      .map((l) => l.replace(/^  /, ''))
+      .map((l) => l.replace(/^ {2}/, ''))
       .join('\n'),
   )}</pre>`;
 }

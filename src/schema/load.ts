@@ -10,6 +10,8 @@ export const VALUE_HEADER = 49;
 
 /** the workloads a load runs unless told otherwise: open-loop puts and the watch fleet that checks them */
 export const DEFAULT_WORKLOADS = ['put', 'watch'];
+/** the workloads that make a run's base load: a list naming none of them gets the default put/watch too */
+const BASE_WORKLOADS = ['put', 'watch', 'kv'];
 
 const count = (max: number) => z.number().int().min(0).max(max);
 
@@ -63,8 +65,12 @@ export const loadProfileSchema = z
       .min(1)
       .max(32)
       .refine((w) => new Set(w).size === w.length, 'expected each workload once')
+      // feature workloads (registry, lock, election, config) alone run beside the default put/watch load
+      .transform((w) => (w.some((x) => BASE_WORKLOADS.includes(x)) ? w : [...DEFAULT_WORKLOADS, ...w]))
       .default(() => [...DEFAULT_WORKLOADS])
-      .describe('the workloads that run side by side (default: put and watch)'),
+      .describe(
+        'the workloads that run side by side: put, watch, kv, registry, lock, election, config (default: put and watch; a list of only registry, lock, election and config runs them beside put and watch)',
+      ),
     kvKeys: count(10000)
       .min(1)
       .default(8)
