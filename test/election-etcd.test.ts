@@ -1,4 +1,5 @@
-// The election workload on a real 3-member cluster: alone, then beside the put/watch load. A healthy
+// The election workload on a real 3-member cluster: named alone (so beside the default put/watch load),
+// then with an explicit put/watch load and more candidates and observers. A healthy
 // cluster gives several terms, 0 violations, no unsafe leader, and every observer saw every elected
 // leader, in order; etcd's record of the election matches what the candidates were told.
 import t, { type Test } from 'tap';
@@ -68,7 +69,7 @@ function healthy(t: Test, s: LoadSummary, w: ElectionWorkload, observers: number
   }
 }
 
-t.test('the election alone: several terms, observers in step, 0 violations', async (t) => {
+t.test("workloads ['election']: several terms, observers in step, 0 violations", async (t) => {
   const { s, w, lines } = await runLoad({
     workloads: ['election'],
     duration: '10s',
@@ -88,7 +89,7 @@ t.test('the election alone: several terms, observers in step, 0 violations', asy
   t.equal(f.observers, 3);
 });
 
-t.test('beside the put/watch load', async (t) => {
+t.test('beside an explicit put/watch load, 4 candidates and 4 observers', async (t) => {
   const { s, w } = await runLoad({
     workloads: ['put', 'watch', 'election'],
     rate: 100,

@@ -13,7 +13,10 @@ const cluster = await launchForTest(t, { size: 3 });
 t.test('a member frozen longer than the session TTL: anomalies maybe, violations none', async (t) => {
   const r = new LoadRunner({
     profile: loadProfileSchema.parse({
+      // beside a light put/watch load (a feature workload named alone runs beside it)
       workloads: ['election'],
+      rate: 20,
+      watchers: 3,
       connections: 3,
       interval: '1s',
       settle: '3s',
