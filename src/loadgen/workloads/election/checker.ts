@@ -23,8 +23,8 @@
 // - unsafeLeader (anomaly, not etcd's): a candidate's Campaign returned while another still believed
 //   it led (it had not resigned nor learnt its key was gone): a paused leader, expected under faults.
 // - ghostLeader (anomaly): a Campaign answered for a key that never led in the record: its lease expired
-//   while it waited, and etcd 3.4's Campaign does not re-check its own key after waiting (the election
-//   twin of #11456). Its proclaims are refused, so fencing by the key holds; judged at the end, on a
+//   while it waited, and etcd 3.4's Campaign does not re-check its own key after waiting (the shape of
+//   #11456, seen on locks). Its proclaims are refused, so fencing by the key holds; judged at the end, on a
 //   complete record only.
 
 export const ELECTION_CHECKS = ['leaderOverlap', 'observerOrder', 'missedLeader', 'proclaimOrder'] as const;
