@@ -1,0 +1,139 @@
+// etcd's own record of the election: a watch of the workload's folder from the run's start revision,
+// fed to the checker (each leader key's create and delete, each proclaim's put) in revision order, so
+// every claim is judged against what etcd actually applied. At the end a sentinel put under the folder
+// (beside the election's prefix, not in it) and a replay up to it make the record known complete.
+import type { Logger } from '../../../util/log.js';
+import type { ClientPool } from '../../pool.js';
+import { WireError, type WatchEvent, type WatchStream } from '../../wire/client.js';
+import { prefixEnd } from '../../wire/proto.js';
+import { replayPrefix } from '../../wire/replay.js';
+import type { ElectionChecker } from './checker.js';
+
+/** how long a broken record watch waits before it opens again on the next connection */
+const REOPEN_MS = 500;
+
+const text = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+
+export class ElectionRecord {
+  /** the last revision read */
+  lastRev = 0;
+  /** the history before this revision is gone: the record cannot be complete */
+  compactedAt = 0;
+  /** when the record last read an event (performance.now ms) */
+  lastEventAt = performance.now();
+  private stream: WatchStream | undefined;
+  private retry: ((why: string) => void) | undefined;
+  private conn: number;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly pool: ClientPool,
+    /** the workload's folder `<prefix>/<runId>-election/` */
+    private readonly base: string,
+    /** the election's keys `<folder>e/` */
+    private readonly keys: string,
+    private readonly checker: ElectionChecker,
+    private readonly logger: Logger,
+    firstConnection: number,
+  ) {
+    this.conn = firstConnection;
+  }
+
+  start(startRev: number): void {
+    this.lastRev = startRev;
+    this.checker.progress(startRev);
+    this.open();
+  }
+
+  private open(): void {
+    if (this.stopped || this.compactedAt) return;
+    const conns = this.pool.connections;
+    const c = conns[this.conn++ % conns.length];
+    const stream = c.client.watchStream();
+    this.stream = stream;
+    const retry = (why: string) => {
+      if (this.stream !== stream || this.stopped) return;
+      this.stream = undefined;
+      stream.close();
+      this.logger.debug({ endpoint: c.endpoint, why }, 'election record watch broke; reopening');
+      this.timer = setTimeout(() => this.open(), REOPEN_MS);
+    };
+    this.retry = retry;
+    stream.on('events', (_id: number, events: WatchEvent[]) => this.take(events));
+    stream.on('canceled', (_id: number, reason: string, compactRev: number) => {
+      if (compactRev > 0) {
+        this.compactedAt = compactRev;
+        this.logger.warn({ compactRev }, 'election record: history compacted; claims past it stay unjudged');
+      }
+      retry(reason || 'canceled');
+    });
+    stream.on('error', (err: Error) => retry(err.message));
+    stream
+      .watch({ key: this.base, rangeEnd: prefixEnd(this.base), startRevision: this.lastRev + 1 })
+      .catch((err: Error) => retry(err.message));
+  }
+
+  /** A stream that stalls (its member cut off) moves to the next connection. */
+  reopen(why: string): void {
+    this.lastEventAt = performance.now();
+    this.retry?.(why);
+  }
+
+  /** One response's events, once each: a revision's events (a revoke deletes several keys) come together. */
+  private take(events: readonly WatchEvent[]): void {
+    const from = this.lastRev;
+    this.lastEventAt = performance.now();
+    for (const ev of events) {
+      const rev = ev.kv.modRevision;
+      if (rev <= from) continue;
+      this.lastRev = Math.max(this.lastRev, rev);
+      const key = text(ev.kv.key);
+      if (!key.startsWith(this.keys)) this.checker.progress(rev);
+      else if (ev.type === 'put') this.checker.recordPut(key, ev.kv.createRevision, rev);
+      else this.checker.recordDelete(key, rev);
+    }
+    this.checker.judge();
+  }
+
+  /** The end: a sentinel put, then the folder's history read up to it. */
+  async catchUp(sentinel: string, timeoutMs: number): Promise<{ complete: boolean; error?: string }> {
+    this.stop();
+    if (this.compactedAt) return { complete: false, error: `history compacted at ${this.compactedAt}` };
+    const errors: string[] = [];
+    for (const c of this.pool.connections) {
+      try {
+        const { revision: target } = await c.client.put(sentinel, Buffer.from('end'), { timeoutMs: 5000 });
+        if (this.lastRev < target) await this.replayTo(c.client.watchStream(), target, timeoutMs);
+        return { complete: true };
+      } catch (err) {
+        errors.push(`${c.endpoint}: ${(err as Error).message}`);
+      }
+    }
+    return { complete: false, error: errors.join('; ') };
+  }
+
+  private replayTo(stream: WatchStream, target: number, timeoutMs: number): Promise<void> {
+    return replayPrefix(stream, {
+      prefix: this.base,
+      startRevision: this.lastRev + 1,
+      timeoutMs,
+      timeoutError: () => new WireError('TIMEOUT', `election record replay did not reach ${target}`),
+      canceledError: (compactRev) => {
+        if (compactRev > 0) this.compactedAt = compactRev;
+        return new Error(compactRev > 0 ? `history compacted at ${compactRev}` : 'replay watch canceled');
+      },
+      onEvents: (events) => {
+        this.take(events);
+        return this.lastRev >= target;
+      },
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.stream?.close();
+    this.stream = undefined;
+  }
+}
