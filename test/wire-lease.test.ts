@@ -91,6 +91,7 @@ t.test('responses encoded by protobufjs decode to the same values', async (t) =>
     id: BIG,
     ttl: 7,
     revision: 9007199254740,
+    term: 3,
   });
   t.same(decodeLeaseKeepAliveResponse(enc('LeaseKeepAliveResponse', { header, ID: id })).ttl, 0, 'ttl 0: gone');
   t.same(

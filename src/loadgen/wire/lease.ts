@@ -7,6 +7,7 @@ import { Status, WireError } from './grpc.js';
 import {
   ProtoWriter,
   decodeHeaderRevision,
+  decodeHeaderTerm,
   readLengthDelimited,
   readVarint,
   readVarintBig,
@@ -37,6 +38,8 @@ export interface LeaseKeepAliveReply {
   /** the renewed TTL in seconds; 0 when the lease is not found (expired or revoked) */
   ttl: number;
   revision: number;
+  /** the raft term of the answer (a change means a leader election happened) */
+  term: number;
 }
 
 /** LeaseGrantRequest { TTL = 1; ID = 2 } (ID 0: etcd picks one) */
@@ -69,8 +72,8 @@ export function encodeLeaseTimeToLive(id: bigint, keys = false): Buffer {
 function decodeLeaseFields(
   b: Uint8Array,
   kind: 'grant' | 'ttl' | 'keepalive',
-): { revision: number; id: bigint; ttl: number; grantedTtl: number; error: string; keys: Buffer[] } {
-  const out = { revision: 0, id: 0n, ttl: 0, grantedTtl: 0, error: '', keys: [] as Buffer[] };
+): { revision: number; term: number; id: bigint; ttl: number; grantedTtl: number; error: string; keys: Buffer[] } {
+  const out = { revision: 0, term: 0, id: 0n, ttl: 0, grantedTtl: 0, error: '', keys: [] as Buffer[] };
   let pos = 0;
   while (pos < b.length) {
     const [tag, p] = readVarint(b, pos);
@@ -78,6 +81,7 @@ function decodeLeaseFields(
     if (tag === 0x0a) {
       const [s, e] = readLengthDelimited(b, pos, b.length);
       out.revision = decodeHeaderRevision(b, s, e);
+      out.term = decodeHeaderTerm(b, s, e);
       pos = e;
     } else if (tag === 0x10) [out.id, pos] = readVarintBig(b, pos);
     else if (tag === 0x18) [out.ttl, pos] = readVarint(b, pos);
@@ -111,8 +115,8 @@ export function decodeLeaseTimeToLiveResponse(b: Uint8Array): LeaseTimeToLive {
 
 /** LeaseKeepAliveResponse { header = 1; ID = 2; TTL = 3 } */
 export function decodeLeaseKeepAliveResponse(b: Uint8Array): LeaseKeepAliveReply {
-  const { id, ttl, revision } = decodeLeaseFields(b, 'keepalive');
-  return { id, ttl, revision };
+  const { id, ttl, revision, term } = decodeLeaseFields(b, 'keepalive');
+  return { id, ttl, revision, term };
 }
 
 /** Grants a lease of `ttlSeconds` (with the id asked for, when given); never retried. */
@@ -151,7 +155,7 @@ export async function leaseTimeToLive(
 
 /**
  * The LeaseKeepAlive bidi stream: keepAlive(id) sends one renewal, opening the stream when there is
- * none. Events: 'response'(id, ttl, revision) per reply (ttl 0: the lease is gone), 'error'(WireError)
+ * none. Events: 'response'(id, ttl, revision, term) per reply (ttl 0: the lease is gone), 'error'(WireError)
  * when the stream breaks (a later keepAlive() opens a fresh one), 'close' once, on close().
  */
 export class LeaseKeepAliveStream extends EventEmitter {
@@ -193,7 +197,7 @@ export class LeaseKeepAliveStream extends EventEmitter {
       this.fail(new WireError(Status.INTERNAL, `undecodable keepalive response: ${(err as Error).message}`));
       return;
     }
-    this.emit('response', r.id, r.ttl, r.revision);
+    this.emit('response', r.id, r.ttl, r.revision, r.term);
   }
 
   private onEnd(stream: GrpcStream, err: WireError | undefined): void {

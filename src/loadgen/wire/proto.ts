@@ -292,6 +292,18 @@ export function decodeHeaderRevision(b: Uint8Array, pos: number, end: number): n
   return rev;
 }
 
+/** ResponseHeader { raft_term = 4 }: a new term means a leader election happened */
+export function decodeHeaderTerm(b: Uint8Array, pos: number, end: number): number {
+  let term = 0;
+  while (pos < end) {
+    const [tag, p] = varint(b, pos);
+    pos = p;
+    if (tag === 0x20) [term, pos] = varint(b, pos);
+    else pos = skip(b, pos, tag & 7, end);
+  }
+  return term;
+}
+
 /** mvccpb.KeyValue */
 export function decodeKv(b: Uint8Array, pos: number, end: number): Kv {
   const kv: Kv = { key: EMPTY, value: EMPTY, createRevision: 0, modRevision: 0, version: 0 };

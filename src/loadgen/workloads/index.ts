@@ -4,6 +4,7 @@ import { ConfigWorkload } from './config/index.js';
 import { ElectionWorkload } from './election/index.js';
 import { KvWorkload } from './kv/index.js';
 import { PutWorkload } from './put/index.js';
+import { RegistryWorkload } from './registry/index.js';
 import type { WorkloadFactory } from './types.js';
 import { WatchWorkload } from './watch/index.js';
 
@@ -13,6 +14,7 @@ export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
   kv: (ctx) => new KvWorkload(ctx),
   config: (ctx) => new ConfigWorkload(ctx),
   election: (ctx) => new ElectionWorkload(ctx),
+  registry: (ctx) => new RegistryWorkload(ctx),
 };
 
 export type { Workload, WorkloadContext, WorkloadFactory, KeySpace, GeneratorFault } from './types.js';
@@ -21,3 +23,4 @@ export { ElectionWorkload } from './election/index.js';
 export { KvWorkload, type KvLine, type KvStatus } from './kv/index.js';
 export { ConfigWorkload } from './config/index.js';
 export { WatchWorkload, type Watcher, type WatcherStatus } from './watch/index.js';
+export { RegistryWorkload } from './registry/index.js';
