@@ -28,6 +28,27 @@ export interface WindowGenerator {
   overloadedIntervals: number;
 }
 
+/** A feature workload's operations in a span: by result, ok %, and the ok ones' mean and max latency. */
+export interface FeatureSpan {
+  ok: number;
+  failed: number;
+  indeterminate: number;
+  /** null when none answered in the span */
+  okPct: number | null;
+  meanMs: number | null;
+  maxMs: number | null;
+}
+
+/** What a window did to one feature workload (registry, lock, election, config). */
+export interface FeatureWindow {
+  baseline: FeatureSpan | null;
+  during: FeatureSpan;
+  /** its checker's violations in the window (or within settle after), by check */
+  violations: Record<string, number>;
+  /** its anomalies (a fault's expected effects, not etcd's) in the window, by kind */
+  anomalies: Record<string, number>;
+}
+
 export interface ViolationTally {
   byKind: Record<string, number>;
   total: number;
@@ -62,6 +83,8 @@ export interface WindowFigures {
   /** violations that happened while it was active or within `settle` after it ended */
   violations: ViolationTally;
   generator: WindowGenerator;
+  /** the feature workloads that ran: what the window did to each */
+  features?: Record<string, FeatureWindow>;
 }
 
 export interface UnattributedViolations extends ViolationTally {
@@ -83,7 +106,22 @@ export function formatWindowRows(windows: readonly WindowFigures[], unattributed
     out.push(
       `  ${(name.length > 24 ? name.slice(0, 23) + '…' : name).padEnd(24)}${ms(w.durationMs).padStart(10)}${ms(w.baseline?.put.p99).padStart(12)}${ms(w.during.put.p99).padStart(12)}${ms(w.recovery?.put.p99).padStart(12)}${pct(w.during.putSuccessPct).padStart(11)}${String(w.leaderChanges).padStart(9)}${(w.recoverMs === null ? (w.baseline ? '> cap' : '-') : ms(w.recoverMs)).padStart(11)}${String(w.violations.total).padStart(12)}`,
     );
+    for (const [name, f] of Object.entries(w.features ?? {})) out.push(`    ${name}: ${featureRow(f)}`);
   }
   if (unattributed?.total) out.push(`  violations outside every window: ${unattributed.total}`);
   return out;
+}
+
+const listed = (r: Record<string, number>) =>
+  Object.entries(r)
+    .filter(([, n]) => n)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+
+/** "ok 92% (before 100%), mean 12ms max 2.1s; violations none; anomalies unsafeHold 2" */
+export function featureRow(f: FeatureWindow): string {
+  const d = f.during;
+  const v = listed(f.violations);
+  const a = listed(f.anomalies);
+  return `ok ${pct(d.okPct)} (before ${pct(f.baseline?.okPct)}), ${d.ok + d.failed + d.indeterminate} ops, mean ${ms(d.meanMs)} max ${ms(d.maxMs)}; violations ${v || 'none'}${a ? `; anomalies ${a}` : ''}`;
 }

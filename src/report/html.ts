@@ -3,7 +3,13 @@
 // fault windows shaded and the leader changes and violations marked, and the window table.
 import type { TimelineMark } from '../loadgen/events.js';
 import type { LoadSummary } from '../loadgen/report.js';
-import type { SpanFigures, UnattributedViolations, WindowFigures } from '../loadgen/window-figures.js';
+import {
+  featureRow,
+  type SpanFigures,
+  type UnattributedViolations,
+  type WindowFigures,
+} from '../loadgen/window-figures.js';
+import { formatSectionRows } from '../loadgen/workloads/section.js';
 import { humanMs } from '../util/human.js';
 import { uplotAssets } from './chart-script.js';
 import { PAGE_SCRIPT } from './page-script.js';
@@ -79,7 +85,14 @@ function windowRows(windows: readonly WindowFigures[]): string {
         .filter(Boolean)
         .join(', ');
       const ind = w.during.indeterminate;
-      return `<tr class="window"><td>${esc(w.kind)}</td><td>${esc(w.target)}${w.step !== undefined ? `<br><small>${esc(w.scenario ?? '')} ${esc(w.step)}</small>` : ''}</td><td>${esc(w.start.slice(11, 23))}</td><td>${ms(w.durationMs)}${w.unended ? ' (unended)' : ''}</td><td>${leaders}</td><td>${w.leaderChanges}</td><td>${span(w.baseline)}</td><td>${span(w.during)}</td><td>${span(w.recovery)}</td><td>${ms(w.during.watch.p99)}</td><td>${pct(w.during.putSuccessPct)}</td><td>${ind.total} (${ind.applied}/${ind.notApplied})</td><td>${ms(w.firstOkPutMs)}</td><td>${w.recoverMs === null ? (w.baseline ? '&gt; cap' : '–') : ms(w.recoverMs)}</td><td class="${w.violations.total ? 'bad' : ''}">${w.violations.total}${v ? ` (${v})` : ''}</td><td>${gen || '–'}</td></tr>`;
+      return `<tr class="window"><td>${esc(w.kind)}</td><td>${esc(w.target)}${w.step !== undefined ? `<br><small>${esc(w.scenario ?? '')} ${esc(w.step)}</small>` : ''}</td><td>${esc(w.start.slice(11, 23))}</td><td>${ms(w.durationMs)}${w.unended ? ' (unended)' : ''}</td><td>${leaders}</td><td>${w.leaderChanges}</td><td>${span(w.baseline)}</td><td>${span(w.during)}</td><td>${span(w.recovery)}</td><td>${ms(w.during.watch.p99)}</td><td>${pct(w.during.putSuccessPct)}</td><td>${ind.total} (${ind.applied}/${ind.notApplied})</td><td>${ms(w.firstOkPutMs)}</td><td>${w.recoverMs === null ? (w.baseline ? '&gt; cap' : '–') : ms(w.recoverMs)}</td><td class="${w.violations.total ? 'bad' : ''}">${w.violations.total}${v ? ` (${v})` : ''}</td><td>${gen || '–'}</td></tr>${Object.entries(
+        w.features ?? {},
+      )
+        .map(
+          ([name, f]) =>
+            `\n<tr class="feature"><td></td><td colspan="15" style="text-align:left" class="${Object.values(f.violations).some((n) => n) ? 'bad' : ''}">${esc(name)}: ${esc(featureRow(f))}</td></tr>`,
+        )
+        .join('')}`;
     })
     .join('\n');
 }
@@ -90,7 +103,11 @@ function header(p: PageInputs): string {
     return `<p class="bad">No summary.json: the run did not finish (crashed or still running). Figures below are from its timeline and series.</p>`;
   const c = s.counts;
   const v = s.verdict;
-  const verdict = `ordered <b>${v.ordered}</b>, unique <b>${v.unique}</b>, reliable <b>${v.reliable}</b>, unexpected events <b>${v.unexpected}</b>`;
+  const features = (['registry', 'lock', 'election', 'config'] as const)
+    .filter((k) => v[k])
+    .map((k) => `, ${k} <b>${v[k]}</b>`)
+    .join('');
+  const verdict = `ordered <b>${v.ordered}</b>, unique <b>${v.unique}</b>, reliable <b>${v.reliable}</b>, unexpected events <b>${v.unexpected}</b>${features}`;
   return `<p>${esc(s.reason)} after ${s.elapsed}s against ${esc(s.endpoints.join(', '))} — ${verdict}</p>
 <p>puts: ${c.ok} ok, ${c.failed} failed unsent, ${c.indeterminate} indeterminate (${c.applied} applied, ${c.notApplied} not applied), ${c.slips} schedule slips · watch: ${c.events} events, ${c.resumes} resumes · violations: ${Object.entries(
     s.violations,
@@ -99,6 +116,19 @@ function header(p: PageInputs): string {
     .join(
       ', ',
     )} · generator: ${s.generator.stalls} stalls, ${s.generator.streamBreaks} stream breaks, ${s.generator.overloadedIntervals} overloaded intervals</p>`;
+}
+
+/** The feature workloads' sections (registry, lock, election, config), as the terminal table reads them. */
+function featureSections(p: PageInputs): string {
+  const f = p.summary?.features;
+  if (!f || !Object.keys(f).length) return '';
+  return `<h2>Feature workloads</h2>
+<pre id="features">${esc(
+    Object.entries(f)
+      .flatMap(([name, sec]) => formatSectionRows(name, sec))
+      .map((l) => l.replace(/^  /, ''))
+      .join('\n'),
+  )}</pre>`;
 }
 
 /** The page, as one string. */
@@ -145,6 +175,7 @@ ${windowRows(p.windows)}
           .join(', ')})`
       : ''
   }</p>
+${featureSections(p)}
 <script id="run-data" type="application/json">${scriptJson(data)}</script>
 <script>${js}</script>
 <script>${PAGE_SCRIPT}</script>

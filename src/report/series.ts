@@ -2,7 +2,7 @@
 // one second summed (a late row corrects its second), and spans of seconds merged exactly from their
 // HDR histograms.
 import * as hdr from 'hdr-histogram-js';
-import type { SeriesRow } from '../loadgen/observers/series.js';
+import type { FeatureCounts, SeriesRow } from '../loadgen/observers/series.js';
 
 /** One epoch second, all its rows summed. */
 export interface Second {
@@ -26,6 +26,8 @@ export interface Second {
   /** the percentiles written with a row's histogram (p50, p99, p99.9 ms): right when it is the only one */
   putMs?: [number, number, number];
   watchMs?: [number, number, number];
+  /** the feature workloads' operations answered in this second */
+  features: Record<string, FeatureCounts>;
 }
 
 function empty(t: number): Second {
@@ -43,6 +45,7 @@ function empty(t: number): Second {
     firstOk: [],
     put: [],
     watch: [],
+    features: {},
   };
 }
 
@@ -77,8 +80,22 @@ export function secondsOf(rows: Iterable<SeriesRow>): Second[] {
     if (r.watch) s.watch.push(r.watch);
     if (r.putMs) s.putMs = r.putMs;
     if (r.watchMs) s.watchMs = r.watchMs;
+    for (const [w, f] of Object.entries(r.features ?? {})) addFeature((s.features[w] ??= emptyFeature()), f);
   }
   return [...by.values()].sort((a, b) => a.t - b.t);
+}
+
+export function emptyFeature(): FeatureCounts {
+  return { ok: 0, failed: 0, indeterminate: 0, okMs: 0, maxMs: 0 };
+}
+
+/** adds `f` into `acc` */
+export function addFeature(acc: FeatureCounts, f: FeatureCounts): void {
+  acc.ok += f.ok;
+  acc.failed += f.failed;
+  acc.indeterminate += f.indeterminate;
+  acc.okMs += f.okMs;
+  if (f.maxMs > acc.maxMs) acc.maxMs = f.maxMs;
 }
 
 /** Parses series.jsonl (a torn last line of a crashed run is skipped). */

@@ -5,8 +5,15 @@
 // baseline's (capped at 60 s or the next window's start). Violations go to every window active when
 // they happened or ended within `settle` before them; the rest are unattributed.
 import type { TimelineMark } from '../loadgen/events.js';
-import type { SpanFigures, UnattributedViolations, ViolationTally, WindowFigures } from '../loadgen/window-figures.js';
-import { mergeLatency, secondLatency, type Second } from './series.js';
+import type {
+  FeatureSpan,
+  FeatureWindow,
+  SpanFigures,
+  UnattributedViolations,
+  ViolationTally,
+  WindowFigures,
+} from '../loadgen/window-figures.js';
+import { addFeature, emptyFeature, mergeLatency, secondLatency, type Second } from './series.js';
 
 export const BASELINE_MS = 30_000;
 export const RECOVERY_CAP_MS = 60_000;
@@ -15,6 +22,7 @@ export const RECOVERED_FACTOR = 1.5;
 type WindowMark = Extract<TimelineMark, { mark: 'window' }>;
 type LeaderMark = Extract<TimelineMark, { mark: 'leader' }>;
 type ViolationMark = Extract<TimelineMark, { mark: 'violation' }>;
+type AnomalyMark = Extract<TimelineMark, { mark: 'anomaly' }>;
 
 export interface WindowInputs {
   /** the series, one entry per second (series.ts secondsOf), in time order */
@@ -284,7 +292,68 @@ export function windowFigures(inp: WindowInputs): WindowReport {
     for (const x of hit) add(x.fig.violations, v.kind, v.n);
     if (!hit.length) add(unattributed, v.kind, v.n);
   }
+  attributeFeatures(idx, windows, inp, exact);
   return { windows: windows.map((x) => x.fig), unattributed };
+}
+
+/** A feature workload's operations over some seconds. */
+function featureSpan(idx: SecondIndex, secs: readonly number[], name: string): FeatureSpan {
+  const acc = emptyFeature();
+  for (const t of secs) {
+    const f = idx.by.get(t)?.features[name];
+    if (f) addFeature(acc, f);
+  }
+  const n = acc.ok + acc.failed + acc.indeterminate;
+  return {
+    ok: acc.ok,
+    failed: acc.failed,
+    indeterminate: acc.indeterminate,
+    okPct: n ? Math.round((acc.ok / n) * 1000) / 10 : null,
+    meanMs: acc.ok ? Math.round((acc.okMs / acc.ok) * 10) / 10 : null,
+    maxMs: acc.ok ? Math.round(acc.maxMs * 10) / 10 : null,
+  };
+}
+
+/**
+ * Each window's part per feature workload that ran: its operations during the window and in the
+ * baseline, the workload's violations (by check) and anomalies (by kind) while it was active or within
+ * settle after.
+ */
+function attributeFeatures(
+  idx: SecondIndex,
+  windows: { span: Span; fig: WindowFigures }[],
+  inp: WindowInputs,
+  violations: readonly ViolationMark[],
+): void {
+  const names = new Set<string>();
+  for (const s of idx.seconds) for (const w of Object.keys(s.features)) names.add(w);
+  const anomalies = inp.marks.filter((m): m is AnomalyMark => m.mark === 'anomaly');
+  for (const m of anomalies) names.add(m.workload);
+  for (const v of violations) if (v.check !== undefined) names.add(v.kind);
+  if (!names.size) return;
+  const within = (w: Span, at: number) => w.start <= at && at <= w.end + inp.settleMs;
+  for (const { span, fig } of windows) {
+    const startSec = secOf(span.start);
+    const during = range(startSec, lastSecOf(span.start, span.end));
+    const base = range(Math.max(startSec - BASELINE_MS / 1000, idx.first), startSec - 1).filter((t) => idx.by.has(t));
+    const features: Record<string, FeatureWindow> = {};
+    for (const name of names) {
+      const baseline = base.length ? featureSpan(idx, base, name) : null;
+      features[name] = {
+        baseline: baseline && baseline.okPct !== null ? baseline : null,
+        during: featureSpan(idx, during, name),
+        violations: {},
+        anomalies: {},
+      };
+    }
+    for (const v of violations)
+      if (v.check !== undefined && features[v.kind] && within(span, v.at))
+        features[v.kind].violations[v.check] = (features[v.kind].violations[v.check] ?? 0) + 1;
+    for (const a of anomalies)
+      if (features[a.workload] && within(span, a.at))
+        features[a.workload].anomalies[a.kind] = (features[a.workload].anomalies[a.kind] ?? 0) + 1;
+    fig.features = features;
+  }
 }
 
 /**

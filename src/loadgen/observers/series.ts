@@ -11,6 +11,17 @@ import * as hdr from 'hdr-histogram-js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { Observer, OpEvent, TimelineMark } from '../events.js';
 import type { Violation } from '../verdict.js';
+import type { WorkloadOpEvent } from '../workloads/section.js';
+
+/** A feature workload's operations answered in one second: by result, and the ok ones' latency sum and max. */
+export interface FeatureCounts {
+  ok: number;
+  failed: number;
+  indeterminate: number;
+  /** sum of the ok operations' latencies, ms (a span's mean is the sums over the counts) */
+  okMs: number;
+  maxMs: number;
+}
 
 /** One line of series.jsonl; only `t` is always there (absent counts are 0). */
 export interface SeriesRow {
@@ -36,6 +47,8 @@ export interface SeriesRow {
   events?: number;
   violations?: Record<string, number>;
   generator?: { stalls: number; garbled: number; streamBreaks: number };
+  /** the feature workloads' operations answered in this second, by workload */
+  features?: Record<string, FeatureCounts>;
 }
 
 /** Running totals the series reads once a second (their deltas go to the second that just ended). */
@@ -71,6 +84,7 @@ class Bucket {
   notApplied = 0;
   firstOkAt = Infinity;
   violations: Record<string, number> | undefined;
+  features: Record<string, FeatureCounts> | undefined;
   // made on first use (a late bucket often holds only settlements), then reused
   private putHdr: hdr.Histogram | undefined;
   private watchHdr: hdr.Histogram | undefined;
@@ -96,6 +110,7 @@ class Bucket {
     this.ok = this.failed = this.indeterminate = this.applied = this.notApplied = 0;
     this.firstOkAt = Infinity;
     this.violations = undefined;
+    this.features = undefined;
     this.putHdr?.reset();
     this.watchHdr?.reset();
   }
@@ -189,6 +204,16 @@ export class SeriesWriter implements Observer {
         else b.notApplied++;
         return;
     }
+  }
+
+  onWorkloadOp(e: WorkloadOpEvent): void {
+    if (!this.started) return;
+    const b = this.bucket(this.secOf(e.at));
+    const f = ((b.features ??= {})[e.workload] ??= { ok: 0, failed: 0, indeterminate: 0, okMs: 0, maxMs: 0 });
+    f[e.result]++;
+    if (e.result !== 'ok') return;
+    f.okMs += e.ms;
+    if (e.ms > f.maxMs) f.maxMs = e.ms;
   }
 
   onMark(m: TimelineMark): void {
@@ -324,5 +349,9 @@ function rowOf(b: Bucket, extra: SeriesRow | undefined, late: boolean): SeriesRo
   const watch = b.encoded('watch');
   if (watch) [row.watch, row.watchMs] = watch;
   if (b.violations) row.violations = b.violations;
+  if (b.features) {
+    row.features = b.features;
+    for (const f of Object.values(b.features)) f.okMs = Math.round(f.okMs * 1000) / 1000;
+  }
   return row;
 }

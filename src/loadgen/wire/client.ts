@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../../util/log.js';
-import { DEFAULT_MAX_MESSAGE, Deframer, Status, WireError, decodeGrpcMessage, frame, grpcTimeout } from './grpc.js';
+import { DEFAULT_MAX_MESSAGE, Status, WireError, frame, grpcTimeout } from './grpc.js';
 import {
   decodeHashKVResponse,
   decodePutResponse,
@@ -22,8 +22,10 @@ import {
   type WatchCreate,
   type WatchEvent,
 } from './proto.js';
+import { GrpcStream, readGrpc } from './stream.js';
 
 export { Status, WireError } from './grpc.js';
+export { GrpcStream } from './stream.js';
 export type { Kv, WatchEvent } from './proto.js';
 
 export interface WireClientOptions {
@@ -37,40 +39,6 @@ export interface WireClientOptions {
 const handshaken = new WeakSet<http2.Http2Session>();
 
 const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = http2.constants;
-
-type GrpcStatus = { code: number; message: string };
-
-/** Status from trailers (or trailers-only headers); undefined when absent. */
-function statusOf(h: http2.IncomingHttpHeaders): GrpcStatus | undefined {
-  const s = h['grpc-status'];
-  if (s === undefined) return undefined;
-  return { code: Number(s), message: decodeGrpcMessage(h['grpc-message']) };
-}
-
-/** Feeds a gRPC stream's messages to `onMessage`, reports framing errors to `onBad`, tracks the status. */
-function readGrpc(
-  stream: http2.ClientHttp2Stream,
-  maxMessage: number,
-  onMessage: (m: Buffer) => void,
-  onBad: (err: WireError) => void,
-): () => GrpcStatus | undefined {
-  let status: GrpcStatus | undefined;
-  const deframer = new Deframer(onMessage, maxMessage);
-  stream.on('response', (h) => (status = statusOf(h) ?? status));
-  stream.on('trailers', (h) => (status = statusOf(h) ?? status));
-  stream.on('data', (chunk: Buffer) => {
-    try {
-      deframer.push(chunk);
-    } catch (err) {
-      onBad(
-        err instanceof WireError
-          ? err
-          : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`),
-      );
-    }
-  });
-  return () => status;
-}
 
 export class EtcdWireClient {
   private session: http2.ClientHttp2Session | undefined;
@@ -143,8 +111,14 @@ export class EtcdWireClient {
   }
 
   /** One unary call; rejects with WireError on status != 0, reset, session loss or timeout. */
-  private unary(path: string, body: Buffer, timeoutMs: number): Promise<Buffer> {
+  private unary(path: string, body: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        const err = new WireError(Status.CANCELLED, `${path} aborted before it was sent`);
+        err.sent = false;
+        reject(err);
+        return;
+      }
       let stream: http2.ClientHttp2Stream;
       try {
         stream = this.open(path, timeoutMs);
@@ -159,6 +133,7 @@ export class EtcdWireClient {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         if (err) {
           // no handshake on this connection: the request never left this process
           if (!session || !handshaken.has(session)) err.sent = false;
@@ -169,6 +144,12 @@ export class EtcdWireClient {
         finish(new WireError('TIMEOUT', `${path} timed out after ${timeoutMs} ms`));
         stream.close(http2.constants.NGHTTP2_CANCEL);
       }, timeoutMs);
+      // an aborted call is cancelled at etcd too (RST_STREAM CANCEL ends the server's context)
+      const onAbort = () => {
+        finish(new WireError(Status.CANCELLED, `${path} aborted`));
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const statusNow = readGrpc(
         stream,
         this.maxMessage,
@@ -234,9 +215,21 @@ export class EtcdWireClient {
   /**
    * One unary call of any etcd method with an encoded request (wire/kv.ts encodes Range, Txn and
    * DeleteRange with it); never retried. Rejects like put(): WireError, `sent === false` when it never left.
+   * An aborted `signal` cancels the call's http2 stream and rejects with WireError(Status.CANCELLED).
    */
-  call(path: string, body: Buffer, timeoutMs: number): Promise<Buffer> {
-    return this.unary(path, body, timeoutMs);
+  call(path: string, body: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
+    return this.unary(path, body, timeoutMs, signal);
+  }
+
+  /**
+   * Opens a gRPC stream (bidi or server-streaming) of any etcd method, no deadline. `onMessage` gets each
+   * response message (a view into the received frame: copy what is kept past the callback's data);
+   * `onEnd` is called once when the stream ends by itself: undefined on status OK, else the WireError
+   * (reset, session loss, a garbled frame, a non-OK status). cancel() ends it without calling `onEnd`.
+   * Throws WireError('CLOSED') when the client is closed.
+   */
+  stream(path: string, onMessage: (m: Buffer) => void, onEnd: (err: WireError | undefined) => void): GrpcStream {
+    return new GrpcStream(this.open(path), path, this.maxMessage, onMessage, onEnd);
   }
 
   /** Drops the current connection (its calls and streams fail); the next call dials a fresh one. */

@@ -1,4 +1,4 @@
-// The KV calls a linearizability history needs, beside client.ts's put/range: Range (linearizable or
+// The KV calls a linearizability history needs, beside client.ts's put/range: Put (with a lease), Range (linearizable or
 // serializable, at a revision), Txn (compares on value / mod / create revision / version, success and
 // failure branches of put, delete and range) and DeleteRange. Hand-written protobuf (field numbers from
 // etcd's etcdserverpb/rpc.proto, v3.4); never retried.
@@ -6,6 +6,7 @@ import type { EtcdWireClient } from './client.js';
 import {
   ProtoWriter,
   decodeHeaderRevision,
+  decodeKv,
   decodePutResponse,
   decodeRangeResponse,
   readLengthDelimited,
@@ -31,6 +32,12 @@ export interface RangeResult {
   count: number;
 }
 
+export interface PutResult {
+  revision: number;
+  /** the key's state before the put, when asked for (prevKv) and the key existed */
+  prevKv?: Kv;
+}
+
 export interface DeleteResult {
   revision: number;
   /** keys deleted (0: nothing there, no revision created) */
@@ -49,7 +56,7 @@ export interface Compare {
 }
 
 export type TxnOp =
-  | { put: { key: Uint8Array | string; value: Uint8Array | string } }
+  | { put: { key: Uint8Array | string; value: Uint8Array | string; lease?: bigint } }
   | { del: { key: Uint8Array | string; rangeEnd?: Uint8Array } }
   | { range: { key: Uint8Array | string } & RangeOptions };
 
@@ -88,6 +95,38 @@ export function encodeRangeRequest(key: Uint8Array | string, opts: RangeOptions 
   return w.finish();
 }
 
+/** PutRequest { key = 1; value = 2; lease = 3; prev_kv = 4 } */
+export function encodePutRequest(
+  key: Uint8Array | string,
+  value: Uint8Array | string,
+  opts: { lease?: bigint; prevKv?: boolean } = {},
+): Buffer {
+  const w = new ProtoWriter();
+  w.bytes(1, toBytes(key));
+  const v = toBytes(value);
+  if (v.length) w.bytes(2, v);
+  w.int64(3, opts.lease ?? 0n);
+  w.bool(4, opts.prevKv);
+  return w.finish();
+}
+
+/** PutResponse { header = 1; prev_kv = 2 } */
+export function decodePutResponseFull(b: Uint8Array): PutResult {
+  const out: PutResult = { revision: 0 };
+  let pos = 0;
+  while (pos < b.length) {
+    const [tag, p] = readVarint(b, pos);
+    pos = p;
+    if (tag === 0x0a || tag === 0x12) {
+      const [s, e] = readLengthDelimited(b, pos, b.length);
+      if (tag === 0x0a) out.revision = decodeHeaderRevision(b, s, e);
+      else out.prevKv = decodeKv(b, s, e);
+      pos = e;
+    } else pos = skipField(b, pos, tag & 7, b.length);
+  }
+  return out;
+}
+
 /** DeleteRangeRequest { key = 1; range_end = 2 } */
 export function encodeDeleteRange(key: Uint8Array | string, rangeEnd?: Uint8Array): Buffer {
   const w = new ProtoWriter();
@@ -118,13 +157,8 @@ export function encodeCompare(c: Compare): Buffer {
 /** RequestOp { request_range = 1; request_put = 2; request_delete_range = 3 } */
 export function encodeRequestOp(op: TxnOp): Buffer {
   const w = new ProtoWriter();
-  if ('put' in op) {
-    const inner = new ProtoWriter();
-    inner.bytes(1, toBytes(op.put.key));
-    const v = toBytes(op.put.value);
-    if (v.length) inner.bytes(2, v);
-    w.bytes(2, inner.finish());
-  } else if ('del' in op) w.bytes(3, encodeDeleteRange(op.del.key, op.del.rangeEnd));
+  if ('put' in op) w.bytes(2, encodePutRequest(op.put.key, op.put.value, op.put));
+  else if ('del' in op) w.bytes(3, encodeDeleteRange(op.del.key, op.del.rangeEnd));
   else w.bytes(1, encodeRangeRequest(op.range.key, op.range));
   return w.finish();
 }
@@ -211,6 +245,17 @@ export async function kvRange(
 /** A Txn: the compares, then the success or the failure branch. */
 export async function kvTxn(client: EtcdWireClient, req: TxnRequest, opts: { timeoutMs: number }): Promise<TxnResult> {
   return decodeTxnResponse(await client.call('/etcdserverpb.KV/Txn', encodeTxn(req), opts.timeoutMs));
+}
+
+/** A Put, bound to `lease` when given (the key is deleted when the lease ends); never retried. */
+export async function kvPut(
+  client: EtcdWireClient,
+  key: Uint8Array | string,
+  value: Uint8Array | string,
+  opts: { timeoutMs: number; lease?: bigint; prevKv?: boolean },
+): Promise<PutResult> {
+  const body = encodePutRequest(key, value, opts);
+  return decodePutResponseFull(await client.call('/etcdserverpb.KV/Put', body, opts.timeoutMs));
 }
 
 /** A DeleteRange of one key (or [key, rangeEnd)); `deleted` says how many keys were there. */

@@ -1,6 +1,6 @@
 // Hand-written protobuf for the few etcd messages the load hot path uses (field numbers from etcd's
 // etcdserverpb/rpc.proto and mvccpb/kv.proto, v3.4). Only what is needed is encoded; decoders skip
-// unknown fields. Integers are JS numbers: revisions and ids stay far below 2^53.
+// unknown fields. Integers are JS numbers (revisions stay far below 2^53), except int64 ids such as leases: bigint.
 
 export interface Kv {
   key: Uint8Array;
@@ -57,6 +57,24 @@ class Writer {
       v = Math.floor(v / 0x80);
     }
     this.buf[this.len++] = v;
+  }
+
+  /** An int64 as a varint (lease ids use all 63 bits): two's complement when negative. */
+  varintBig(v: bigint): void {
+    this.ensure(10);
+    let u = BigInt.asUintN(64, v);
+    while (u >= 0x80n) {
+      this.buf[this.len++] = Number(u & 0x7fn) | 0x80;
+      u >>= 7n;
+    }
+    this.buf[this.len++] = Number(u);
+  }
+
+  /** proto3 int64 field from a bigint; 0 is omitted */
+  int64(field: number, v: bigint): void {
+    if (v === 0n) return;
+    this.tag(field, 0);
+    this.varintBig(v);
   }
 
   tag(field: number, wire: number): void {
@@ -207,6 +225,20 @@ function varint(b: Uint8Array, pos: number): [number, number] {
   throw new ProtoError('varint too long');
 }
 
+/** Reads an int64 varint as a bigint (exact above 2^53); returns [value, next position]. */
+function varintBig(b: Uint8Array, pos: number): [bigint, number] {
+  let v = 0n;
+  let shift = 0n;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= b.length) throw new ProtoError('truncated varint');
+    const c = b[pos++];
+    v |= BigInt(c & 0x7f) << shift;
+    shift += 7n;
+    if (c < 0x80) return [BigInt.asIntN(64, v), pos];
+  }
+  throw new ProtoError('varint too long');
+}
+
 function slowSigned(b: Uint8Array, start: number, end: number): number {
   let v = 0n;
   for (let i = end - 1; i >= start; i--) v = (v << 7n) | BigInt(b[i] & 0x7f);
@@ -298,7 +330,13 @@ export function decodeKv(b: Uint8Array, pos: number, end: number): Kv {
 const EMPTY = new Uint8Array(0);
 
 /** The encoding and decoding pieces, for the messages other modules of wire/ encode (wire/kv.ts). */
-export { Writer as ProtoWriter, varint as readVarint, skip as skipField, lengthDelimited as readLengthDelimited };
+export {
+  Writer as ProtoWriter,
+  varint as readVarint,
+  varintBig as readVarintBig,
+  skip as skipField,
+  lengthDelimited as readLengthDelimited,
+};
 
 /** PutResponse { header = 1 } → header revision */
 export function decodePutResponse(b: Uint8Array): { revision: number } {
