@@ -53,6 +53,13 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/**
+ * One turn of the event loop. An await continuation can run in the microtasks Node drains inside an
+ * http2 callback (a stream closed by the peer); resetting another stream there re-enters nghttp2's send
+ * from its receive and spins forever (seen on Node 20.20). Streams are closed after this hop.
+ */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** etcd's answers that say the request did nothing (a stale key, an unknown lease, a bad argument) */
 const REFUSED: readonly unknown[] = [Status.INVALID_ARGUMENT, Status.NOT_FOUND, Status.FAILED_PRECONDITION];
 
@@ -100,6 +107,8 @@ export class Contender {
       }
     }
     await this.endSession();
+    // this continuation may run inside an http2 callback (the revoke's answer): reset a turn later
+    await nextTurn();
     this.watch?.close();
   }
 
@@ -192,7 +201,7 @@ export class Contender {
     } catch (err) {
       if (session.lost.aborted && !env.halted.aborted) return 'lost';
       // gave up its place (halt, wait timeout): its key must go, else it blocks the others until the TTL
-      await this.op('release', () => release(client, 'recipe', key, { timeoutMs })).catch(() => undefined);
+      await this.op('withdraw', () => release(client, 'recipe', key, { timeoutMs })).catch(() => undefined);
       throw err;
     }
     if (r === 'lost') return 'lost';
@@ -209,7 +218,8 @@ export class Contender {
   private watchStream(): WatchStream {
     const client = this.conn.client;
     if (this.watch && !this.watch.closed && this.watchClient === client) return this.watch;
-    this.watch?.close();
+    const old = this.watch;
+    if (old) setImmediate(() => old.close());
     const ws = client.watchStream();
     ws.setMaxListeners(0);
     ws.on('error', (err: Error) => this.env.ctx.logger.debug({ err: err.message }, 'lock watch stream broke'));

@@ -23,7 +23,7 @@ export class LockWorkload implements Workload {
   readonly book: WorkloadBook;
   readonly checker: LockChecker;
   private readonly env: LockEnv;
-  private readonly contenders: Contender[];
+  readonly contenders: Contender[];
   private readonly haltCtl = new AbortController();
   /** grants and their waits since the last status line */
   private lineWaits: number[] = [];

@@ -52,16 +52,14 @@ export class Session {
 
   private renew(): void {
     if (this.ended || this.lost.aborted) return;
-    if (this.stream && this.streamClient !== this.conn.client) {
-      this.stream.close();
-      this.stream = undefined;
-    }
+    if (this.stream && this.streamClient !== this.conn.client) this.closeStream();
     if (!this.stream) {
       const s = leaseKeepAlive(this.conn.client);
       s.on('response', (id: bigint, ttl: number) => {
         if (id !== this.id) return;
         if (ttl > 0) this.renewals++;
-        else this.lostCtl.abort(new Error(`lease ${this.hex} is gone`));
+        // told inside the stream's data callback: what the abort ends (an http2 call) ends a turn later
+        else setImmediate(() => this.lostCtl.abort(new Error(`lease ${this.hex} is gone`)));
       });
       s.on('error', (err: Error) => this.onError(`keepalive of lease ${this.hex}: ${err.message}`));
       this.stream = s;
@@ -75,8 +73,14 @@ export class Session {
   stop(): void {
     this.ended = true;
     clearTimeout(this.timer);
-    this.stream?.close();
+    this.closeStream();
+  }
+
+  /** Resets the keepalive stream a turn later: the caller may run inside another stream's http2 callback. */
+  private closeStream(): void {
+    const s = this.stream;
     this.stream = undefined;
+    if (s) setImmediate(() => s.close());
   }
 
   /** Stops renewing and revokes the lease (its keys go with it); a failure leaves it to expire. */
