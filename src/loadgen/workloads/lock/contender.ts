@@ -78,6 +78,8 @@ export class Contender {
     readonly name: string,
     readonly recipe: Recipe,
     private readonly conn: Connection,
+    /** where its lease is granted and kept alive: another link than its lock calls' when there are several */
+    private readonly leaseConn: Connection,
     private readonly env: LockEnv,
   ) {}
 
@@ -137,7 +139,7 @@ export class Contender {
       if (this.session) env.book.count('sessionsLost');
       await this.endSession();
       const opts = { timeoutMs: p.putTimeout, onError: (m: string) => env.ctx.error(`lock ${this.name}: ${m}`) };
-      this.session = await this.op('leaseGrant', () => Session.open(this.conn, p.sessionTtl, opts));
+      this.session = await this.op('leaseGrant', () => Session.open(this.leaseConn, p.sessionTtl, opts));
     }
     const session = this.session;
     const signal = AbortSignal.any([env.halted, session.lost]);

@@ -47,10 +47,19 @@ export class LockWorkload implements Workload {
       granted: (ms) => void lines.push(ms),
       inFlight: 0,
     };
+    // a contender's keepalives go over the next connection: a fault on that link lets its lease expire
+    // while its lock call (etcd #11456's waiter) or its hold goes on over its own link
     const conns = ctx.pool.connections;
     this.contenders = Array.from(
       { length: p.lockContenders },
-      (_, i) => new Contender(`c${i}`, i % 2 === 0 ? 'recipe' : 'rpc', conns[i % conns.length], this.env),
+      (_, i) =>
+        new Contender(
+          `c${i}`,
+          i % 2 === 0 ? 'recipe' : 'rpc',
+          conns[i % conns.length],
+          conns[(i + 1) % conns.length],
+          this.env,
+        ),
     );
   }
 
