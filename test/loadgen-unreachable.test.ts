@@ -62,7 +62,7 @@ t.test('bad profiles are rejected with the field named', async (t) => {
         endpoints: ['127.0.0.1:1'],
         reportDir: null,
       }),
-    { name: 'Invalid', message: /workloads: unknown nope \(known: put, watch, kv\)/ },
+    { name: 'Invalid', message: /workloads: unknown nope \(known: put, watch, kv\b[^)]*\block\b/ },
   );
   t.match(loadProfileSchema.parse({}).workloads, ['put', 'watch'], 'puts and the watch fleet by default');
   t.match(
