@@ -8,6 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LoadRunner, type LoadSummary } from '../src/loadgen/runner.js';
+import { EtcdWireClient } from '../src/loadgen/wire/client.js';
+import { kvRange } from '../src/loadgen/wire/kv.js';
+import { prefixEnd } from '../src/loadgen/wire/proto.js';
+import { LockWorkload } from '../src/loadgen/workloads/lock/index.js';
 import { parseFaultSpec } from '../src/proxy/faults/registry.js';
 import { loadProfileSchema } from '../src/schema/load.js';
 import { launchForTest } from './helpers/cluster.js';
@@ -19,7 +23,6 @@ const link = await startLink({ name: 'lock-link', upstreamPort: Number(direct.sp
 t.teardown(() => link.close());
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-soak-lock-unsafe-'));
 t.teardown(() => fs.rmSync(reportDir, { recursive: true, force: true }));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test("a waiter's keepalive link blackholed past its TTL: unsafe grants, fencing holds", async (t) => {
   // connection 0 through the link, 1 direct: c0 (client recipe) locks over the link and keeps its
@@ -41,7 +44,15 @@ t.test("a waiter's keepalive link blackholed past its TTL: unsafe grants, fencin
   });
   const done = new Promise<LoadSummary>((res) => r.once('done', res));
   await r.start();
-  await sleep(2000);
+  // the blackhole starts once both contenders are in line (both keys under the mutex): c0 is then
+  // holding or waiting, and its key stays (its lease kept alive directly) until it gives up
+  const lock = r.workloads.find((w): w is LockWorkload => w instanceof LockWorkload)!;
+  const mutex = `${lock.base}mutex/`;
+  const c = new EtcdWireClient(direct);
+  t.teardown(() => c.close());
+  const deadline = Date.now() + 10_000;
+  while ((await kvRange(c, mutex, { rangeEnd: prefixEnd(mutex), timeoutMs: 2000 })).count < 2)
+    if (Date.now() > deadline) throw new Error('the two contenders never queued together');
   // longer than the blackholed contender's way out (a watch recheck, a Range and a withdraw timing
   // out: 2 + 5 + 5 s) before it revokes its lease directly and so frees the mutex: the waiter's lease
   // is long gone by then, and its keepalives have not told it yet
