@@ -3,6 +3,7 @@
 import { ConfigWorkload } from './config/index.js';
 import { ElectionWorkload } from './election/index.js';
 import { KvWorkload } from './kv/index.js';
+import { LockWorkload } from './lock/index.js';
 import { PutWorkload } from './put/index.js';
 import { RegistryWorkload } from './registry/index.js';
 import type { WorkloadFactory } from './types.js';
@@ -15,6 +16,7 @@ export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
   config: (ctx) => new ConfigWorkload(ctx),
   election: (ctx) => new ElectionWorkload(ctx),
   registry: (ctx) => new RegistryWorkload(ctx),
+  lock: (ctx) => new LockWorkload(ctx),
 };
 
 export type { Workload, WorkloadContext, WorkloadFactory, KeySpace, GeneratorFault } from './types.js';
@@ -22,5 +24,6 @@ export { PutWorkload } from './put/index.js';
 export { ElectionWorkload } from './election/index.js';
 export { KvWorkload, type KvLine, type KvStatus } from './kv/index.js';
 export { ConfigWorkload } from './config/index.js';
+export { LockWorkload } from './lock/index.js';
 export { WatchWorkload, type Watcher, type WatcherStatus } from './watch/index.js';
 export { RegistryWorkload } from './registry/index.js';
