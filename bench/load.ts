@@ -172,25 +172,33 @@ async function main(): Promise<void> {
           const e0 = etcdCpu();
           const at = { client, conns, inFlight, round: round + 1 };
           if (client === GO) {
-            // sized from this pair's own figures (Go's last run here, else this pair's wire run) so
-            // that it runs about --seconds like the others
+            // sized from Go's own rate at this pair so that it runs about --seconds like the others:
+            // its last run here, else a one-second calibration run (not counted) sized from the wire run
+            const goPut = (total: number) =>
+              runGoBench(
+                goBin!,
+                [
+                  `--endpoints=${putEndpoints.join(',')}`,
+                  `--conns=${conns}`,
+                  `--clients=${inFlight}`,
+                  'put',
+                  `--total=${total}`,
+                  '--val-size=256',
+                  '--key-space-size=1000',
+                ],
+                (seconds * 10 + 60) * 1000,
+              );
             const mine = (c: string) =>
               puts.filter((p) => p.client === c && p.conns === conns && p.inFlight === inFlight && !p.error).at(-1);
-            const rate = mine(GO)?.putsPerSec ?? mine(WIRE)?.putsPerSec ?? 2000;
+            let rate = mine(GO)?.putsPerSec;
+            if (rate === undefined) {
+              const guess = Math.max(200, Math.round(mine(WIRE)?.putsPerSec ?? 2000));
+              rate = parseGoReport((await goPut(guess)).out).requestsPerSec ?? guess;
+              await compactAndDefragment(endpoints);
+            }
             const total = Math.max(1000, Math.round(rate * seconds));
-            const run = await runGoBench(
-              goBin!,
-              [
-                `--endpoints=${putEndpoints.join(',')}`,
-                `--conns=${conns}`,
-                `--clients=${inFlight}`,
-                'put',
-                `--total=${total}`,
-                '--val-size=256',
-                '--key-space-size=1000',
-              ],
-              (seconds * 10 + 60) * 1000,
-            );
+            const g0 = etcdCpu();
+            const run = await goPut(total);
             const r = parseGoReport(run.out);
             const ok = !run.error && r.requestsPerSec !== undefined;
             puts.push({
@@ -201,7 +209,7 @@ async function main(): Promise<void> {
               p99ms: r.p99ms,
               clientCores: run.cpuSec / run.wallSec,
               clientUsPerPut: ok ? (run.cpuSec / total) * 1e6 : NaN,
-              etcdCores: cores(e0, run.wallSec),
+              etcdCores: cores(g0, run.wallSec),
               error: run.error ?? (ok ? undefined : 'no Requests/sec in its output'),
             });
             continue;
