@@ -16,7 +16,10 @@ export interface FanoutRun {
   puts: number;
   events: number;
   expectedEvents: number;
+  /** events over the time from the first put to the last event (as Go's watch counts its own) */
   eventsPerSec: number;
+  /** the mean of the full report intervals (ours only) */
+  steadyEventsPerSec?: number;
   watchP99ms?: number;
   clientCores: number;
   clientUsPerEvent: number;
@@ -27,6 +30,34 @@ export interface FanoutRun {
 }
 
 export type EtcdCpu = () => number | undefined;
+
+interface Line {
+  elapsed: number;
+  eventRate: number;
+  counts: { ok: number; events: number };
+}
+
+/**
+ * Events per second from the first put to the last event checked, the way Go's watch benchmark counts
+ * its own (puts to the last event), from the 1 s report lines: the first put is placed by the open-loop
+ * rate (the first line's acknowledged puts went out at `rate` just before it), and the last event by
+ * interpolation inside the line that reached the total.
+ */
+function overallRate(lines: Line[], rate: number, total: number): number | undefined {
+  const first = lines.find((l) => l.counts.ok > 0);
+  if (!first || !total) return undefined;
+  const start = first.elapsed - first.counts.ok / rate;
+  let prev = { elapsed: start, events: 0 };
+  for (const l of lines) {
+    if (l.counts.events >= total) {
+      const span = l.counts.events - prev.events;
+      const end = span > 0 ? prev.elapsed + ((total - prev.events) / span) * (l.elapsed - prev.elapsed) : l.elapsed;
+      return end > start ? total / (end - start) : undefined;
+    }
+    if (l.elapsed > start) prev = { elapsed: l.elapsed, events: l.counts.events };
+  }
+  return undefined;
+}
 
 export async function wireFanout(
   endpoints: string[],
@@ -51,8 +82,8 @@ export async function wireFanout(
     endpoints,
     reportDir: null,
   });
-  const rates: number[] = [];
-  runner.on('interval', (l: { eventRate: number }) => rates.push(l.eventRate));
+  const lines: Line[] = [];
+  runner.on('interval', (l: Line) => lines.push(l));
   const cpu0 = process.cpuUsage();
   const e0 = etcdCpu();
   const t0 = performance.now();
@@ -62,7 +93,7 @@ export async function wireFanout(
   const wall = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(cpu0);
   const e1 = etcdCpu();
-  const steady = rates.slice(1, -1);
+  const steady = lines.slice(1, -1).map((l) => l.eventRate);
   const cpuSec = (c.user + c.system) / 1e6;
   return {
     client: WIRE,
@@ -72,7 +103,8 @@ export async function wireFanout(
     puts: s.counts.ok,
     events: s.counts.events,
     expectedEvents: (s.counts.ok + s.counts.applied) * watchers,
-    eventsPerSec: steady.length ? steady.reduce((a, b) => a + b, 0) / steady.length : s.averages.eventRate,
+    eventsPerSec: overallRate(lines, rate, s.counts.events) ?? s.averages.eventRate,
+    steadyEventsPerSec: steady.length ? steady.reduce((a, b) => a + b, 0) / steady.length : undefined,
     watchP99ms: s.latency.watch.p99,
     clientCores: cpuSec / wall,
     clientUsPerEvent: s.counts.events ? (cpuSec / s.counts.events) * 1e6 : NaN,

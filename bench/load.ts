@@ -367,7 +367,7 @@ function report(o: {
       for (const r of runs.filter((x) => x.violations || x.overloadedIntervals))
         t += `    round ${r.round}: ${r.violations} violations, generator overloaded in ${r.overloadedIntervals} intervals\n`;
     }
-    if (fan[GO]) t += `  (Go's watch puts 4-byte values and checks nothing; events/s is its own count over its run)\n`;
+    t += `  (events/s: from the first put to the last event, as Go's watch counts its own; Go's puts 4-byte values and checks nothing)\n`;
     ratios['events/s wire/go'] = medianRatio(fan[WIRE]?.eventsPerSec, fan[GO]?.eventsPerSec);
     ratios['µs/event wire/go'] = medianRatio(fan[WIRE]?.clientUsPerEvent, fan[GO]?.clientUsPerEvent);
   }
