@@ -1,27 +1,43 @@
 // Load-generator benchmark against a local 3-member cluster (or --endpoints): (a) max put throughput of
-// the lean wire client vs the npm etcd3 client at the same connections/in-flight, (b) watch fan-out:
-// events delivered *and checked* per second with 1,000 watchers on one key. Optionally runs etcd's Go
-// `benchmark` tool at the same settings in the same run. Prints a table and writes JSON.
-import { execFile } from 'node:child_process';
+// the lean wire client vs the npm etcd3 client (and etcd's Go `benchmark put` with --go-bench) at the
+// same connections/in-flight, with each client's CPU per put; (b) watch fan-out: events delivered *and
+// checked* per second with N watchers on one key (and Go's `benchmark watch` at the same watchers, streams
+// and put rate). Contenders run in interleaved rounds, the keyspace compacted and defragmented before
+// each run; every figure is the median of the rounds with its min–max. Prints tables and writes JSON.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { controlClient, memberStatuses } from '../src/etcd/control.js';
 import { startCluster, type Cluster } from '../src/cluster/launch.js';
-import { LoadRunner } from '../src/loadgen/runner.js';
-import { loadProfileSchema } from '../src/schema/load.js';
 import { EtcdWireClient } from '../src/loadgen/wire/client.js';
-import { packageRoot, percentile, writeResults } from './lib.js';
+import { parseGoReport, runGoBench } from './go-bench.js';
+import { GO, WIRE, goFanout, wireFanout, type FanoutRun } from './load-fanout.js';
+import {
+  compactAndDefragment,
+  formatSpread,
+  machineLoad,
+  medianRatio,
+  packageRoot,
+  percentile,
+  processesCpuSeconds,
+  roundOrder,
+  spread,
+  writeResults,
+  type Spread,
+} from './lib.js';
 
 const HELP = `Usage: npm run bench:load -- [options]
 
   --endpoints LIST     use an existing cluster (default: start a local 3-member one)
   --pairs LIST         connections/in-flight pairs for max put throughput (default 1/64,4/256)
   --seconds N          seconds per throughput run (default 6)
+  --rounds N           interleaved rounds of every contender; figures are medians (default 3)
   --watchers N         watchers for the fan-out run, all on one key (default 1000)
   --watch-rate N       puts/s during the fan-out run (default 200)
   --streams N          watch streams (connections) for the fan-out run (default 4)
   --watch-seconds N    length of the fan-out run (default 10)
-  --go-bench PATH      etcd's Go benchmark binary: also measured at the same settings
+  --go-bench PATH      etcd's Go \`benchmark\` tool (v3.4 tools/benchmark; Debian does not package it,
+                       build it from etcd's source): its \`put\` runs at each pair and its \`watch\` at the
+                       same watchers, streams and put rate, in the same rounds, with its own CPU
   --skip-etcd3         do not measure the npm etcd3 client
   --all-endpoints      spread puts over every endpoint (default: the leader only, as etcd's own
                        benchmark numbers are usually taken)
@@ -29,25 +45,31 @@ const HELP = `Usage: npm run bench:load -- [options]
   -h, --help           this text`;
 
 const root = packageRoot(import.meta.url);
+const ETCD3 = 'npm etcd3';
 
-interface PutResult {
+/** One run of one contender. CPU: the client's own process (this one, or the Go tool's). */
+interface PutRun {
   client: string;
   conns: number;
   inFlight: number;
+  round: number;
+  puts: number;
   putsPerSec: number;
   p50ms?: number;
   p99ms?: number;
-  cpu?: number;
+  clientCores: number;
+  clientUsPerPut: number;
+  /** the etcd members' CPU over the run (local cluster only) */
+  etcdCores?: number;
+  error?: string;
 }
 
 /** Closed-loop puts: `inFlight` workers, each putting as soon as its previous put returns. */
 async function maxPuts(
-  name: string,
-  conns: number,
   inFlight: number,
   seconds: number,
   put: (worker: number, key: string, value: Buffer) => Promise<unknown>,
-): Promise<PutResult> {
+) {
   const value = Buffer.alloc(256, 0x61);
   const lat = new Float64Array(2_000_000);
   let n = 0;
@@ -67,23 +89,9 @@ async function maxPuts(
   );
   const wall = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(cpu0);
-  return {
-    client: name,
-    conns,
-    inFlight,
-    putsPerSec: n / wall,
-    p50ms: percentile(lat, 50, Math.min(n, lat.length)),
-    p99ms: percentile(lat, 99, Math.min(n, lat.length)),
-    cpu: (c.user + c.system) / 1e6 / wall,
-  };
-}
-
-function goBench(bin: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(bin, args, { timeout: 300000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${bin} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout + stderr),
-    ),
-  );
+  const cpuSec = (c.user + c.system) / 1e6;
+  const m = Math.min(n, lat.length);
+  return { puts: n, wall, cpuSec, p50ms: percentile(lat, 50, m), p99ms: percentile(lat, 99, m) };
 }
 
 async function main(): Promise<void> {
@@ -92,6 +100,7 @@ async function main(): Promise<void> {
       endpoints: { type: 'string' },
       pairs: { type: 'string', default: '1/64,4/256' },
       seconds: { type: 'string', default: '6' },
+      rounds: { type: 'string', default: '3' },
       watchers: { type: 'string', default: '1000' },
       'watch-rate': { type: 'string', default: '200' },
       streams: { type: 'string', default: '4' },
@@ -121,6 +130,13 @@ async function main(): Promise<void> {
       return { conns: c, inFlight: f };
     });
   const seconds = num('seconds');
+  const rounds = Math.round(num('rounds'));
+  const goBin = values['go-bench'];
+  const watchers = Math.round(num('watchers'));
+  const streams = Math.round(num('streams'));
+  const watchRate = num('watch-rate');
+  const watchSeconds = num('watch-seconds');
+  const loadBefore = machineLoad();
 
   let cluster: Cluster | undefined;
   let endpoints: string[];
@@ -130,115 +146,249 @@ async function main(): Promise<void> {
     cluster = await startCluster({ size: 3 });
     endpoints = cluster.clientEndpoints();
   }
-  const puts: PutResult[] = [];
-  let fanout: Record<string, number> = {};
+  // the members' CPU over a run, when they are ours to see
+  const etcdCpu = () => (cluster ? processesCpuSeconds(cluster.members.map((m) => m.pid)) : undefined);
+  const cores = (cpu0: number | undefined, wall: number) => {
+    const c = etcdCpu();
+    return c === undefined || cpu0 === undefined ? undefined : (c - cpu0) / wall;
+  };
+
+  const puts: PutRun[] = [];
+  const fanouts: FanoutRun[] = [];
   try {
     let putEndpoints = endpoints;
     if (!values['all-endpoints']) {
       const leader = (await memberStatuses(endpoints)).find((m) => m.isLeader);
       if (leader) putEndpoints = [leader.endpoint];
     }
+    const contenders = [WIRE, ...(values['skip-etcd3'] ? [] : [ETCD3]), ...(goBin ? [GO] : [])];
     for (const { conns, inFlight } of pairs) {
-      process.stderr.write(`put throughput ${conns} conns / ${inFlight} in flight to ${putEndpoints.join(',')}...\n`);
-      const wires = Array.from({ length: conns }, (_, i) => new EtcdWireClient(putEndpoints[i % putEndpoints.length]));
-      puts.push(
-        await maxPuts('wire (etcd-soak)', conns, inFlight, seconds, (w, k, v) =>
-          wires[w % conns].put(k, v, { timeoutMs: 10000 }),
-        ),
-      );
-      wires.forEach((c) => c.close());
-      if (!values['skip-etcd3']) {
-        const e3 = Array.from({ length: conns }, (_, i) =>
-          controlClient([putEndpoints[i % putEndpoints.length]], { deadlineMs: 10000 }),
-        );
-        puts.push(
-          await maxPuts('npm etcd3', conns, inFlight, seconds, (w, k, v) => e3[w % conns].put(k).value(v).exec()),
-        );
-        e3.forEach((c) => c.close());
-      }
-      if (values['go-bench']) {
-        const total = Math.round((puts[puts.length - 2]?.putsPerSec ?? 5000) * seconds);
-        const out = await goBench(values['go-bench'], [
-          `--endpoints=${putEndpoints.join(',')}`,
-          `--conns=${conns}`,
-          `--clients=${inFlight}`,
-          'put',
-          `--total=${total}`,
-          '--val-size=256',
-          '--key-space-size=1000',
-        ]);
-        const m = /Requests\/sec:\s*([\d.]+)/.exec(out);
-        puts.push({ client: 'Go benchmark', conns, inFlight, putsPerSec: m ? Number(m[1]) : NaN });
+      for (let round = 0; round < rounds; round++) {
+        for (const client of roundOrder(contenders, round)) {
+          await compactAndDefragment(endpoints);
+          process.stderr.write(
+            `round ${round + 1}/${rounds}: ${client}, ${conns} conns / ${inFlight} in flight to ${putEndpoints.join(',')}...\n`,
+          );
+          const e0 = etcdCpu();
+          const at = { client, conns, inFlight, round: round + 1 };
+          if (client === GO) {
+            // sized from Go's own rate at this pair so that it runs about --seconds like the others:
+            // its last run here, else a one-second calibration run (not counted) sized from the wire run
+            const goPut = (total: number) =>
+              runGoBench(
+                goBin!,
+                [
+                  `--endpoints=${putEndpoints.join(',')}`,
+                  `--conns=${conns}`,
+                  `--clients=${inFlight}`,
+                  'put',
+                  `--total=${total}`,
+                  '--val-size=256',
+                  '--key-space-size=1000',
+                ],
+                (seconds * 10 + 60) * 1000,
+              );
+            const mine = (c: string) =>
+              puts.filter((p) => p.client === c && p.conns === conns && p.inFlight === inFlight && !p.error).at(-1);
+            let rate = mine(GO)?.putsPerSec;
+            if (rate === undefined) {
+              const guess = Math.max(200, Math.round(mine(WIRE)?.putsPerSec ?? 2000));
+              rate = parseGoReport((await goPut(guess)).out).requestsPerSec ?? guess;
+              await compactAndDefragment(endpoints);
+            }
+            const total = Math.max(1000, Math.round(rate * seconds));
+            const g0 = etcdCpu();
+            const run = await goPut(total);
+            const r = parseGoReport(run.out);
+            const ok = !run.error && r.requestsPerSec !== undefined;
+            puts.push({
+              ...at,
+              puts: ok ? total : 0,
+              putsPerSec: ok ? r.requestsPerSec! : NaN,
+              p50ms: r.p50ms,
+              p99ms: r.p99ms,
+              clientCores: run.cpuSec / run.wallSec,
+              clientUsPerPut: ok ? (run.cpuSec / total) * 1e6 : NaN,
+              etcdCores: cores(g0, run.wallSec),
+              error: run.error ?? (ok ? undefined : 'no Requests/sec in its output'),
+            });
+            continue;
+          }
+          let m: Awaited<ReturnType<typeof maxPuts>>;
+          if (client === WIRE) {
+            const wires = Array.from(
+              { length: conns },
+              (_, i) => new EtcdWireClient(putEndpoints[i % putEndpoints.length]),
+            );
+            m = await maxPuts(inFlight, seconds, (w, k, v) => wires[w % conns].put(k, v, { timeoutMs: 10000 }));
+            wires.forEach((c) => c.close());
+          } else {
+            const e3 = Array.from({ length: conns }, (_, i) =>
+              controlClient([putEndpoints[i % putEndpoints.length]], { deadlineMs: 10000 }),
+            );
+            m = await maxPuts(inFlight, seconds, (w, k, v) => e3[w % conns].put(k).value(v).exec());
+            e3.forEach((c) => c.close());
+          }
+          puts.push({
+            ...at,
+            puts: m.puts,
+            putsPerSec: m.puts / m.wall,
+            p50ms: m.p50ms,
+            p99ms: m.p99ms,
+            clientCores: m.cpuSec / m.wall,
+            clientUsPerPut: (m.cpuSec / m.puts) * 1e6,
+            etcdCores: cores(e0, m.wall),
+          });
+        }
       }
     }
 
-    process.stderr.write(`watch fan-out: ${values.watchers} watchers on one key, ${values['watch-rate']} puts/s...\n`);
-    const runner = new LoadRunner({
-      profile: loadProfileSchema.parse({
-        watchers: num('watchers'),
-        keys: 1,
-        connections: num('streams'),
-        rate: num('watch-rate'),
-        duration: `${num('watch-seconds')}s`,
-        interval: '1s',
-        settle: '10s',
-        maxInFlight: 4096,
-      }),
-      endpoints,
-      reportDir: null,
-    });
-    const rates: number[] = [];
-    runner.on('interval', (l) => rates.push(l.eventRate));
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const done = new Promise<import('../src/loadgen/report.js').LoadSummary>((r) => runner.once('done', r));
-    await runner.start();
-    const s = await done;
-    const wall = (performance.now() - t0) / 1000;
-    const c = process.cpuUsage(cpu0);
-    const steady = rates.slice(1, -1);
-    fanout = {
-      watchers: num('watchers'),
-      putRate: num('watch-rate'),
-      puts: s.counts.ok,
-      eventsChecked: s.counts.events,
-      expectedEvents: (s.counts.ok + s.counts.applied) * num('watchers'),
-      checkedEventsPerSec: steady.length ? steady.reduce((a, b) => a + b, 0) / steady.length : s.averages.eventRate,
-      watchP99ms: s.latency.watch.p99,
-      generatorOverloadedIntervals: s.counts.overloadedIntervals,
-      violations: s.violations.ordered + s.violations.unique + s.violations.reliable + s.violations.unexpected,
-      cpu: (c.user + c.system) / 1e6 / wall,
-    };
+    const fanContenders = [WIRE, ...(goBin ? [GO] : [])];
+    for (let round = 0; round < rounds; round++) {
+      for (const client of roundOrder(fanContenders, round)) {
+        await compactAndDefragment(endpoints);
+        process.stderr.write(
+          `round ${round + 1}/${rounds}: ${client} watch fan-out, ${watchers} watchers on one key, ${watchRate} puts/s...\n`,
+        );
+        fanouts.push(
+          client === GO
+            ? await goFanout(goBin!, endpoints, round + 1, watchers, streams, watchRate, watchSeconds, etcdCpu)
+            : await wireFanout(endpoints, round + 1, watchers, streams, watchRate, watchSeconds, etcdCpu),
+        );
+      }
+    }
   } finally {
     await cluster?.stop();
   }
+  report({ puts, fanouts, pairs, endpoints, loadBefore, seconds, rounds, streams, watchSeconds, out: values.out });
+}
 
-  let table =
-    'max put throughput (256 B values)\n  client                conns  in-flight     puts/s    p50 ms    p99 ms   cpu (cores)\n';
-  for (const p of puts) {
-    table += `  ${p.client.padEnd(20)}${String(p.conns).padStart(6)}${String(p.inFlight).padStart(11)}${p.putsPerSec.toFixed(0).padStart(11)}${(p.p50ms?.toFixed(2) ?? '-').padStart(10)}${(p.p99ms?.toFixed(2) ?? '-').padStart(10)}${(p.cpu?.toFixed(2) ?? '-').padStart(14)}\n`;
+/** One table line: the first cell left-aligned, the others right-aligned, at least a space apart. */
+function row(widths: number[], cells: string[]): string {
+  return `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : ` ${c.padStart(widths[i])}`)).join('')}\n`;
+}
+
+function report(o: {
+  puts: PutRun[];
+  fanouts: FanoutRun[];
+  pairs: { conns: number; inFlight: number }[];
+  endpoints: string[];
+  loadBefore: ReturnType<typeof machineLoad>;
+  seconds: number;
+  rounds: number;
+  streams: number;
+  watchSeconds: number;
+  out?: string;
+}): void {
+  const loadAfter = machineLoad();
+  const put: Record<string, Record<string, Spread | undefined>> = {};
+  const ratios: Record<string, number | undefined> = {};
+  let t = `max put throughput, 256 B values, ${o.seconds} s runs; median (min–max) of ${o.rounds} interleaved rounds\n`;
+  const putCols = [18, 16, 22, 18, 20, 18, 16, 18];
+  t += row(putCols, [
+    'client',
+    'conns/in-flight',
+    'puts/s',
+    'p50 ms',
+    'p99 ms',
+    'client cores',
+    'client µs/put',
+    'etcd cores',
+  ]);
+  for (const { conns, inFlight } of o.pairs) {
+    const key = `${conns}/${inFlight}`;
+    for (const client of [WIRE, ETCD3, GO]) {
+      const runs = o.puts.filter((p) => p.client === client && p.conns === conns && p.inFlight === inFlight);
+      if (!runs.length) continue;
+      const s = (f: (p: PutRun) => number | undefined) => spread(runs.map(f));
+      const fig = {
+        putsPerSec: s((p) => p.putsPerSec),
+        p50ms: s((p) => p.p50ms),
+        p99ms: s((p) => p.p99ms),
+        clientCores: s((p) => p.clientCores),
+        clientUsPerPut: s((p) => p.clientUsPerPut),
+        etcdCores: s((p) => p.etcdCores),
+      };
+      (put[key] ??= {})[client] = fig.putsPerSec;
+      put[key][`${client} µs/put`] = fig.clientUsPerPut;
+      t += row(putCols, [
+        client,
+        key,
+        formatSpread(fig.putsPerSec),
+        formatSpread(fig.p50ms, 2),
+        formatSpread(fig.p99ms, 2),
+        formatSpread(fig.clientCores, 2),
+        formatSpread(fig.clientUsPerPut),
+        formatSpread(fig.etcdCores, 2),
+      ]);
+      for (const r of runs.filter((x) => x.error)) t += `    round ${r.round} failed: ${r.error}\n`;
+    }
+    ratios[`puts/s wire/etcd3 ${key}`] = medianRatio(put[key][WIRE], put[key][ETCD3]);
+    ratios[`puts/s wire/go ${key}`] = medianRatio(put[key][WIRE], put[key][GO]);
+    ratios[`µs/put wire/go ${key}`] = medianRatio(put[key][`${WIRE} µs/put`], put[key][`${GO} µs/put`]);
   }
-  const ratios: Record<string, number> = {};
-  for (const { conns, inFlight } of pairs) {
-    const get = (name: string) =>
-      puts.find((p) => p.client === name && p.conns === conns && p.inFlight === inFlight)?.putsPerSec;
-    const wire = get('wire (etcd-soak)');
-    const e3 = get('npm etcd3');
-    const go = get('Go benchmark');
-    if (wire && e3) ratios[`wire/etcd3 ${conns}/${inFlight}`] = wire / e3;
-    if (wire && go) ratios[`wire/go ${conns}/${inFlight}`] = wire / go;
+  const fan: Record<string, Record<string, Spread | undefined>> = {};
+  if (o.fanouts.length) {
+    const f0 = o.fanouts[0];
+    t += `\nwatch fan-out: ${f0.watchers} watchers on one key over ${o.streams} streams, ${f0.putRate} puts/s, ${o.watchSeconds} s\n`;
+    const fanCols = [18, 26, 20, 16, 18, 20, 18];
+    t += row(fanCols, [
+      'client',
+      'events/s',
+      'delivered',
+      'watch p99 ms',
+      'client cores',
+      'client µs/event',
+      'etcd cores',
+    ]);
+    for (const client of [WIRE, GO]) {
+      const runs = o.fanouts.filter((f) => f.client === client);
+      if (!runs.length) continue;
+      const s = (f: (p: FanoutRun) => number | undefined) => spread(runs.map(f));
+      const fig = {
+        eventsPerSec: s((f) => f.eventsPerSec),
+        delivered: s((f) => (f.expectedEvents ? f.events / f.expectedEvents : undefined)),
+        watchP99ms: s((f) => f.watchP99ms),
+        clientCores: s((f) => f.clientCores),
+        clientUsPerEvent: s((f) => f.clientUsPerEvent),
+        etcdCores: s((f) => f.etcdCores),
+      };
+      fan[client] = fig;
+      t += row(fanCols, [
+        client,
+        formatSpread(fig.eventsPerSec),
+        formatSpread(fig.delivered, 3),
+        formatSpread(fig.watchP99ms),
+        formatSpread(fig.clientCores, 2),
+        formatSpread(fig.clientUsPerEvent, 1),
+        formatSpread(fig.etcdCores, 2),
+      ]);
+      for (const r of runs.filter((x) => x.error)) t += `    round ${r.round} failed: ${r.error}\n`;
+      for (const r of runs.filter((x) => x.violations || x.overloadedIntervals))
+        t += `    round ${r.round}: ${r.violations} violations, generator overloaded in ${r.overloadedIntervals} intervals\n`;
+    }
+    t += `  (events/s: from the first put to the last event, as Go's watch counts its own; Go's puts 4-byte values and checks nothing)\n`;
+    ratios['events/s wire/go'] = medianRatio(fan[WIRE]?.eventsPerSec, fan[GO]?.eventsPerSec);
+    ratios['µs/event wire/go'] = medianRatio(fan[WIRE]?.clientUsPerEvent, fan[GO]?.clientUsPerEvent);
   }
-  for (const [k, v] of Object.entries(ratios)) table += `  ratio ${k}: ${v.toFixed(2)}\n`;
-  table += `\nwatch fan-out: ${fanout.watchers} watchers on one key at ${fanout.putRate} puts/s\n`;
-  table += `  checked events/s (steady state): ${fanout.checkedEventsPerSec?.toFixed(0)}  (events ${fanout.eventsChecked} of ${fanout.expectedEvents} expected, violations ${fanout.violations}, generator overloaded in ${fanout.generatorOverloadedIntervals} intervals, watch p99 ${fanout.watchP99ms} ms, cpu ${fanout.cpu?.toFixed(2)} cores)\n`;
-  console.log(table);
-  const out = writeResults(
+  for (const [k, v] of Object.entries(ratios)) if (v !== undefined) t += `  ratio ${k}: ${v.toFixed(2)}\n`;
+  t += `load average before ${o.loadBefore.loadavg.join(' ')}, after ${loadAfter.loadavg.join(' ')} (${loadAfter.cpus} cpus)\n`;
+  console.log(t);
+  const file = writeResults(
     root,
     'load',
-    { when: new Date().toISOString(), endpoints, puts, ratios, fanout },
-    values.out,
+    {
+      when: new Date().toISOString(),
+      endpoints: o.endpoints,
+      settings: { seconds: o.seconds, rounds: o.rounds, streams: o.streams, watchSeconds: o.watchSeconds },
+      load: { before: o.loadBefore, after: loadAfter },
+      medians: { put, fanout: fan },
+      ratios,
+      runs: { puts: o.puts, fanouts: o.fanouts },
+    },
+    o.out,
   );
-  console.log(`wrote ${out}`);
+  console.log(`wrote ${file}`);
 }
 
 main().catch((err) => {

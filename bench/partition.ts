@@ -151,8 +151,8 @@ async function main(): Promise<void> {
       rounds: results.length,
       peers: values.plain ? 'http' : 'https',
       elected: elect.length,
-      newLeaderMs: { p50: percentile(elect, 50), p99: percentile(elect, 99), max: elect.at(-1) },
-      healMs: { p50: percentile(heal, 50), p99: percentile(heal, 99), max: heal.at(-1) },
+      newLeaderMs: { p50: percentile(elect, 50), p99: percentile(elect, 99), min: elect[0], max: elect.at(-1) },
+      healMs: { p50: percentile(heal, 50), p99: percentile(heal, 99), min: heal[0], max: heal.at(-1) },
       termJumpOnRejoin: {
         min: Math.min(...jumps),
         max: Math.max(...jumps),
@@ -164,8 +164,8 @@ async function main(): Promise<void> {
     };
     process.stdout.write(
       `\nleader isolations: ${out.elected}/${out.rounds} elected a majority leader\n` +
-        `  new leader p50 ${out.newLeaderMs.p50?.toFixed(0)} ms, p99 ${out.newLeaderMs.p99?.toFixed(0)} ms\n` +
-        `  heal p50 ${out.healMs.p50?.toFixed(0)} ms, p99 ${out.healMs.p99?.toFixed(0)} ms\n` +
+        `  new leader p50 ${out.newLeaderMs.p50?.toFixed(0)} ms, p99 ${out.newLeaderMs.p99?.toFixed(0)} ms (min–max ${out.newLeaderMs.min?.toFixed(0)}–${out.newLeaderMs.max?.toFixed(0)})\n` +
+        `  heal p50 ${out.healMs.p50?.toFixed(0)} ms, p99 ${out.healMs.p99?.toFixed(0)} ms (min–max ${out.healMs.min?.toFixed(0)}–${out.healMs.max?.toFixed(0)})\n` +
         `  term jump on rejoin: ${out.termJumpOnRejoin.min}..${out.termJumpOnRejoin.max} (mean ${out.termJumpOnRejoin.mean.toFixed(1)})\n` +
         `  bytes on cut pairs during the windows: ${out.cutBytesTotal}\n` +
         (summary ? `  load violations: ${JSON.stringify(summary.violations)}\n` : ''),

@@ -1,19 +1,34 @@
 // Proxy benchmark: direct vs this project's etcd-proxy (and optionally another proxy command, e.g. Go's
-// etcd-proxy) in one run, against the same loopback server. Prints ratios and writes JSON.
+// etcd-proxy) in one run, every path through the same loopback server in a process of its own
+// (bench/upstream.ts). Interleaved rounds; prints medians with min–max and ratios, and writes JSON.
 //   npm run build && npm run bench:proxy -- [--proxy-cmd "/tmp/goproxy/etcd-proxy --from localhost:{from} --to localhost:{to} --http-port {http}"]
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { freePorts } from '../src/util/net.js';
-import { packageRoot, percentile, writeResults } from './lib.js';
+import {
+  formatSpread,
+  machineLoad,
+  medianRatio,
+  packageRoot,
+  percentile,
+  processCpuSeconds,
+  roundOrder,
+  spread,
+  writeResults,
+  type Spread,
+} from './lib.js';
 
 const HELP = `Usage: npm run bench:proxy -- [options]
 
-Measures, in one run, a direct connection and each proxy: bulk throughput (64 KiB writes, 1 and N
-streams), 64-byte ping-pong round trip p50/p99, and delay accuracy (delay-tx latency=50ms rv=0).
+Measures, in one run, a direct connection and each proxy, all to the same sink/echo server running in
+a process of its own: bulk throughput (64 KiB writes, 1 and N streams) and the proxy's CPU per GiB,
+64-byte ping-pong round trip p50/p99 and what each proxy adds to it, and delay accuracy (delay-tx
+latency=50ms rv=0). Figures are medians of interleaved rounds, with their min–max.
 
 Options:
   --proxy-cmd CMD   another proxy to measure too; {from} {to} {http} are replaced by ports
@@ -22,7 +37,7 @@ Options:
   --streams N       streams for the parallel throughput run (default 16)
   --pings N         ping-pong round trips (default 20000)
   --delay-pings N   round trips with 50ms delay (default 100)
-  --repeat N        interleaved rounds; each metric is the median (default 3)
+  --repeat N        interleaved rounds (default 3)
   --out FILE        JSON output (default bench/results/proxy-<time>.json)
   -h, --help        this text`;
 
@@ -35,32 +50,23 @@ interface Target {
   proc?: ChildProcess;
 }
 
-// One upstream for every test: the first byte picks the mode. 'S' + 8-byte length = sink (answers "ok"
-// once that many bytes arrived; no half-close needed, Go's proxy closes both sides on FIN), 'E' = echo.
-async function startUpstream(): Promise<{ server: net.Server; port: number }> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.setNoDelay(true);
-    s.once('data', (first: Buffer) => {
-      if (first[0] === 0x45) {
-        if (first.length > 1) s.write(first.subarray(1));
-        s.pipe(s);
-        return;
-      }
-      const want = Number(first.readBigUInt64BE(1));
-      let n = first.length - 9;
-      const check = () => {
-        if (n >= want) s.end('ok');
-      };
-      s.on('data', (b: Buffer) => {
-        n += b.length;
-        check();
-      });
-      check();
+/** The sink/echo server (bench/upstream.ts) in a child process; resolves with its port. */
+async function startUpstream(): Promise<{ proc: ChildProcess; port: number }> {
+  const here = fileURLToPath(import.meta.url);
+  const script = path.join(path.dirname(here), `upstream${path.extname(here)}`);
+  // built: plain node; under tsx (bench/*.ts): node with tsx's loader
+  const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
+  const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    proc.stdout!.on('data', (b: Buffer) => {
+      text += b.toString();
+      const line = text.split('\n')[0];
+      if (text.includes('\n')) resolve((JSON.parse(line) as { port: number }).port);
     });
-    s.on('error', () => {});
+    proc.once('exit', (code) => reject(new Error(`the upstream server exited (${code}) before listening`)));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, port: (server.address() as net.AddressInfo).port };
+  return { proc, port };
 }
 
 function connect(port: number): Promise<net.Socket> {
@@ -194,17 +200,21 @@ async function main(): Promise<void> {
   for (const [i, cmd] of (values['proxy-cmd'] ?? []).entries())
     targets.push(await startProxy(`other${i + 1}`, cmd, up.port));
 
-  const results: Record<string, Record<string, number>> = {};
+  const rounds: Record<string, Record<string, number>[]> = {};
+  const loadBefore = machineLoad();
   try {
-    // rounds interleave the targets so machine noise hits them alike; each metric is the median
-    const rounds: Record<string, Record<string, number>[]> = {};
-    for (let round = 1; round <= repeat; round++) {
-      for (const t of targets) {
-        process.stderr.write(`round ${round}/${repeat}: measuring ${t.name}...\n`);
+    // rounds interleave the targets (in a rotating order) so machine noise hits them alike
+    for (let round = 0; round < repeat; round++) {
+      for (const t of roundOrder(targets, round)) {
+        process.stderr.write(`round ${round + 1}/${repeat}: measuring ${t.name}...\n`);
         await throughput(t.port, 64 * 1048576, 1); // warm-up
         const r: Record<string, number> = {};
+        const cpu0 = t.proc?.pid === undefined ? undefined : processCpuSeconds(t.proc.pid);
         r.mbps1 = await throughput(t.port, bytes, 1);
         r.mbpsN = await throughput(t.port, bytes, streams);
+        const cpu1 = t.proc?.pid === undefined ? undefined : processCpuSeconds(t.proc.pid);
+        // the proxy's own CPU per GiB it carried in the two throughput runs
+        if (cpu0 !== undefined && cpu1 !== undefined) r.cpuSecPerGiB = (cpu1 - cpu0) / ((2 * bytes) / 2 ** 30);
         const rtts = await pingPong(t.port, pings);
         r.rttP50us = percentile(rtts, 50) * 1000;
         r.rttP99us = percentile(rtts, 99) * 1000;
@@ -219,58 +229,49 @@ async function main(): Promise<void> {
         }
         (rounds[t.name] ??= []).push(r);
       }
-    }
-    for (const [name, rs] of Object.entries(rounds)) {
-      results[name] = Object.fromEntries(
-        Object.keys(rs[0]).map((k) => [
-          k,
-          percentile(
-            rs.map((r) => r[k]),
-            50,
-          ),
-        ]),
-      );
+      // what each proxy adds to the round trip, against direct in the same round
+      const direct = rounds.direct[round].rttP50us;
+      for (const t of targets.slice(1)) rounds[t.name][round].addedRttP50us = rounds[t.name][round].rttP50us - direct;
     }
   } finally {
     for (const t of targets) t.proc?.kill('SIGTERM');
-    up.server.close();
+    up.proc.stdin!.end();
+  }
+  const results: Record<string, Record<string, Spread | undefined>> = {};
+  for (const [name, rs] of Object.entries(rounds)) {
+    const keys = new Set(rs.flatMap((r) => Object.keys(r)));
+    results[name] = Object.fromEntries([...keys].map((k) => [k, spread(rs.map((r) => r[k]))]));
   }
 
   const names = Object.keys(results);
-  const rows: [string, string, (r: Record<string, number>) => number | undefined][] = [
-    ['throughput 1 stream', 'MiB/s', (r) => r.mbps1],
-    [`throughput ${streams} streams`, 'MiB/s', (r) => r.mbpsN],
-    ['ping-pong RTT p50', 'µs', (r) => r.rttP50us],
-    ['ping-pong RTT p99', 'µs', (r) => r.rttP99us],
-    ['delay 50ms error p50', 'ms', (r) => r.delayErrP50ms],
-    ['delay 50ms error p99', 'ms', (r) => r.delayErrP99ms],
+  const rows: [string, string, string][] = [
+    ['throughput 1 stream', 'MiB/s', 'mbps1'],
+    [`throughput ${streams} streams`, 'MiB/s', 'mbpsN'],
+    ['proxy CPU', 's/GiB', 'cpuSecPerGiB'],
+    ['ping-pong RTT p50', 'µs', 'rttP50us'],
+    ['ping-pong RTT p99', 'µs', 'rttP99us'],
+    ['added RTT p50', 'µs', 'addedRttP50us'],
+    ['delay 50ms error p50', 'ms', 'delayErrP50ms'],
+    ['delay 50ms error p99', 'ms', 'delayErrP99ms'],
   ];
   const ratios: Record<string, Record<string, number>> = {};
-  let table = `${'metric'.padEnd(28)}${names.map((n) => n.padStart(14)).join('')}  ratios\n`;
-  for (const [label, unit, get] of rows) {
-    table += `${`${label} (${unit})`.padEnd(28)}${names.map((n) => (get(results[n])?.toFixed(unit === 'ms' ? 3 : 0) ?? '-').padStart(14)).join('')}`;
+  let table = `median (min–max) of ${repeat} interleaved rounds; all paths through the same out-of-process server\n`;
+  table += `${'metric'.padEnd(28)}${names.map((n) => n.padStart(24)).join('')}  ratios of medians\n`;
+  for (const [label, unit, key] of rows) {
+    const digits = unit === 'ms' ? 3 : unit === 's/GiB' ? 2 : 0;
+    table += `${`${label} (${unit})`.padEnd(28)}${names.map((n) => formatSpread(results[n][key], digits).padStart(24)).join('')}`;
     const notes: string[] = [];
-    const direct = get(results.direct);
-    const mine = get(results['etcd-soak']);
-    if (direct !== undefined && mine !== undefined) {
-      const ratio = mine / direct;
-      notes.push(`etcd-soak/direct ${ratio.toFixed(2)}`);
-      (ratios['etcd-soak/direct'] ??= {})[label] = ratio;
-    }
-    for (const n of names.filter((x) => x.startsWith('other'))) {
-      const other = get(results[n]);
-      if (other !== undefined && mine !== undefined) {
-        const ratio = mine / other;
-        notes.push(`etcd-soak/${n} ${ratio.toFixed(2)}`);
-        (ratios[`etcd-soak/${n}`] ??= {})[label] = ratio;
-      }
+    const mine = results['etcd-soak'][key];
+    for (const n of names.filter((x) => x !== 'etcd-soak')) {
+      const ratio = medianRatio(mine, results[n][key]);
+      if (ratio === undefined) continue;
+      notes.push(`etcd-soak/${n} ${ratio.toFixed(2)}`);
+      (ratios[`etcd-soak/${n}`] ??= {})[label] = ratio;
     }
     table += `  ${notes.join(', ')}\n`;
   }
-  // added RTT vs direct (the proxy's own cost)
-  for (const n of names.filter((x) => x !== 'direct')) {
-    table += `added RTT p50 ${n}: ${(results[n].rttP50us - results.direct.rttP50us).toFixed(0)} µs\n`;
-  }
+  const loadAfter = machineLoad();
+  table += `load average before ${loadBefore.loadavg.join(' ')}, after ${loadAfter.loadavg.join(' ')} (${loadAfter.cpus} cpus)\n`;
   console.log(table);
   const out = writeResults(
     root,
@@ -278,8 +279,10 @@ async function main(): Promise<void> {
     {
       when: new Date().toISOString(),
       settings: { bytes, streams, pings, delayPings, repeat, proxyCmds: values['proxy-cmd'] ?? [] },
+      load: { before: loadBefore, after: loadAfter },
       results,
       ratios,
+      rounds,
     },
     values.out,
   );
