@@ -100,9 +100,13 @@ export function formatSectionRows(name: string, s: WorkloadSection): string[] {
     `    checks: ${v ? `VIOLATED (${nonZero(s.violations)})` : `held (${Object.keys(s.violations).join(', ')})`}${a ? ` | anomalies (not etcd's): ${a}` : ''}`,
   ];
   const lat = Object.entries(s.latency).filter(([, p]) => p.count);
-  if (lat.length)
+  // three figures a line: a workload has up to a dozen
+  for (let i = 0; i < lat.length; i += 3)
     out.push(
-      `    latency: ${lat.map(([k, p]) => `${k} p50 ${ms(p.p50)} p99 ${ms(p.p99)} max ${ms(p.max)}`).join('; ')}`,
+      `    ${i ? '       ' : 'latency'}: ${lat
+        .slice(i, i + 3)
+        .map(([k, p]) => `${k} p50 ${ms(p.p50)} p99 ${ms(p.p99)} max ${ms(p.max)}`)
+        .join('; ')}`,
     );
   for (const f of s.first.slice(0, 5)) out.push(`    ${f.type} ${f.check} ${f.key} @${f.revision}: ${f.detail}`);
   for (const n of s.notes.slice(0, 5)) out.push(`    note: ${n}`);
