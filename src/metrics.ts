@@ -35,6 +35,8 @@ export class Metrics {
   readonly watchResumes: Counter;
   readonly loadTargetRate: Gauge;
   readonly generatorFaults: Counter<'kind'>;
+  readonly generatorLag: Gauge;
+  readonly generatorReceiveBuffered: Gauge;
 
   constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = opts.registry ?? new Registry())];
@@ -177,6 +179,16 @@ export class Metrics {
       name: 'etcd_soak_generator_faults_total',
       help: "The generator's own trouble, never counted as etcd's: stall (a silent watch stream reset), garbled (an event re-read after a drop/corrupt fault), streamBroken (a watch stream resumed).",
       labelNames: ['kind'],
+      registers,
+    });
+    this.generatorLag = new Gauge({
+      name: 'etcd_soak_generator_lag_seconds',
+      help: "Age of the oldest event known to the run that a watcher has not processed yet (etcd's delivery and the generator's own backlog together).",
+      registers,
+    });
+    this.generatorReceiveBuffered = new Gauge({
+      name: 'etcd_soak_generator_receive_buffered_bytes',
+      help: "Bytes etcd already sent that wait unread in the generator's receive queues: its own backlog.",
       registers,
     });
     new Gauge({

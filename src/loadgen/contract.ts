@@ -28,6 +28,7 @@ import {
   eventSeen,
   GAP,
   GARBLED,
+  movePast,
   newSpan,
   owedFirst,
   type CheckerOptions,
@@ -128,10 +129,12 @@ export abstract class WatchContract {
         `put ${seq} acknowledged at ${revision} but seen at ${rec.revision}`,
       );
     }
+    // known from an event already (a late ack): its entry may be retired, relearning it makes false skips
+    const known = rec.revision === revision;
     rec.state = 'acked';
     rec.revision = revision;
     rec.since = now;
-    this.learn(revision, rec, now);
+    if (!known) this.learn(revision, rec, now);
   }
 
   /** The put failed or timed out: its fate is settled by observation or by etcd's record. */
@@ -219,6 +222,14 @@ export abstract class WatchContract {
       known = false;
       const info = decodeValue(value, this.runIdBytes);
       const rec = info ? ledger.puts.get(info.seq) : undefined;
+      // a revision the run retired (this watcher lagged far behind; counted unchecked): unjudged
+      if (
+        info &&
+        !transitSuspect &&
+        rev <= ledger.retiredTo[key] &&
+        (!rec || (rec.key === key && rec.revision === rev))
+      )
+        return this.forgotten(w, key, rev);
       if (!rec || rec.key !== key || (rec.revision && rec.revision !== rev)) {
         if (transitSuspect) return GARBLED;
         w.events++;
@@ -369,6 +380,14 @@ export abstract class WatchContract {
     if (!info) return false;
     const rec = this.ledger.puts.get(info.seq);
     return !rec || (rec.key === e.key && rec.revision === e.rev);
+  }
+
+  /** An event at a retired revision: the watcher moves past it, judged on nothing (it was counted unchecked). */
+  private forgotten(w: WatcherState, key: number, rev: number): undefined {
+    movePast(w, key, rev);
+    if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
+    if (w.prefix && rev > this.prefixPassed) this.prefixPassed = rev;
+    return undefined;
   }
 
   /** An unexpected event at `rev`: the watcher moved past it all the same. */

@@ -118,6 +118,15 @@ export function eventSeen(w: WatcherState, rev: number): void {
   if (rev > span.lastEvent) span.lastEvent = rev;
 }
 
+/** An event taken without judgement (its revision was retired): the watcher is past it. */
+export function movePast(w: WatcherState, key: number, rev: number): void {
+  w.events++;
+  eventSeen(w, rev);
+  const slot = w.prefix ? key : 0;
+  if (rev > w.lastRev) w.lastRev = rev;
+  if (rev > w.lastOnKey[slot]) w.lastOnKey[slot] = rev;
+}
+
 /**
  * Whether a skip at `rev` learned only now was the first event a resume owed (its watch started at or
  * below it and delivered its first event above it); flags that watch (one resumable per resume).

@@ -1,0 +1,82 @@
+// The generator's own lag on the watch side, sampled on every watchdog tick: how old the oldest known
+// event a watcher has not processed yet is, and how many bytes etcd already sent wait unread in this
+// process's receive queues. The run is flagged as lagging (the generator's, not etcd's) when events wait
+// past the threshold while bytes pile up unread or the event loop is late; it stays flagged until the
+// backlog is gone. A watch that is merely behind (a partitioned member, a frozen one) leaves no bytes
+// waiting here: that lag is etcd's delivery, not the generator's.
+
+/** the lag above which the generator may be flagged (the watch p99 the generator should hold) */
+export const LAG_FLAG_MS = 1000;
+/** bytes waiting unread that show the backlog is the generator's */
+export const LAG_FLAG_BYTES = 256 * 1024;
+/** a watchdog tick this late means the event loop is busy */
+const LATE_TICK_MS = 500;
+
+export interface GeneratorLag {
+  /** age in seconds of the oldest known event a watcher has not processed yet (now) */
+  seconds: number;
+  /** its maximum so far */
+  maxSeconds: number;
+  /** bytes etcd sent that wait unread in this process's receive queues (now; 0 where unknown) */
+  receiveBufferedBytes: number;
+  /** their maximum so far */
+  maxReceiveBufferedBytes: number;
+  /** the generator is behind now: its own backlog, not etcd's delay */
+  lagging: boolean;
+}
+
+export interface LagSample {
+  now: number;
+  /** the checker's oldest unprocessed age in ms */
+  ageMs: number;
+  /** receive-queue bytes (undefined: not measurable here) */
+  bytes: number | undefined;
+}
+
+export class LagMonitor {
+  private lastTick = 0;
+  private age = 0;
+  private maxAge = 0;
+  private bytes = 0;
+  private maxBytes = 0;
+  private lagging = false;
+  /** the flag was up at some tick of the current interval */
+  private laggedInInterval = false;
+
+  constructor(
+    private readonly tickMs: number,
+    private readonly onChange?: (lag: GeneratorLag) => void,
+  ) {}
+
+  /** One watchdog tick's sample. */
+  sample(s: LagSample): void {
+    const lateTick = this.lastTick > 0 && s.now - this.lastTick > this.tickMs + LATE_TICK_MS;
+    this.lastTick = s.now;
+    this.age = s.ageMs;
+    this.bytes = s.bytes ?? 0;
+    if (this.age > this.maxAge) this.maxAge = this.age;
+    if (this.bytes > this.maxBytes) this.maxBytes = this.bytes;
+    const behind = this.age >= LAG_FLAG_MS;
+    // once the generator's own, the backlog stays its own until the watchers caught up
+    this.lagging = behind && (this.lagging || this.bytes >= LAG_FLAG_BYTES || lateTick);
+    if (this.lagging) this.laggedInInterval = true;
+    this.onChange?.(this.status);
+  }
+
+  /** Whether the generator lagged at some tick since the last call (one report interval). */
+  takeInterval(): boolean {
+    const was = this.laggedInInterval || this.lagging;
+    this.laggedInInterval = false;
+    return was;
+  }
+
+  get status(): GeneratorLag {
+    return {
+      seconds: Math.round(this.age / 100) / 10,
+      maxSeconds: Math.round(this.maxAge / 100) / 10,
+      receiveBufferedBytes: this.bytes,
+      maxReceiveBufferedBytes: this.maxBytes,
+      lagging: this.lagging,
+    };
+  }
+}
