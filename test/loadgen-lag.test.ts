@@ -5,6 +5,7 @@ import t from 'tap';
 import { Checker, type Violation } from '../src/loadgen/checker.js';
 import { LAG_FLAG_BYTES, LagMonitor } from '../src/loadgen/lag.js';
 import { rxQueued } from '../src/loadgen/receive-queue.js';
+import { formatStatusLine, type TimelineLine } from '../src/loadgen/report.js';
 import { encodeValue } from '../src/loadgen/value.js';
 
 const RUN = 'abcdefgh';
@@ -47,7 +48,7 @@ t.test('a watcher held back past settle and the retention limit: no violation, t
       t.ok(lag.status.seconds >= 4.9, `lag ${lag.status.seconds}s: the age of the oldest unprocessed event`);
     }
   }
-  t.ok(lag.takeInterval(), 'the interval is flagged');
+  t.ok(lag.takeInterval().lagging, 'the interval is flagged');
   t.ok(lag.status.maxSeconds >= 60, `max lag ${lag.status.maxSeconds}s`);
   t.ok(s.c.findings.unchecked >= 99, `${s.c.findings.unchecked} revisions forgotten before the slow watcher got them`);
   // the acks come back late, then the slow watcher gets its events: nothing new for the checker
@@ -103,15 +104,15 @@ t.test('a far-behind watcher gets events whose puts were forgotten: unchecked, n
 t.test('the oldest unprocessed event: its age, 0 once every watcher is through', async (t) => {
   const s = setup();
   t.equal(s.c.oldestUnprocessedAge(5000), 0, 'nothing known yet');
-  s.c.registerPut(1, 0, 0);
-  s.c.ack(1, 10, 1000);
-  s.c.registerPut(2, 0, 0);
-  s.c.ack(2, 11, 2000);
+  s.c.registerPut(1, 0, 1000);
+  s.c.ack(1, 10, 1010);
+  s.c.registerPut(2, 0, 2000);
   s.ev(s.fast, 10, 1100);
-  s.ev(s.fast, 11, 2100);
-  t.equal(s.c.oldestUnprocessedAge(3000), 2000, 'the slow watcher waits for revision 10, known at 1000');
+  // known from the fast watcher's event before its ack: its age runs from its put's scheduled instant
+  s.ev(s.fast, 11, 2500);
+  t.equal(s.c.oldestUnprocessedAge(3000), 2000, 'the slow watcher waits for revision 10, due at 1000');
   s.ev(s.slow, 10, 3000);
-  t.equal(s.c.oldestUnprocessedAge(3500), 1500, 'then for 11, known at 2000');
+  t.equal(s.c.oldestUnprocessedAge(3500), 1500, 'then for 11, due at 2000');
   s.ev(s.slow, 11, 3600);
   t.equal(s.c.oldestUnprocessedAge(4000), 0);
 });
@@ -123,7 +124,7 @@ t.test('the flag: the generator behind only with its own backlog, until it caugh
   const etcd = new LagMonitor(250);
   for (let i = 1; i <= 40; i++) tick(etcd, i * 250, i * 250, 0);
   t.notOk(etcd.status.lagging, 'behind, but nothing waits in the generator');
-  t.notOk(etcd.takeInterval());
+  t.notOk(etcd.takeInterval().lagging);
   t.equal(etcd.status.seconds, 10);
   // bytes pile up: flagged; they drain while the watchers are still behind: still flagged
   const gen = new LagMonitor(250);
@@ -136,8 +137,11 @@ t.test('the flag: the generator behind only with its own backlog, until it caugh
   t.equal(gen.status.maxReceiveBufferedBytes, 10 * LAG_FLAG_BYTES);
   tick(gen, 1000, 100, 0);
   t.notOk(gen.status.lagging, 'caught up');
-  t.ok(gen.takeInterval(), 'the interval had it');
-  t.notOk(gen.takeInterval(), 'the next one did not');
+  const iv = gen.takeInterval();
+  t.ok(iv.lagging, 'the interval had it');
+  t.equal(iv.seconds, 1.8, 'with its largest lag');
+  t.equal(iv.receiveBufferedBytes, 10 * LAG_FLAG_BYTES, 'and bytes');
+  t.notOk(gen.takeInterval().lagging, 'the next one did not');
   // a late watchdog tick (a busy event loop) is evidence too, where bytes cannot be read
   const busy = new LagMonitor(250);
   tick(busy, 250, 2000, undefined);
@@ -160,4 +164,31 @@ t.test("the receive queue: this process's established sockets to the endpoints",
   t.equal(rxQueued(table, ports, new Set(['222'])), 0x1000, "another process's socket is not counted");
   t.equal(rxQueued(table, new Set([0x1f90]), new Set(['444'])), 0x200);
   t.equal(rxQueued(table, new Set([0]), new Set(['111'])), 0, 'a listening socket is not a connection');
+});
+
+t.test('the status line says when the generator lags', async (t) => {
+  const pct = { count: 1, p50: 1, p90: 1, p99: 1, p999: 1, max: 1, mean: 1 };
+  const lag = { seconds: 2.5, maxSeconds: 3, receiveBufferedBytes: 1 << 20, maxReceiveBufferedBytes: 1 << 21 };
+  const line = (lagging: boolean) =>
+    ({
+      elapsed: 10,
+      putRate: 200,
+      eventRate: 1000,
+      put: pct,
+      watch: pct,
+      counts: { indeterminate: 0 },
+      violations: { reliable: 0 },
+      generator: {
+        stalls: 0,
+        garbled: 0,
+        streamBreaks: 0,
+        overloadedIntervals: 1,
+        laggingIntervals: 1,
+        lag: { ...lag, lagging },
+      },
+      watchers: { watching: 60, resuming: 0 },
+      overloaded: true,
+    }) as unknown as TimelineLine;
+  t.match(formatStatusLine(line(true)), / \| generator lagging 2\.5s/);
+  t.notMatch(formatStatusLine(line(false)), /lagging/, 'behind without its own backlog: not said');
 });

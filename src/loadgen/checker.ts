@@ -206,9 +206,10 @@ export class Checker extends KvContract {
   }
 
   /**
-   * How long (ms) the oldest revision known to the run has waited for a watcher that has not processed
-   * it yet (0: every watcher is through every known revision). The run's watch lag: etcd's delivery and
-   * the generator's own backlog together (the caller tells them apart by the bytes waiting unread).
+   * The age (ms, from its put's scheduled instant) of the oldest revision known to the run that a watcher
+   * has not processed yet (0: every watcher is through every known revision). The run's watch lag: etcd's
+   * commit and delivery and the generator's own backlog together (the caller tells the generator's apart
+   * by the bytes waiting unread). Not from when the run learned it: an ack waits in the same backlog.
    */
   oldestUnprocessedAge(now: number): number {
     const ledger = this.ledger;
@@ -224,7 +225,7 @@ export class Checker extends KvContract {
       if (!list.length || list[list.length - 1] <= seen) return;
       const rev = list[firstAbove(list, seen)];
       const e = key === undefined ? ledger.revs.get(rev) : ledger.entry(rev, key);
-      if (e && e.knownAt < oldest) oldest = e.knownAt;
+      if (e && e.due < oldest) oldest = e.due;
     };
     for (let k = 0; k < minOnKey.length; k++) if (minOnKey[k] !== Infinity) firstAfter(ledger.byKey[k], minOnKey[k], k);
     if (minPrefix !== Infinity) firstAfter(ledger.all, minPrefix, undefined);

@@ -8,7 +8,7 @@
 /** the lag above which the generator may be flagged (the watch p99 the generator should hold) */
 export const LAG_FLAG_MS = 1000;
 /** bytes waiting unread that show the backlog is the generator's */
-export const LAG_FLAG_BYTES = 256 * 1024;
+export const LAG_FLAG_BYTES = 64 * 1024;
 /** a watchdog tick this late means the event loop is busy */
 const LATE_TICK_MS = 500;
 
@@ -40,8 +40,8 @@ export class LagMonitor {
   private bytes = 0;
   private maxBytes = 0;
   private lagging = false;
-  /** the flag was up at some tick of the current interval */
-  private laggedInInterval = false;
+  /** the current report interval: the flag was up at some tick, the largest age and bytes */
+  private interval = { lagged: false, age: 0, bytes: 0 };
 
   constructor(
     private readonly tickMs: number,
@@ -59,24 +59,40 @@ export class LagMonitor {
     const behind = this.age >= LAG_FLAG_MS;
     // once the generator's own, the backlog stays its own until the watchers caught up
     this.lagging = behind && (this.lagging || this.bytes >= LAG_FLAG_BYTES || lateTick);
-    if (this.lagging) this.laggedInInterval = true;
+    const iv = this.interval;
+    if (this.lagging) iv.lagged = true;
+    if (this.age > iv.age) iv.age = this.age;
+    if (this.bytes > iv.bytes) iv.bytes = this.bytes;
     this.onChange?.(this.status);
   }
 
-  /** Whether the generator lagged at some tick since the last call (one report interval). */
-  takeInterval(): boolean {
-    const was = this.laggedInInterval || this.lagging;
-    this.laggedInInterval = false;
-    return was;
+  /**
+   * The report interval since the last call: lagging when the flag was up at some tick of it, with the
+   * largest lag and bytes of its ticks.
+   */
+  takeInterval(): GeneratorLag {
+    const iv = this.interval;
+    this.interval = { lagged: false, age: this.age, bytes: this.bytes };
+    return {
+      ...this.status,
+      seconds: round(iv.age),
+      receiveBufferedBytes: iv.bytes,
+      lagging: iv.lagged || this.lagging,
+    };
   }
 
   get status(): GeneratorLag {
     return {
-      seconds: Math.round(this.age / 100) / 10,
-      maxSeconds: Math.round(this.maxAge / 100) / 10,
+      seconds: round(this.age),
+      maxSeconds: round(this.maxAge),
       receiveBufferedBytes: this.bytes,
       maxReceiveBufferedBytes: this.maxBytes,
       lagging: this.lagging,
     };
   }
+}
+
+/** ms as seconds, to a tenth */
+function round(ms: number): number {
+  return Math.round(ms / 100) / 10;
 }

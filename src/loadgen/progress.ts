@@ -66,15 +66,15 @@ export class RunProgress {
     const watch = before.watchLatency?.takeInterval() ?? EMPTY;
     const self = this.monitor.sample(t);
     // events waiting unread in its own queues: behind, even on less than a core
-    const lagging = lag?.takeInterval() ?? false;
-    if (lagging) ledger.laggingIntervals++;
-    self.overloaded ||= lagging;
+    const lagged = lag?.takeInterval();
+    if (lagged?.lagging) ledger.laggingIntervals++;
+    self.overloaded ||= lagged?.lagging ?? false;
     // a generator that cannot keep up (one JS thread near a full core, a late event loop, or events
     // waiting in its receive queues) delays delivery itself: its late events would not be etcd's fault
     if (self.overloaded) {
       ledger.overloadedIntervals++;
       this.logger.warn(
-        { cpu: self.cpu, loopDelayP99: self.loopDelayP99, eventRate: rawEvents, lag: lag?.status },
+        { cpu: self.cpu, loopDelayP99: self.loopDelayP99, eventRate: rawEvents, lag: lagged },
         'the load generator cannot keep up: lower the rate or watchers; late events of this interval may be its own lag',
       );
     }
@@ -91,7 +91,7 @@ export class RunProgress {
       ...self,
       counts: p.counts,
       violations: p.violations,
-      generator: { ...ledger, ...(lag && { lag: lag.status }) },
+      generator: { ...ledger, ...(lagged && { lag: lagged }) },
       watchers: p.watchers,
       activeFaults,
     };

@@ -41,7 +41,7 @@ export interface GeneratorLedger {
   overloadedIntervals: number;
   /** report intervals in which the generator fell behind the watch events (counted as overloaded too) */
   laggingIntervals: number;
-  /** its watch-side lag now and at most (absent: no watch workload) */
+  /** its watch-side lag now (a timeline line: the largest of its interval) and at most (absent: no watch workload) */
   lag?: GeneratorLag;
 }
 

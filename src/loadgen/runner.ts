@@ -285,15 +285,19 @@ export class LoadRunner extends EventEmitter {
     const t = this.clock.now();
     this.checker.sweep(t);
     for (const w of this.workloads) w.watchdog?.(t);
-    if (this.watch) {
-      const ports = new Set(this.pool.endpointList.map((e) => Number(e.slice(e.lastIndexOf(':') + 1))));
-      this.lag.sample({ now: t, ageMs: this.checker.oldestUnprocessedAge(t), bytes: receiveQueued(ports) });
-    }
+    this.sampleLag(t);
     this.record.confirmSkips(this.checker, t);
     // long runs: settle indeterminate puts against etcd's record as the run goes, not only at its end
     // (not while a drop/corrupt fault may garble the replay: the checkpoint must only pass what was read)
     if (!this.transitSuspect())
       this.record.maybeReplay(this.checker, t, 12 * this.profile.settle, () => this.clock.now(), this.replayTimeout);
+  }
+
+  /** The watch side's lag: the oldest unprocessed event's age and the bytes waiting unread. */
+  private sampleLag(t: number): void {
+    if (!this.watch) return;
+    const ports = new Set(this.pool.endpointList.map((e) => Number(e.slice(e.lastIndexOf(':') + 1))));
+    this.lag.sample({ now: t, ageMs: this.checker.oldestUnprocessedAge(t), bytes: receiveQueued(ports) });
   }
 
   private get replayTimeout(): number {
@@ -469,6 +473,8 @@ export class LoadRunner extends EventEmitter {
       this.behindList = end.behind;
       this.hashKv = end.hashKv;
     }
+    // where the watchers ended (the watchdog stopped before the last of them caught up)
+    if (started) this.sampleLag(this.clock.now());
     if (wasRunning) this.interval();
     for (const w of this.workloads) w.close();
     this.pool.close();
