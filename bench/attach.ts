@@ -29,8 +29,10 @@ interface Round {
   attachMs: number;
   /** every stream reset until every watcher is watching again */
   resumeMs: number;
-  /** this process's CPU over the attach, in ms */
+  /** this process's CPU over the attach, in ms (etcd's is not in it) */
   attachCpuMs: number;
+  /** this process's CPU over the resume, in ms */
+  resumeCpuMs: number;
 }
 
 async function waitWatching(watch: WatchWorkload, n: number, timeoutMs: number): Promise<void> {
@@ -63,14 +65,22 @@ async function round(endpoints: string[], watchers: number, streams: number, key
   const cpu = process.cpuUsage(cpu0);
   // every stream broken at once: each connection resumes its watchers from their last revision + 1
   const conns = (watch as unknown as { conns: WatchConnection[] }).conns;
+  const cpu1 = process.cpuUsage();
   const t1 = performance.now();
   for (const c of conns) c.reset('stall', 'bench: resume every watcher');
   await new Promise((r) => setImmediate(r));
   await waitWatching(watch, watchers, 120_000);
   // the resume waits the connection's first backoff (100 ms) before it re-dials: not the generator's work
   const resumeMs = performance.now() - t1 - 100;
+  const rcpu = process.cpuUsage(cpu1);
   await runner.stop('bench done');
-  return { watchers, attachMs, resumeMs, attachCpuMs: (cpu.user + cpu.system) / 1000 };
+  return {
+    watchers,
+    attachMs,
+    resumeMs,
+    attachCpuMs: (cpu.user + cpu.system) / 1000,
+    resumeCpuMs: (rcpu.user + rcpu.system) / 1000,
+  };
 }
 
 function median(xs: number[]): number {
@@ -137,18 +147,20 @@ async function main(): Promise<void> {
       attachMs: fig((r) => r.attachMs),
       resumeMs: fig((r) => r.resumeMs),
       attachCpuMs: fig((r) => r.attachCpuMs),
+      resumeCpuMs: fig((r) => r.resumeCpuMs),
     };
   });
   let table = `watch attach (${streams} streams, ${keys} keys, medians of ${rounds} interleaved rounds, min–max)\n`;
-  table += '  watchers     attach ms (min–max)        resume ms (min–max)     attach CPU ms\n';
+  table += '  watchers     attach ms (min–max)        resume ms (min–max)   generator CPU ms attach / resume\n';
   const f = (x: { median: number; min: number; max: number }) =>
     `${x.median.toFixed(0)} (${x.min.toFixed(0)}–${x.max.toFixed(0)})`;
   for (const s of summary)
-    table += `  ${String(s.watchers).padStart(8)}  ${f(s.attachMs).padStart(22)}  ${f(s.resumeMs).padStart(24)}  ${s.attachCpuMs.median.toFixed(0).padStart(14)}\n`;
+    table += `  ${String(s.watchers).padStart(8)}  ${f(s.attachMs).padStart(22)}  ${f(s.resumeMs).padStart(24)}  ${`${s.attachCpuMs.median.toFixed(0)} / ${s.resumeCpuMs.median.toFixed(0)}`.padStart(20)}\n`;
   if (summary.length >= 2) {
     const a = summary[0];
     const b = summary[summary.length - 1];
-    table += `  attach growth ${a.watchers} → ${b.watchers} watchers: ×${(b.attachMs.median / a.attachMs.median).toFixed(2)} for ×${(b.watchers / a.watchers).toFixed(2)} watchers\n`;
+    const x = (k: 'attachMs' | 'attachCpuMs') => (b[k].median / a[k].median).toFixed(2);
+    table += `  growth ${a.watchers} → ${b.watchers} watchers (×${(b.watchers / a.watchers).toFixed(2)}): attach ×${x('attachMs')}, generator CPU ×${x('attachCpuMs')}\n`;
   }
   console.log(table);
   const out = writeResults(
