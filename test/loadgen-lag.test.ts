@@ -4,7 +4,8 @@
 import t from 'tap';
 import { Checker, type Violation } from '../src/loadgen/checker.js';
 import { LAG_FLAG_BYTES, LagMonitor } from '../src/loadgen/lag.js';
-import { rxQueued } from '../src/loadgen/receive-queue.js';
+import net from 'node:net';
+import { ReceiveQueueProbe, rxQueued } from '../src/loadgen/receive-queue.js';
 import { formatStatusLine, type TimelineLine } from '../src/loadgen/report.js';
 import { encodeValue } from '../src/loadgen/value.js';
 
@@ -192,3 +193,33 @@ t.test('the status line says when the generator lags', async (t) => {
   t.match(formatStatusLine(line(true)), / \| generator lagging 2\.5s/);
   t.notMatch(formatStatusLine(line(false)), /lagging/, 'behind without its own backlog: not said');
 });
+
+t.test(
+  'the probe reads the bytes a paused reader leaves in its receive queue',
+  { skip: process.platform !== 'linux' },
+  async (t) => {
+    // the reader is destroyed with bytes unread: a reset, on both ends
+    const server = net.createServer((sock) => sock.on('error', () => undefined).end(Buffer.alloc(200_000, 1)));
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    t.teardown(() => server.close());
+    const port = (server.address() as net.AddressInfo).port;
+    const client = net.connect(port, '127.0.0.1');
+    client.pause();
+    t.teardown(() => client.destroy());
+    await new Promise((res) => client.once('connect', res));
+    const probe = new ReceiveQueueProbe(() => [`127.0.0.1:${port}`]);
+    t.equal(probe.read(0, false), 0, 'not wanted: not read');
+    let bytes: number | undefined = 0;
+    let now = 0;
+    for (; now < 100_000 && !bytes; now += 1000) {
+      await new Promise((res) => setTimeout(res, 20));
+      bytes = probe.read(now, true);
+    }
+    t.ok(bytes !== undefined && bytes >= 10_000, `${bytes} bytes waiting unread`);
+    // the reader goes away, its queue with it: seen at the next reading only
+    client.destroy();
+    await new Promise((res) => setTimeout(res, 50));
+    t.equal(probe.read(now - 500, true), bytes, 'not read again within a second');
+    t.equal(probe.read(now + 1000, true), 0, 'read again a second later');
+  },
+);

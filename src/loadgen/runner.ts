@@ -21,8 +21,8 @@ import { settleRunEnd, type BehindWatcher } from './run-end.js';
 import { reportObservers } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
-import { LagMonitor } from './lag.js';
-import { receiveQueued } from './receive-queue.js';
+import { LAG_FLAG_MS, LagMonitor } from './lag.js';
+import { ReceiveQueueProbe } from './receive-queue.js';
 import { judgeThresholds } from './thresholds.js';
 import { newRunId } from './value.js';
 import {
@@ -99,6 +99,7 @@ export class LoadRunner extends EventEmitter {
   };
   /** the watch side's lag (the generator's own backlog flagged apart from etcd's delay) */
   private readonly lag: LagMonitor;
+  private readonly receiveProbe = new ReceiveQueueProbe(() => this.pool.endpointList);
   private startedAt = 0;
   private startedIso = '';
   /** the store's revision before the run's first put (0 until started) */
@@ -293,11 +294,11 @@ export class LoadRunner extends EventEmitter {
       this.record.maybeReplay(this.checker, t, 12 * this.profile.settle, () => this.clock.now(), this.replayTimeout);
   }
 
-  /** The watch side's lag: the oldest unprocessed event's age and the bytes waiting unread. */
+  /** The watch side's lag: the oldest unprocessed event's age and (while behind) the bytes waiting unread. */
   private sampleLag(t: number): void {
     if (!this.watch) return;
-    const ports = new Set(this.pool.endpointList.map((e) => Number(e.slice(e.lastIndexOf(':') + 1))));
-    this.lag.sample({ now: t, ageMs: this.checker.oldestUnprocessedAge(t), bytes: receiveQueued(ports) });
+    const ageMs = this.checker.oldestUnprocessedAge(t);
+    this.lag.sample({ now: t, ageMs, bytes: this.receiveProbe.read(t, ageMs >= LAG_FLAG_MS) });
   }
 
   private get replayTimeout(): number {
