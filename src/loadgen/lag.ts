@@ -39,7 +39,7 @@ export class LagMonitor {
   private maxAge = 0;
   private bytes = 0;
   private maxBytes = 0;
-  private lagging = false;
+  private flagged = false;
   /** the current report interval: the flag was up at some tick, the largest age and bytes */
   private interval = { lagged: false, age: 0, bytes: 0 };
 
@@ -58,9 +58,9 @@ export class LagMonitor {
     if (this.bytes > this.maxBytes) this.maxBytes = this.bytes;
     const behind = this.age >= LAG_FLAG_MS;
     // once the generator's own, the backlog stays its own until the watchers caught up
-    this.lagging = behind && (this.lagging || this.bytes >= LAG_FLAG_BYTES || lateTick);
+    this.flagged = behind && (this.flagged || this.bytes >= LAG_FLAG_BYTES || lateTick);
     const iv = this.interval;
-    if (this.lagging) iv.lagged = true;
+    if (this.flagged) iv.lagged = true;
     if (this.age > iv.age) iv.age = this.age;
     if (this.bytes > iv.bytes) iv.bytes = this.bytes;
     this.onChange?.(this.status);
@@ -81,13 +81,18 @@ export class LagMonitor {
     };
   }
 
+  /** the generator is behind now */
+  get lagging(): boolean {
+    return this.flagged;
+  }
+
   get status(): GeneratorLag {
     return {
       seconds: round(this.age),
       maxSeconds: round(this.maxAge),
       receiveBufferedBytes: this.bytes,
       maxReceiveBufferedBytes: this.maxBytes,
-      lagging: this.lagging,
+      lagging: this.flagged,
     };
   }
 }

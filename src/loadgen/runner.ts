@@ -201,6 +201,7 @@ export class LoadRunner extends EventEmitter {
         return run.draining || (run.state !== 'stopping' && run.state !== 'stopped');
       },
       transitSuspect: () => this.transitSuspect(),
+      generatorLagging: () => this.lag.lagging,
       generatorFault: (kind, message) => this.generatorFault(kind, message),
       error: (message) => (this.lastError = message),
       violation: (v) => {
