@@ -1,9 +1,9 @@
 // The generator's own lag on the watch side, sampled on every watchdog tick: how old the oldest known
 // event a watcher has not processed yet is, and how many bytes etcd already sent wait unread in this
 // process's receive queues. The run is flagged as lagging (the generator's, not etcd's) when events wait
-// past the threshold while bytes pile up unread or the event loop is late; it stays flagged until the
-// backlog is gone. A watch that is merely behind (a partitioned member, a frozen one) leaves no bytes
-// waiting here: that lag is etcd's delivery, not the generator's.
+// past the threshold while bytes pile up unread (the last reading) or the event loop was late within the
+// last second: current evidence only, so a watch behind for etcd's reasons (a partitioned member, a
+// frozen one: no bytes waiting here) is not flagged for one late tick during it.
 
 /** the lag above which the generator may be flagged (the watch p99 the generator should hold) */
 export const LAG_FLAG_MS = 1000;
@@ -11,6 +11,8 @@ export const LAG_FLAG_MS = 1000;
 export const LAG_FLAG_BYTES = 64 * 1024;
 /** a watchdog tick this late means the event loop is busy */
 const LATE_TICK_MS = 500;
+/** how long a late tick counts as evidence */
+const LATE_TICK_HOLD_MS = 1000;
 
 export interface GeneratorLag {
   /** age in seconds of the oldest known event a watcher has not processed yet (now) */
@@ -35,6 +37,7 @@ export interface LagSample {
 
 export class LagMonitor {
   private lastTick = 0;
+  private lateTickAt = -Infinity;
   private age = 0;
   private maxAge = 0;
   private bytes = 0;
@@ -50,15 +53,14 @@ export class LagMonitor {
 
   /** One watchdog tick's sample. */
   sample(s: LagSample): void {
-    const lateTick = this.lastTick > 0 && s.now - this.lastTick > this.tickMs + LATE_TICK_MS;
+    if (this.lastTick > 0 && s.now - this.lastTick > this.tickMs + LATE_TICK_MS) this.lateTickAt = s.now;
     this.lastTick = s.now;
     this.age = s.ageMs;
     this.bytes = s.bytes ?? 0;
     if (this.age > this.maxAge) this.maxAge = this.age;
     if (this.bytes > this.maxBytes) this.maxBytes = this.bytes;
     const behind = this.age >= LAG_FLAG_MS;
-    // once the generator's own, the backlog stays its own until the watchers caught up
-    this.flagged = behind && (this.flagged || this.bytes >= LAG_FLAG_BYTES || lateTick);
+    this.flagged = behind && (this.bytes >= LAG_FLAG_BYTES || s.now - this.lateTickAt <= LATE_TICK_HOLD_MS);
     const iv = this.interval;
     if (this.flagged) iv.lagged = true;
     if (this.age > iv.age) iv.age = this.age;
