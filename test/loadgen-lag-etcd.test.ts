@@ -63,6 +63,7 @@ t.test('a slow consumer: the lag flagged as the generator own, no violation', as
   t.same(s.violations, noViolations(), 'nothing of the generator lag is etcd violation');
   t.equal(s.counts.events, s.counts.ok * 25, 'every event delivered once (25 watchers per key)');
   t.equal(s.findings.behindAtEnd, 0, 'the watchers caught up');
+  t.same(s.watchers, { starting: 0, watching: 0, resuming: 0, stopped: 100 }, 'the counts followed every transition');
   t.ok(g.lag && g.lag.maxSeconds >= 1, 'the lag measured');
   t.ok(g.lag!.maxReceiveBufferedBytes >= LAG_FLAG_BYTES, 'bytes waited unread in its receive queues');
   t.ok(g.laggingIntervals >= 1, 'intervals flagged as lagging');
