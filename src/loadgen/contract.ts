@@ -28,9 +28,9 @@ import {
   eventSeen,
   GAP,
   GARBLED,
-  movePast,
   newSpan,
   owedFirst,
+  retiredEvent,
   type CheckerOptions,
   type PendingSkip,
   type WatcherState,
@@ -223,13 +223,7 @@ export abstract class WatchContract {
       const info = decodeValue(value, this.runIdBytes);
       const rec = info ? ledger.puts.get(info.seq) : undefined;
       // a revision the run retired (this watcher lagged far behind; counted unchecked): unjudged
-      if (
-        info &&
-        !transitSuspect &&
-        rev <= ledger.retiredTo[key] &&
-        (!rec || (rec.key === key && rec.revision === rev))
-      )
-        return this.forgotten(w, key, rev);
+      if (info && !transitSuspect && ledger.retiredPut(key, rev, rec)) return this.retired(w, key, rev);
       if (!rec || rec.key !== key || (rec.revision && rec.revision !== rev)) {
         if (transitSuspect) return GARBLED;
         w.events++;
@@ -382,14 +376,6 @@ export abstract class WatchContract {
     return !rec || (rec.key === e.key && rec.revision === e.rev);
   }
 
-  /** An event at a retired revision: the watcher moves past it, judged on nothing (it was counted unchecked). */
-  private forgotten(w: WatcherState, key: number, rev: number): undefined {
-    movePast(w, key, rev);
-    if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
-    if (w.prefix && rev > this.prefixPassed) this.prefixPassed = rev;
-    return undefined;
-  }
-
   /** An unexpected event at `rev`: the watcher moved past it all the same. */
   private passed(w: WatcherState, key: number, rev: number): void {
     // bounded: a stream of garbage must not grow it without end
@@ -402,6 +388,16 @@ export abstract class WatchContract {
       w.lastOnKey[0] = rev;
       if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
     }
+  }
+
+  /** An event at a retired revision: judged on nothing (counted unchecked), unless delivered again. */
+  private retired(w: WatcherState, key: number, rev: number): undefined {
+    const again = retiredEvent(w, key, rev);
+    if (again !== undefined)
+      this.report('unique', w, key, rev, `revision ${rev} delivered again (last ${again}; the run had retired it)`);
+    if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
+    if (w.prefix && rev > this.prefixPassed) this.prefixPassed = rev;
+    return undefined;
   }
 
   protected unpend(w: WatcherState, key: number, rev: number): void {

@@ -158,6 +158,11 @@ export class RunLedger {
     this.drop(e);
   }
 
+  /** An event of this run's put `rec` (undefined: forgotten) at `rev` on `key` is at a retired revision. */
+  retiredPut(key: number, rev: number, rec: PutRecord | undefined): boolean {
+    return rev <= this.retiredTo[key] && (!rec || (rec.key === key && rec.revision === rev));
+  }
+
   /** puts still indeterminate (not seen, not yet settled by a replay) */
   get indeterminateCount(): number {
     return this.open;
