@@ -201,7 +201,6 @@ export class LoadRunner extends EventEmitter {
         return run.draining || (run.state !== 'stopping' && run.state !== 'stopped');
       },
       transitSuspect: () => this.transitSuspect(),
-      generatorLagging: () => this.lag.lagging,
       generatorFault: (kind, message) => this.generatorFault(kind, message),
       error: (message) => (this.lastError = message),
       violation: (v) => {
@@ -299,7 +298,10 @@ export class LoadRunner extends EventEmitter {
   private sampleLag(t: number): void {
     if (!this.watch) return;
     const ageMs = this.checker.oldestUnprocessedAge(t);
-    this.lag.sample({ now: t, ageMs, bytes: this.receiveProbe.read(t, ageMs >= LAG_FLAG_MS) });
+    // a garbled stream can leave bytes unread that no reader will take (its session waits for a frame
+    // that never completes): no evidence of the generator's own backlog then
+    const bytes = this.transitSuspect() ? undefined : this.receiveProbe.read(t, ageMs >= LAG_FLAG_MS);
+    this.lag.sample({ now: t, ageMs, bytes });
   }
 
   private get replayTimeout(): number {

@@ -40,8 +40,6 @@ export interface WorkloadContext {
   readonly active: boolean;
   /** a drop/corrupt fault may have garbled bytes on the way (anomalies are retried on a fresh stream) */
   transitSuspect(): boolean;
-  /** the generator itself is behind the watch events (its receive queues hold them): a silence is its own */
-  generatorLagging(): boolean;
   /** the generator's own trouble (counted in the run's ledger, never an etcd verdict) */
   generatorFault(kind: GeneratorFault, message: string): void;
   /** the latest error, for the status */

@@ -342,9 +342,7 @@ export class WatchConnection {
    */
   checkStall(now: number, stallMs: number): void {
     const s = this.stream;
-    // behind on its own backlog, the generator cannot tell a stalled stream from its unread bytes: a
-    // reset would only add resumes (and fail the puts on the session) to the backlog
-    if (!s || !this.allWatching || this.ctx.generatorLagging()) {
+    if (!s || !this.allWatching) {
       this.ackedSince = 0;
       this.probeAt = 0;
       this.lagging.clear();
