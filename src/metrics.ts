@@ -41,6 +41,8 @@ export class Metrics {
   readonly workloadViolations: Counter<'workload' | 'check'>;
   readonly workloadAnomalies: Counter<'workload' | 'kind'>;
   readonly workloadValue: Gauge<'workload' | 'name'>;
+  readonly generatorLag: Gauge;
+  readonly generatorReceiveBuffered: Gauge;
 
   constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = opts.registry ?? new Registry())];
@@ -214,6 +216,14 @@ export class Metrics {
       name: 'etcd_soak_workload_value',
       help: "A feature workload's status figures at the last interval (e.g. live services, lock holders, config version).",
       labelNames: ['workload', 'name'],
+    this.generatorLag = new Gauge({
+      name: 'etcd_soak_generator_lag_seconds',
+      help: "Age of the oldest event known to the run that a watcher has not processed yet (etcd's delivery and the generator's own backlog together).",
+      registers,
+    });
+    this.generatorReceiveBuffered = new Gauge({
+      name: 'etcd_soak_generator_receive_buffered_bytes',
+      help: "Bytes etcd already sent that wait unread in the generator's receive queues: its own backlog.",
       registers,
     });
     new Gauge({

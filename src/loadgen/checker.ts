@@ -2,7 +2,7 @@
 // skip to etcd's record for a verdict: suspects past settle become pending questions, etcd's answers
 // (a Range at that revision, or a replay of the run's prefix) confirm or clear them, and the end of the
 // run settles what is still open.
-import { inMurky } from './revisions.js';
+import { firstAbove, inMurky } from './revisions.js';
 import { decodeValue } from './value.js';
 import type { PendingSkip, RecordAnswer, WatcherState } from './contract.js';
 import { KvContract } from './kv-checks.js';
@@ -160,7 +160,7 @@ export class Checker extends KvContract {
         for (const w of this.keyWatchers[e.key])
           if (rev >= w.startRev && w.lastOnKey[w.prefix ? e.key : 0] < rev) this.findings.unchecked++;
       }
-      ledger.drop(e);
+      ledger.retire(e);
     });
     ledger.prunePuts(horizon);
     for (const w of this.watchers)
@@ -203,6 +203,33 @@ export class Checker extends KvContract {
       }
     }
     return out;
+  }
+
+  /**
+   * The age (ms, from its put's scheduled instant) of the oldest revision known to the run that a watcher
+   * has not processed yet (0: every watcher is through every known revision). The run's watch lag: etcd's
+   * commit and delivery and the generator's own backlog together (the caller tells the generator's apart
+   * by the bytes waiting unread). Not from when the run learned it: an ack waits in the same backlog.
+   */
+  oldestUnprocessedAge(now: number): number {
+    const ledger = this.ledger;
+    const minOnKey = new Float64Array(this.keyWatchers.length).fill(Infinity);
+    let minPrefix = Infinity;
+    for (const w of this.watchers) {
+      if (w.prefix) {
+        if (w.lastRev < minPrefix) minPrefix = w.lastRev;
+      } else if (w.lastOnKey[0] < minOnKey[w.keys[0]]) minOnKey[w.keys[0]] = w.lastOnKey[0];
+    }
+    let oldest = Infinity;
+    const firstAfter = (list: number[], seen: number, key: number | undefined) => {
+      if (!list.length || list[list.length - 1] <= seen) return;
+      const rev = list[firstAbove(list, seen)];
+      const e = key === undefined ? ledger.revs.get(rev) : ledger.entry(rev, key);
+      if (e && e.due < oldest) oldest = e.due;
+    };
+    for (let k = 0; k < minOnKey.length; k++) if (minOnKey[k] !== Infinity) firstAfter(ledger.byKey[k], minOnKey[k], k);
+    if (minPrefix !== Infinity) firstAfter(ledger.all, minPrefix, undefined);
+    return oldest === Infinity ? 0 : Math.max(0, now - oldest);
   }
 
   /** true while something could still change a verdict (for a clean stop). */

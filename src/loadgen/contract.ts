@@ -30,6 +30,7 @@ import {
   GARBLED,
   newSpan,
   owedFirst,
+  retiredEvent,
   type CheckerOptions,
   type PendingSkip,
   type WatcherState,
@@ -128,10 +129,12 @@ export abstract class WatchContract {
         `put ${seq} acknowledged at ${revision} but seen at ${rec.revision}`,
       );
     }
+    // known from an event already (a late ack): its entry may be retired, relearning it makes false skips
+    const known = rec.revision === revision;
     rec.state = 'acked';
     rec.revision = revision;
     rec.since = now;
-    this.learn(revision, rec, now);
+    if (!known) this.learn(revision, rec, now);
   }
 
   /** The put failed or timed out: its fate is settled by observation or by etcd's record. */
@@ -219,6 +222,8 @@ export abstract class WatchContract {
       known = false;
       const info = decodeValue(value, this.runIdBytes);
       const rec = info ? ledger.puts.get(info.seq) : undefined;
+      // a revision the run retired (this watcher lagged far behind; counted unchecked): unjudged
+      if (info && !transitSuspect && ledger.retiredPut(key, rev, rec)) return this.retired(w, key, rev);
       if (!rec || rec.key !== key || (rec.revision && rec.revision !== rev)) {
         if (transitSuspect) return GARBLED;
         w.events++;
@@ -383,6 +388,16 @@ export abstract class WatchContract {
       w.lastOnKey[0] = rev;
       if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
     }
+  }
+
+  /** An event at a retired revision: judged on nothing (counted unchecked), unless delivered again. */
+  private retired(w: WatcherState, key: number, rev: number): undefined {
+    const again = retiredEvent(w, key, rev);
+    if (again !== undefined)
+      this.report('unique', w, key, rev, `revision ${rev} delivered again (last ${again}; the run had retired it)`);
+    if (rev > this.keyMaxSeen[key]) this.keyMaxSeen[key] = rev;
+    if (w.prefix && rev > this.prefixPassed) this.prefixPassed = rev;
+    return undefined;
   }
 
   protected unpend(w: WatcherState, key: number, rev: number): void {

@@ -40,6 +40,11 @@ export class RunLedger {
   readonly all: number[] = [];
   /** highest revision known to this run (acked or seen) */
   maxKnownRev = 0;
+  /**
+   * per key: the highest revision retired (forgotten once settled and passed, or once too old for a
+   * far-behind watcher). Seen again later (a late ack, that watcher's delivery), it was judged already.
+   */
+  readonly retiredTo: number[];
   /** puts in state 'indeterminate' (the periodic replay asks every tick: a count, not a scan) */
   private open = 0;
 
@@ -49,6 +54,7 @@ export class RunLedger {
     private readonly onSettled: (put: PutRecord, applied: boolean) => void,
   ) {
     this.byKey = Array.from({ length: keys }, () => []);
+    this.retiredTo = new Array<number>(keys).fill(0);
   }
 
   register(seq: number, key: number, due: number): PutRecord {
@@ -144,6 +150,17 @@ export class RunLedger {
         }
     }
     removeSorted(this.byKey[e.key], e.rev);
+  }
+
+  /** Forgets an entry that can no longer matter (see `retiredTo`). */
+  retire(e: RevEntry): void {
+    if (e.rev > this.retiredTo[e.key]) this.retiredTo[e.key] = e.rev;
+    this.drop(e);
+  }
+
+  /** An event of this run's put `rec` (undefined: forgotten) at `rev` on `key` is at a retired revision. */
+  retiredPut(key: number, rev: number, rec: PutRecord | undefined): boolean {
+    return rev <= this.retiredTo[key] && (!rec || (rec.key === key && rec.revision === rev));
   }
 
   /** puts still indeterminate (not seen, not yet settled by a replay) */

@@ -3,6 +3,7 @@
 // its late events would not be etcd's fault). Builds each timeline line.
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
+import type { LagMonitor } from './lag.js';
 import { SelfMonitor } from './monitor.js';
 import type { GeneratorLedger, LoadCounts, TimelineLine } from './report.js';
 import type { LatencyStats } from './stats.js';
@@ -43,8 +44,16 @@ export class RunProgress {
     this.monitor.start(t);
   }
 
-  /** The interval since the last one: its line. `parts` is read after the generator's own sample. */
-  interval(parts: () => IntervalParts, activeFaults: unknown[], ledger: GeneratorLedger): TimelineLine {
+  /**
+   * The interval since the last one: its line. `parts` is read after the generator's own sample; `lag`
+   * (the watch side's) flags the interval when the generator fell behind the events.
+   */
+  interval(
+    parts: () => IntervalParts,
+    activeFaults: unknown[],
+    ledger: GeneratorLedger,
+    lag?: LagMonitor,
+  ): TimelineLine {
     const t = this.clock.now();
     const dt = (t - this.mark.at) / 1000 || 1;
     const before = parts();
@@ -56,12 +65,16 @@ export class RunProgress {
     this.mark = { at: t, puts: before.putsDone, events: before.events };
     const watch = before.watchLatency?.takeInterval() ?? EMPTY;
     const self = this.monitor.sample(t);
-    // a generator that cannot keep up (one JS thread near a full core, or a late event loop) delays
-    // delivery itself: its late events would not be etcd's fault
+    // events waiting unread in its own queues: behind, even on less than a core
+    const lagged = lag?.takeInterval();
+    if (lagged?.lagging) ledger.laggingIntervals++;
+    self.overloaded ||= lagged?.lagging ?? false;
+    // a generator that cannot keep up (one JS thread near a full core, a late event loop, or events
+    // waiting in its receive queues) delays delivery itself: its late events would not be etcd's fault
     if (self.overloaded) {
       ledger.overloadedIntervals++;
       this.logger.warn(
-        { cpu: self.cpu, loopDelayP99: self.loopDelayP99, eventRate: rawEvents },
+        { cpu: self.cpu, loopDelayP99: self.loopDelayP99, eventRate: rawEvents, lag: lagged },
         'the load generator cannot keep up: lower the rate or watchers; late events of this interval may be its own lag',
       );
     }
@@ -78,7 +91,7 @@ export class RunProgress {
       ...self,
       counts: p.counts,
       violations: p.violations,
-      generator: { ...ledger },
+      generator: { ...ledger, ...(lagged && { lag: lagged }) },
       watchers: p.watchers,
       activeFaults,
     };

@@ -3,6 +3,7 @@
 // observers/report-writer.ts.
 import { humanMs } from '../util/human.js';
 import type { HashKvResult } from './hashkv.js';
+import type { GeneratorLag } from './lag.js';
 import { verdictOf, violationTotal, type CheckerFindings, type Verdict, type ViolationKind } from './verdict.js';
 import { DEFAULT_WORKLOADS, type LoadProfile } from '../schema/load.js';
 import type { Percentiles } from './stats.js';
@@ -39,6 +40,10 @@ export interface GeneratorLedger {
   /** watch streams that broke (reset, closed, unreachable) and were resumed */
   streamBreaks: number;
   overloadedIntervals: number;
+  /** report intervals in which the generator fell behind the watch events (counted as overloaded too) */
+  laggingIntervals: number;
+  /** its watch-side lag now (a timeline line: the largest of its interval) and at most (absent: no watch workload) */
+  lag?: GeneratorLag;
 }
 
 export type Findings = CheckerFindings & {
@@ -65,7 +70,10 @@ export interface TimelineLine {
   rssMB: number;
   /** p99 of this process's event-loop delay in ms */
   loopDelayP99: number;
-  /** the generator could not keep up in this interval (CPU >= 0.9 core or loop delay p99 > 500 ms) */
+  /**
+   * the generator could not keep up in this interval (CPU >= 0.9 core, loop delay p99 > 500 ms, or its
+   * watch events waiting in its own receive queues)
+   */
   overloaded: boolean;
   counts: LoadCounts;
   violations: Record<ViolationKind, number>;
@@ -207,6 +215,10 @@ function generatorNotes(s: LoadSummary): string[] {
     out.push(
       `  ${fi.unverifiedSkips} suspected skip(s) could not be checked against etcd's history (${s.record.error ?? 'compacted'}): reliable is unverified`,
     );
+  if (g.laggingIntervals)
+    out.push(
+      `  WARNING: the generator fell behind the watch events in ${g.laggingIntervals} interval(s) (lag up to ${g.lag?.maxSeconds ?? '?'}s, up to ${Math.round((g.lag?.maxReceiveBufferedBytes ?? 0) / 1024)} KiB unread): their lateness is its own`,
+    );
   if (g.overloadedIntervals)
     out.push(
       `  WARNING: the generator could not keep up in ${g.overloadedIntervals} interval(s); late events there are its own lag`,
@@ -291,7 +303,7 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
           .map(([k, n]) => `${k} ${n}`)
           .join(', ')})`
       : ''
-  }${runs('put') ? ` | indeterminate ${s.counts.indeterminate}` : ''}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${isLine ? faultsPart(s.activeFaults) : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
+  }${runs('put') ? ` | indeterminate ${s.counts.indeterminate}` : ''}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${g.lag?.lagging ? ` | generator lagging ${g.lag.seconds}s` : ''}${isLine ? faultsPart(s.activeFaults) : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
 }
 
 /** a feature workload's part of GET /load's status line: operations by result, violations, anomalies */

@@ -21,6 +21,8 @@ import { settleRunEnd, type BehindWatcher } from './run-end.js';
 import { reportObservers } from './observers/report-writer.js';
 import { summarize, type GeneratorLedger, type LoadStatus, type LoadSummary } from './report.js';
 import { RunProgress } from './progress.js';
+import { LAG_FLAG_MS, LagMonitor } from './lag.js';
+import { ReceiveQueueProbe } from './receive-queue.js';
 import { judgeThresholds } from './thresholds.js';
 import { newRunId } from './value.js';
 import {
@@ -34,6 +36,9 @@ import {
 import type { Workload, WorkloadContext } from './workloads/types.js';
 
 export type { LoadStatus, LoadSummary, TimelineLine } from './report.js';
+
+/** the period of the watchdog: stalls, suspects past settle, the watch side's lag */
+const WATCHDOG_MS = 250;
 
 export interface LoadRunnerOptions {
   /** the parsed profile (`loadProfileSchema`): the run keeps its own copy */
@@ -85,7 +90,16 @@ export class LoadRunner extends EventEmitter {
   private watchdogTimer: NodeJS.Timeout | undefined;
   /** stopping, but still waiting for outstanding events: broken or stalled streams are still resumed */
   private draining = false;
-  private readonly ledger: GeneratorLedger = { stalls: 0, garbled: 0, streamBreaks: 0, overloadedIntervals: 0 };
+  private readonly ledger: GeneratorLedger = {
+    stalls: 0,
+    garbled: 0,
+    streamBreaks: 0,
+    overloadedIntervals: 0,
+    laggingIntervals: 0,
+  };
+  /** the watch side's lag (the generator's own backlog flagged apart from etcd's delay) */
+  private readonly lag: LagMonitor;
+  private readonly receiveProbe = new ReceiveQueueProbe(() => this.pool.endpointList);
   private startedAt = 0;
   private startedIso = '';
   /** the store's revision before the run's first put (0 until started) */
@@ -164,6 +178,10 @@ export class LoadRunner extends EventEmitter {
         this.bus.subscribe(o);
     this.record = new EtcdRecord(() => this.pool.clients(), this.keys.bytes, base, this.keys.index, this.logger);
     this.progress = new RunProgress(this.clock, this.logger);
+    this.lag = new LagMonitor(WATCHDOG_MS, (l) => {
+      this.metrics?.generatorLag.set(l.seconds);
+      this.metrics?.generatorReceiveBuffered.set(l.receiveBufferedBytes);
+    });
   }
 
   private context(): WorkloadContext {
@@ -243,7 +261,7 @@ export class LoadRunner extends EventEmitter {
     );
     this.progress.start(this.clock.now());
     for (const w of this.workloads) w.run?.();
-    this.watchdogTimer = setInterval(() => this.watchdog(), 250);
+    this.watchdogTimer = setInterval(() => this.watchdog(), WATCHDOG_MS);
     this.timers.push(setInterval(() => this.interval(), this.profile.interval));
     if (this.profile.duration !== undefined)
       this.timers.push(setTimeout(() => void this.stop('duration reached'), this.profile.duration));
@@ -273,11 +291,22 @@ export class LoadRunner extends EventEmitter {
     const t = this.clock.now();
     this.checker.sweep(t);
     for (const w of this.workloads) w.watchdog?.(t);
+    this.sampleLag(t);
     this.record.confirmSkips(this.checker, t);
     // long runs: settle indeterminate puts against etcd's record as the run goes, not only at its end
     // (not while a drop/corrupt fault may garble the replay: the checkpoint must only pass what was read)
     if (!this.transitSuspect())
       this.record.maybeReplay(this.checker, t, 12 * this.profile.settle, () => this.clock.now(), this.replayTimeout);
+  }
+
+  /** The watch side's lag: the oldest unprocessed event's age and (while behind) the bytes waiting unread. */
+  private sampleLag(t: number): void {
+    if (!this.watch) return;
+    const ageMs = this.checker.oldestUnprocessedAge(t);
+    // a garbled stream can leave bytes unread that no reader will take (its session waits for a frame
+    // that never completes): no evidence of the generator's own backlog then
+    const bytes = this.transitSuspect() ? undefined : this.receiveProbe.read(t, ageMs >= LAG_FLAG_MS);
+    this.lag.sample({ now: t, ageMs, bytes });
   }
 
   private get replayTimeout(): number {
@@ -334,7 +363,12 @@ export class LoadRunner extends EventEmitter {
   }
 
   private interval(): void {
-    const line = this.progress.interval(() => this.statusParts(), this.opts.faultsProvider?.() ?? [], this.ledger);
+    const line = this.progress.interval(
+      () => this.statusParts(),
+      this.opts.faultsProvider?.() ?? [],
+      this.ledger,
+      this.watch && this.lag,
+    );
     line.workloads = this.profile.workloads;
     if (this.kv) line.kv = this.kv.line(line.elapsed);
     for (const w of this.workloads) {
@@ -387,7 +421,7 @@ export class LoadRunner extends EventEmitter {
       inFlight: p.inFlight,
       counts: p.counts,
       violations: p.violations,
-      generator: { ...this.ledger },
+      generator: { ...this.ledger, ...(this.watch && { lag: this.lag.status }) },
       findings: {
         ...this.checker.findings,
         behindAtEnd: this.behindAtEnd,
@@ -465,6 +499,8 @@ export class LoadRunner extends EventEmitter {
       this.behindList = end.behind;
       this.hashKv = end.hashKv;
     }
+    // where the watchers ended (the watchdog stopped before the last of them caught up)
+    if (started) this.sampleLag(this.clock.now());
     if (wasRunning) this.interval();
     for (const w of this.workloads) w.close();
     this.pool.close();

@@ -119,6 +119,22 @@ export function eventSeen(w: WatcherState, rev: number): void {
 }
 
 /**
+ * An event at a revision the run retired: judged on nothing, the watcher moves past it. Answers the
+ * revision it was already past when it was (a delivery again: etcd's), else undefined.
+ */
+export function retiredEvent(w: WatcherState, key: number, rev: number): number | undefined {
+  const seen = w.prefix ? w.lastRev : w.lastOnKey[0];
+  w.events++;
+  eventSeen(w, rev);
+  // a prefix watcher gets every key of its last revision
+  if (rev <= seen && !(w.prefix && rev === seen && w.lastOnKey[key] < rev)) return seen;
+  const slot = w.prefix ? key : 0;
+  if (rev > w.lastRev) w.lastRev = rev;
+  if (rev > w.lastOnKey[slot]) w.lastOnKey[slot] = rev;
+  return undefined;
+}
+
+/**
  * Whether a skip at `rev` learned only now was the first event a resume owed (its watch started at or
  * below it and delivered its first event above it); flags that watch (one resumable per resume).
  */

@@ -39,8 +39,8 @@ export interface WatchHost {
   readonly latency: LatencyStats;
   /** `key:rev` of events etcd stores garbled (the same anomaly came back on a fresh stream) */
   readonly storedGarbled: Set<string>;
-  /** a watcher's status changed (the gauges are recounted on the next watchdog tick) */
-  statusChanged(): void;
+  /** a watcher's status changed: the fleet's counts follow each transition (no recount) */
+  statusChanged(from: WatcherStatus, to: WatcherStatus): void;
 }
 
 export class WatchConnection {
@@ -59,6 +59,8 @@ export class WatchConnection {
   private readonly lagging = new Map<number, { target: number; seen: number; since: number }>();
   /** the highest revision this connection's current stream delivered to any of its watchers */
   private maxDelivered = 0;
+  /** its watchers not watching (starting, resuming or stopped), kept on each transition */
+  private notWatching = 0;
 
   constructor(
     readonly conn: Connection,
@@ -75,6 +77,31 @@ export class WatchConnection {
 
   private get ctx(): WorkloadContext {
     return this.host.ctx;
+  }
+
+  /** Adds a watcher (it starts in 'starting'). */
+  add(w: Watcher): void {
+    this.watchers.push(w);
+    if (w.status !== 'watching') this.notWatching++;
+  }
+
+  /** A watcher's status transition: the counts move with it (attaching N watchers stays linear). */
+  private setStatus(w: Watcher, to: WatcherStatus): void {
+    const from = w.status;
+    if (from === to) return;
+    w.status = to;
+    if (from === 'watching') this.notWatching++;
+    else if (to === 'watching') this.notWatching--;
+    this.host.statusChanged(from, to);
+  }
+
+  private setAll(to: WatcherStatus): void {
+    for (const w of this.watchers) this.setStatus(w, to);
+  }
+
+  /** every watcher of this connection is watching */
+  get allWatching(): boolean {
+    return this.notWatching === 0;
   }
 
   /** Opens a watch stream and (re)creates every watcher from its last revision + 1. */
@@ -97,7 +124,7 @@ export class WatchConnection {
     clearTimeout(this.attachTimer);
     const stallMs = this.ctx.profile.stallTimeout;
     this.attachTimer = setTimeout(() => {
-      if (stream === this.stream && this.watchers.some((w) => w.status !== 'watching'))
+      if (stream === this.stream && !this.allWatching)
         this.reset('stall', `watch creates on ${this.endpoint} unanswered for ${stallMs} ms`);
     }, stallMs);
     try {
@@ -130,8 +157,7 @@ export class WatchConnection {
       this.ctx.metrics?.watchResumes.inc();
     }
     w.attached = true;
-    w.status = 'watching';
-    this.host.statusChanged();
+    this.setStatus(w, 'watching');
   }
 
   private onEvents(stream: WatchStream, watchId: number, events: WatchEvent[], headerRev: number): void {
@@ -275,7 +301,7 @@ export class WatchConnection {
     } else {
       ctx.logger.warn({ watcher: w.id, reason }, 'watch canceled by etcd; re-creating');
     }
-    w.status = 'resuming';
+    this.setStatus(w, 'resuming');
     this.createWatch(stream, w).catch((err) => this.onStreamError(stream, err as Error));
   }
 
@@ -285,8 +311,7 @@ export class WatchConnection {
     stream.close();
     if (!this.ctx.active) return;
     this.ctx.generatorFault('streamBroken', `watch stream on ${this.endpoint}: ${err.message}`);
-    for (const w of this.watchers) w.status = 'resuming';
-    this.host.statusChanged();
+    this.setAll('resuming');
     this.ctx.logger.warn(
       { connection: this.idx, endpoint: this.endpoint, err: err.message, retryInMs: this.backoffMs },
       'watch stream broke; resuming from last seen revision + 1',
@@ -317,7 +342,7 @@ export class WatchConnection {
    */
   checkStall(now: number, stallMs: number): void {
     const s = this.stream;
-    if (!s || this.watchers.some((w) => w.status !== 'watching')) {
+    if (!s || !this.allWatching) {
       this.ackedSince = 0;
       this.probeAt = 0;
       this.lagging.clear();
@@ -398,8 +423,7 @@ export class WatchConnection {
     this.stream = undefined;
     stream?.close();
     clearTimeout(this.resumeTimer);
-    for (const w of this.watchers) w.status = 'resuming';
-    this.host.statusChanged();
+    this.setAll('resuming');
     if (this.ctx.active) void this.attach();
   }
 
@@ -409,6 +433,6 @@ export class WatchConnection {
     clearTimeout(this.attachTimer);
     this.stream?.close();
     this.stream = undefined;
-    for (const w of this.watchers) w.status = 'stopped';
+    this.setAll('stopped');
   }
 }

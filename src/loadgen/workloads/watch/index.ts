@@ -19,6 +19,8 @@ export class WatchWorkload implements Workload, Observer, WatchHost {
   private readonly conns: WatchConnection[];
   /** per key: the connections with a watcher on it (their stall watchdog hears of its acks) */
   private readonly keyConns: WatchConnection[][];
+  /** watchers per status, moved on each transition (never recounted: attaching N watchers is linear) */
+  private readonly byStatus: Record<WatcherStatus, number> = { starting: 0, watching: 0, resuming: 0, stopped: 0 };
   private gaugesDirty = false;
 
   constructor(readonly ctx: WorkloadContext) {
@@ -46,7 +48,8 @@ export class WatchWorkload implements Workload, Observer, WatchHost {
         attached: false,
       };
       this.watchers.push(w);
-      conn.watchers.push(w);
+      this.byStatus.starting++;
+      conn.add(w);
       for (const k of keys) if (!this.keyConns[k].includes(conn)) this.keyConns[k].push(conn);
     }
     this.updateGauges();
@@ -58,8 +61,10 @@ export class WatchWorkload implements Workload, Observer, WatchHost {
     if (e.type === 'ok' && e.op === 'put' && e.key >= 0) for (const c of this.keyConns[e.key]) c.noteAck(e.at);
   }
 
-  statusChanged(): void {
-    // counted on the next watchdog tick: recounting every watcher on each created watch is quadratic
+  statusChanged(from: WatcherStatus, to: WatcherStatus): void {
+    this.byStatus[from]--;
+    this.byStatus[to]++;
+    // the gauges are set on the next watchdog tick: a labelled set per created watch costs more than the count
     this.gaugesDirty = true;
   }
 
@@ -86,9 +91,7 @@ export class WatchWorkload implements Workload, Observer, WatchHost {
   }
 
   watcherCounts(): Record<WatcherStatus, number> {
-    const by: Record<WatcherStatus, number> = { starting: 0, watching: 0, resuming: 0, stopped: 0 };
-    for (const w of this.watchers) by[w.status]++;
-    return by;
+    return { ...this.byStatus };
   }
 
   /** What the stall watchdog of these connections sees (for the report of watchers that fell behind). */
