@@ -216,6 +216,8 @@ export class Metrics {
       name: 'etcd_soak_workload_value',
       help: "A feature workload's status figures at the last interval (e.g. live services, lock holders, config version).",
       labelNames: ['workload', 'name'],
+      registers,
+    });
     this.generatorLag = new Gauge({
       name: 'etcd_soak_generator_lag_seconds',
       help: "Age of the oldest event known to the run that a watcher has not processed yet (etcd's delivery and the generator's own backlog together).",
