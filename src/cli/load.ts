@@ -123,8 +123,8 @@ export const PROFILE_FLAGS: readonly ProfileFlag[] = profileFlags();
 
 export const LOAD_HELP = `Usage: etcd-soak load --endpoints HOST:PORT[,HOST:PORT...] [options]
 
-Open-loop watch/put load that checks etcd's watch guarantees (ordered, unique, reliable) live; beside
-it, --workloads adds kv (linearizability), registry (leases), lock (fencing), election and config.
+Open-loop watch/put load that checks etcd's watch guarantees (ordered, unique, reliable) live;
+--workloads adds kv (linearizability), registry (leases), lock (fencing), election and config.
 
 Options:
 ${helpLine('--endpoints LIST', 'etcd client endpoints, comma separated (required)')}
