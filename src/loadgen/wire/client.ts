@@ -10,7 +10,6 @@ import {
   decodeHashKVResponse,
   decodePutResponse,
   decodeRangeResponse,
-  decodeWatchResponse,
   encodeHashKV,
   encodePut,
   encodeRange,
@@ -22,6 +21,7 @@ import {
   type WatchCreate,
   type WatchEvent,
 } from './proto.js';
+import { decodeWatchResponse } from './watch-proto.js';
 
 export { Status, WireError } from './grpc.js';
 export type { Kv, WatchEvent } from './proto.js';

@@ -295,10 +295,16 @@ export function decodeKv(b: Uint8Array, pos: number, end: number): Kv {
   return kv;
 }
 
-const EMPTY = new Uint8Array(0);
+export const EMPTY = new Uint8Array(0);
 
 /** The encoding and decoding pieces, for the messages other modules of wire/ encode (wire/kv.ts). */
-export { Writer as ProtoWriter, varint as readVarint, skip as skipField, lengthDelimited as readLengthDelimited };
+export {
+  Writer as ProtoWriter,
+  varint as readVarint,
+  skip as skipField,
+  lengthDelimited as readLengthDelimited,
+  ProtoError as ProtoDecodeError,
+};
 
 /** PutResponse { header = 1 } → header revision */
 export function decodePutResponse(b: Uint8Array): { revision: number } {
@@ -350,88 +356,4 @@ export function decodeRangeResponse(b: Uint8Array): { revision: number; kvs: Kv[
     else pos = skip(b, pos, tag & 7, b.length);
   }
   return out;
-}
-
-/** WatchResponse; the hottest decoder: events keep subarrays of the frame, nothing is copied. */
-export function decodeWatchResponse(b: Uint8Array): WatchResponse {
-  const r: WatchResponse = {
-    revision: 0,
-    watchId: 0,
-    created: false,
-    canceled: false,
-    compactRevision: 0,
-    cancelReason: '',
-    events: [],
-  };
-  const end = b.length;
-  let pos = 0;
-  while (pos < end) {
-    const [tag, p] = varint(b, pos);
-    pos = p;
-    switch (tag) {
-      case 0x0a: {
-        const [s, e] = lengthDelimited(b, pos, end);
-        r.revision = decodeHeaderRevision(b, s, e);
-        pos = e;
-        break;
-      }
-      case 0x10:
-        [r.watchId, pos] = varint(b, pos);
-        break;
-      case 0x18:
-        r.created = b[pos++] !== 0;
-        break;
-      case 0x20:
-        r.canceled = b[pos++] !== 0;
-        break;
-      case 0x28:
-        [r.compactRevision, pos] = varint(b, pos);
-        break;
-      case 0x32: {
-        const [s, e] = lengthDelimited(b, pos, end);
-        r.cancelReason = Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8');
-        pos = e;
-        break;
-      }
-      case 0x5a: {
-        const [s, e] = lengthDelimited(b, pos, end);
-        r.events.push(decodeEvent(b, s, e));
-        pos = e;
-        break;
-      }
-      default:
-        pos = skip(b, pos, tag & 7, end);
-    }
-  }
-  return r;
-}
-
-/** mvccpb.Event { type = 1; kv = 2; prev_kv = 3 } */
-function decodeEvent(b: Uint8Array, pos: number, end: number): WatchEvent {
-  let type: 'put' | 'delete' = 'put';
-  let kv: Kv | undefined;
-  let prevKv: Kv | undefined;
-  while (pos < end) {
-    const [tag, p] = varint(b, pos);
-    pos = p;
-    if (tag === 0x08) {
-      let t: number;
-      [t, pos] = varint(b, pos);
-      type = t === 1 ? 'delete' : 'put';
-    } else if (tag === 0x12) {
-      const [s, e] = lengthDelimited(b, pos, end);
-      kv = decodeKv(b, s, e);
-      pos = e;
-    } else if (tag === 0x1a) {
-      const [s, e] = lengthDelimited(b, pos, end);
-      prevKv = decodeKv(b, s, e);
-      pos = e;
-    } else pos = skip(b, pos, tag & 7, end);
-  }
-  const ev: WatchEvent = {
-    type,
-    kv: kv ?? { key: EMPTY, value: EMPTY, createRevision: 0, modRevision: 0, version: 0 },
-  };
-  if (prevKv) ev.prevKv = prevKv;
-  return ev;
 }
