@@ -5,13 +5,13 @@ import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../../util/log.js';
-import { DEFAULT_MAX_MESSAGE, Deframer, Status, WireError, decodeGrpcMessage, frame, grpcTimeout } from './grpc.js';
+import { DEFAULT_MAX_MESSAGE, Deframer, Status, WireError, frame, grpcTimeout } from './grpc.js';
+import { UnaryCall, copyReply, decodeRangeCopy, handshaken, startUnary, statusOf, type GrpcStatus } from './unary.js';
 import {
   decodeHashKVResponse,
   decodePutResponse,
-  decodeRangeResponse,
   encodeHashKV,
-  encodePut,
+  encodePutFramed,
   encodeRange,
   encodeTxnPuts,
   encodeWatchCancel,
@@ -33,19 +33,7 @@ export interface WireClientOptions {
   maxMessageBytes?: number;
 }
 
-/** sessions whose HTTP/2 handshake completed: a call that failed on another one was never sent */
-const handshaken = new WeakSet<http2.Http2Session>();
-
 const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = http2.constants;
-
-type GrpcStatus = { code: number; message: string };
-
-/** Status from trailers (or trailers-only headers); undefined when absent. */
-function statusOf(h: http2.IncomingHttpHeaders): GrpcStatus | undefined {
-  const s = h['grpc-status'];
-  if (s === undefined) return undefined;
-  return { code: Number(s), message: decodeGrpcMessage(h['grpc-message']) };
-}
 
 /** Feeds a gRPC stream's messages to `onMessage`, reports framing errors to `onBad`, tracks the status. */
 function readGrpc(
@@ -131,19 +119,32 @@ export class EtcdWireClient {
     return session;
   }
 
+  /** request headers per path and deadline: http2 copies them, so one object serves every call */
+  private readonly headers = new Map<string, Map<number | undefined, http2.OutgoingHttpHeaders>>();
+
   private open(path: string, timeoutMs?: number): http2.ClientHttp2Stream {
-    const headers: http2.OutgoingHttpHeaders = {
-      [HTTP2_HEADER_METHOD]: 'POST',
-      [HTTP2_HEADER_PATH]: path,
-      [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-      [HTTP2_HEADER_TE]: 'trailers',
-    };
-    if (timeoutMs !== undefined) headers['grpc-timeout'] = grpcTimeout(timeoutMs);
+    let byTimeout = this.headers.get(path);
+    if (!byTimeout) this.headers.set(path, (byTimeout = new Map()));
+    let headers = byTimeout.get(timeoutMs);
+    if (!headers) {
+      headers = {
+        [HTTP2_HEADER_METHOD]: 'POST',
+        [HTTP2_HEADER_PATH]: path,
+        [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+        [HTTP2_HEADER_TE]: 'trailers',
+      };
+      if (timeoutMs !== undefined) headers['grpc-timeout'] = grpcTimeout(timeoutMs);
+      // a handful of paths and deadlines in practice; never an unbounded cache
+      if (byTimeout.size < 16) byTimeout.set(timeoutMs, headers);
+    }
     return this.getSession().request(headers);
   }
 
-  /** One unary call; rejects with WireError on status != 0, reset, session loss or timeout. */
-  private unary(path: string, body: Buffer, timeoutMs: number): Promise<Buffer> {
+  /**
+   * One unary call; rejects with WireError on status != 0, reset, session loss or timeout, and with the
+   * decoder's error when the answer does not decode.
+   */
+  private unary<T>(path: string, framed: Buffer, timeoutMs: number, decode: (reply: Buffer) => T): Promise<T> {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
@@ -152,79 +153,45 @@ export class EtcdWireClient {
         reject(err instanceof WireError ? err : new WireError('UNAVAILABLE', (err as Error).message));
         return;
       }
-      let reply: Buffer | undefined;
-      let done = false;
-      const session = stream.session;
-      const finish = (err: WireError | undefined) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (err) {
-          // no handshake on this connection: the request never left this process
-          if (!session || !handshaken.has(session)) err.sent = false;
-          reject(err);
-        } else resolve(reply!);
-      };
-      const timer = setTimeout(() => {
-        finish(new WireError('TIMEOUT', `${path} timed out after ${timeoutMs} ms`));
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, timeoutMs);
-      const statusNow = readGrpc(
-        stream,
-        this.maxMessage,
-        (m) => (reply = Buffer.from(m)),
-        (err) => {
-          finish(err);
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-        },
-      );
-      stream.on('error', (err) => finish(new WireError('UNAVAILABLE', `${path}: ${err.message}`)));
-      stream.on('close', () => {
-        const status = statusNow();
-        if (status === undefined)
-          finish(new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${stream.rstCode}) without a status`));
-        else if (status.code !== 0) finish(new WireError(status.code, status.message || `grpc status ${status.code}`));
-        else if (!reply) finish(new WireError(Status.INTERNAL, `${path}: no response message`));
-        else finish(undefined);
-      });
-      stream.end(frame(body));
+      startUnary(stream, new UnaryCall(path, this.maxMessage, decode, resolve, reject), timeoutMs);
+      stream.end(framed);
     });
   }
 
   /** Put; never retried. */
-  async put(key: Uint8Array | string, value: Uint8Array, opts: { timeoutMs: number }): Promise<{ revision: number }> {
-    return decodePutResponse(await this.unary('/etcdserverpb.KV/Put', encodePut(key, value), opts.timeoutMs));
+  put(key: Uint8Array | string, value: Uint8Array, opts: { timeoutMs: number }): Promise<{ revision: number }> {
+    return this.unary('/etcdserverpb.KV/Put', encodePutFramed(key, value), opts.timeoutMs, decodePutResponse);
   }
 
   /**
    * A Txn of plain puts (no compares): every key written at one revision. Never retried. The response
    * header's revision is the revision of the writes (a Txn with writes is one revision).
    */
-  async txnPuts(
+  txnPuts(
     keys: readonly (Uint8Array | string)[],
     values: readonly Uint8Array[],
     opts: { timeoutMs: number },
   ): Promise<{ revision: number }> {
     const body = encodeTxnPuts(keys, values);
     // TxnResponse { header = 1 }: the same header decoder as a PutResponse
-    return decodePutResponse(await this.unary('/etcdserverpb.KV/Txn', body, opts.timeoutMs));
+    return this.unary('/etcdserverpb.KV/Txn', frame(body), opts.timeoutMs, decodePutResponse);
   }
 
   /** The hash of the MVCC key space up to `revision` (0: the current one) on this member. */
-  async hashKV(
+  hashKV(
     revision: number,
     opts: { timeoutMs?: number } = {},
   ): Promise<{ revision: number; hash: number; compactRevision: number }> {
     const body = encodeHashKV(revision);
-    return decodeHashKVResponse(await this.unary('/etcdserverpb.Maintenance/HashKV', body, opts.timeoutMs ?? 10_000));
+    return this.unary('/etcdserverpb.Maintenance/HashKV', frame(body), opts.timeoutMs ?? 10_000, decodeHashKVResponse);
   }
 
-  async range(
+  range(
     key: Uint8Array | string,
     opts: { rangeEnd?: Uint8Array; timeoutMs?: number; revision?: number; limit?: number } = {},
   ): Promise<{ revision: number; kvs: Kv[]; count: number }> {
     const body = encodeRange(key, opts);
-    return decodeRangeResponse(await this.unary('/etcdserverpb.KV/Range', body, opts.timeoutMs ?? 5000));
+    return this.unary('/etcdserverpb.KV/Range', frame(body), opts.timeoutMs ?? 5000, decodeRangeCopy);
   }
 
   watchStream(): WatchStream {
@@ -236,7 +203,7 @@ export class EtcdWireClient {
    * DeleteRange with it); never retried. Rejects like put(): WireError, `sent === false` when it never left.
    */
   call(path: string, body: Buffer, timeoutMs: number): Promise<Buffer> {
-    return this.unary(path, body, timeoutMs);
+    return this.unary(path, frame(body), timeoutMs, copyReply);
   }
 
   /** Drops the current connection (its calls and streams fail); the next call dials a fresh one. */

@@ -100,6 +100,33 @@ export function encodePut(key: Uint8Array | string, value: Uint8Array): Buffer {
   return w.finish();
 }
 
+const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+
+function putBytes(b: Buffer, pos: number, field: number, v: Uint8Array): number {
+  b[pos++] = (field << 3) | 2;
+  for (let n = v.length; ; n = Math.floor(n / 0x80)) {
+    if (n < 0x80) {
+      b[pos++] = n;
+      break;
+    }
+    b[pos++] = (n % 0x80) | 0x80;
+  }
+  b.set(v, pos);
+  return pos + v.length;
+}
+
+/** encodePut already in its gRPC frame, in one allocation (the put path's only request) */
+export function encodePutFramed(key: Uint8Array | string, value: Uint8Array): Buffer {
+  const k = toBytes(key);
+  const len = 1 + varintSize(k.length) + k.length + (value.length ? 1 + varintSize(value.length) + value.length : 0);
+  const b = Buffer.allocUnsafe(5 + len);
+  b[0] = 0;
+  b.writeUInt32BE(len, 1);
+  const end = putBytes(b, 5, 1, k);
+  if (value.length) putBytes(b, end, 2, value);
+  return b;
+}
+
 /** RangeRequest { key = 1; range_end = 2; limit = 3; revision = 4 } */
 export function encodeRange(
   key: Uint8Array | string,

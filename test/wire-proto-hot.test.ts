@@ -1,10 +1,12 @@
-// The watch decoder (the fan-out hot path) against protobufjs on random responses, one after another as
+// The hot path's codecs. The put request built in its frame equals the framed plain encoding. The watch
+// decoder (the fan-out hot path) against protobufjs on random responses, one after another as
 // a stream delivers them: the same event to many watchers (decoded once and shared), events that differ
 // in one byte (a garbled copy must never be taken for the clean one), deletes, prev_kv, 64-bit ids.
 import t from 'tap';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
-import type { Kv } from '../src/loadgen/wire/proto.js';
+import { frame } from '../src/loadgen/wire/grpc.js';
+import { encodePut, encodePutFramed, type Kv } from '../src/loadgen/wire/proto.js';
 import { decodeWatchResponse } from '../src/loadgen/wire/watch-proto.js';
 
 const root = protobuf.parse(`
@@ -116,4 +118,23 @@ t.test('one event to many watchers: decoded once, the same object for each', asy
   const c = decodeWatchResponse(encode(3, 9, [{ ...ev, kv: { ...ev.kv, version: 3 } }]));
   t.not(c.events[0], b.events[0]);
   t.equal(c.events[0].kv.version, 3);
+});
+
+t.test('a put built in its frame is the framed put request', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.string({ maxLength: 200 }), fc.uint8Array({ maxLength: 20_000 })),
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.integer({ min: 0, max: 70_000 }).map((n) => new Uint8Array(n)),
+      ),
+      (key, value) => {
+        t.strictSame(encodePutFramed(key, value), frame(encodePut(key, value)));
+        return true;
+      },
+    ),
+    { numRuns: 300 },
+  );
+  const big = new Uint8Array(3 << 20).fill(7);
+  t.strictSame(encodePutFramed('k', big), frame(encodePut('k', big)), 'a 4-byte length');
 });
