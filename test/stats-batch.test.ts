@@ -78,7 +78,7 @@ t.test('percentiles, mean and max are those of recording each value into HdrHist
       t.strictSame(batched.summary(), direct.summary());
       return true;
     }),
-    { numRuns: 300 },
+    { numRuns: 200 },
   );
 });
 
