@@ -40,7 +40,7 @@ const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2
 function readGrpc(
   stream: http2.ClientHttp2Stream,
   maxMessage: number,
-  onMessage: (m: Buffer) => void,
+  onMessage: (m: Uint8Array) => void,
   onBad: (err: WireError) => void,
 ): () => GrpcStatus | undefined {
   let status: GrpcStatus | undefined;
@@ -147,7 +147,7 @@ export class EtcdWireClient {
    * One unary call; rejects with WireError on status != 0, reset, session loss or timeout, and with the
    * decoder's error when the answer does not decode.
    */
-  private unary<T>(path: string, framed: Buffer, timeoutMs: number, decode: (reply: Buffer) => T): Promise<T> {
+  private unary<T>(path: string, framed: Buffer, timeoutMs: number, decode: (reply: Uint8Array) => T): Promise<T> {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
@@ -237,6 +237,8 @@ export class WatchStream extends EventEmitter {
 
   /** when the last message of any kind arrived (monotonic ms); 0 before the first */
   lastMessageAt = 0;
+  /** when the chunk being read arrived */
+  private chunkAt = 0;
 
   constructor(
     private readonly opener: () => http2.ClientHttp2Stream,
@@ -250,6 +252,8 @@ export class WatchStream extends EventEmitter {
     if (this.stream) return this.stream;
     const stream = this.opener();
     this.stream = stream;
+    // one clock read per chunk, not per message: a chunk carries many watchers' responses
+    stream.on('data', () => (this.chunkAt = performance.now()));
     const statusNow = readGrpc(
       stream,
       this.maxMessage,
@@ -268,8 +272,8 @@ export class WatchStream extends EventEmitter {
     return stream;
   }
 
-  private onMessage(m: Buffer): void {
-    this.lastMessageAt = performance.now();
+  private onMessage(m: Uint8Array): void {
+    this.lastMessageAt = this.chunkAt;
     const r = decodeWatchResponse(m);
     if (r.created) {
       const p = this.pendingCreates.get(r.watchId);

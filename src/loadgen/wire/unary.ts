@@ -17,8 +17,8 @@ export function statusOf(h: http2.IncomingHttpHeaders): GrpcStatus | undefined {
 }
 
 /** a reply the caller keeps: its own copy, not a view of the connection's read buffer */
-export const copyReply = (m: Buffer): Buffer => Buffer.from(m);
-export const decodeRangeCopy = (m: Buffer) => decodeRangeResponse(copyReply(m));
+export const copyReply = (m: Uint8Array): Buffer => Buffer.from(m);
+export const decodeRangeCopy = (m: Uint8Array) => decodeRangeResponse(copyReply(m));
 
 const kCall = Symbol('unary call');
 type UnaryStream = http2.ClientHttp2Stream & { [kCall]: UnaryCall<unknown> };
@@ -29,7 +29,7 @@ type UnaryStream = http2.ClientHttp2Stream & { [kCall]: UnaryCall<unknown> };
  */
 export class UnaryCall<T> {
   status: GrpcStatus | undefined;
-  reply: Buffer | undefined;
+  reply: Uint8Array | undefined;
   /** only for an answer split over chunks */
   deframer: Deframer | undefined;
   done = false;
@@ -39,7 +39,7 @@ export class UnaryCall<T> {
   constructor(
     readonly path: string,
     readonly maxMessage: number,
-    readonly decode: (reply: Buffer) => T,
+    readonly decode: (reply: Uint8Array) => T,
     readonly resolve: (v: T) => void,
     readonly reject: (err: Error) => void,
   ) {}
