@@ -90,7 +90,13 @@ function onUnaryHeaders(this: UnaryStream, h: http2.IncomingHttpHeaders): void {
 function onUnaryData(this: UnaryStream, chunk: Buffer): void {
   const call = this[kCall];
   // the usual answer: one whole message in one chunk
-  if (!call.deframer && chunk.length >= 5 && chunk[0] === 0 && chunk.readUInt32BE(1) === chunk.length - 5) {
+  if (
+    !call.deframer &&
+    chunk.length >= 5 &&
+    chunk[0] === 0 &&
+    chunk.readUInt32BE(1) === chunk.length - 5 &&
+    chunk.length - 5 <= call.maxMessage
+  ) {
     call.reply = chunk.subarray(5);
     return;
   }
