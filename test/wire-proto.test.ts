@@ -5,7 +5,6 @@ import { Deframer, frame, WireError, decodeGrpcMessage, grpcTimeout } from '../s
 import {
   decodePutResponse,
   decodeRangeResponse,
-  decodeWatchResponse,
   encodePut,
   encodeRange,
   encodeWatchCancel,
@@ -13,6 +12,7 @@ import {
   encodeWatchProgress,
   prefixEnd,
 } from '../src/loadgen/wire/proto.js';
+import { decodeWatchResponse } from '../src/loadgen/wire/watch-proto.js';
 
 const root = protobuf.parse(`
 syntax = "proto3";

@@ -10,7 +10,7 @@
 import { StreamContract } from './contract-stream.js';
 import type { WatcherState } from './watcher-state.js';
 import type { RevEntry } from './ledger.js';
-import { insertSorted, removeSorted } from './revisions.js';
+import { firstAbove, insertSorted, removeSorted } from './revisions.js';
 import { valueSeq } from './value.js';
 import type { Kv } from './wire/proto.js';
 
@@ -137,13 +137,10 @@ export abstract class KvContract extends StreamContract {
     if (c <= 0 || c > rev) return `create_revision ${c} with mod_revision ${rev}`;
     if (this.firstRevision && c < this.firstRevision)
       return `create_revision ${c} is before the run began (its keys did not exist)`;
-    // the latest write known below rev, when the history reaches that far
-    let before = 0;
-    for (let i = h.revs.length - 1; i >= 0; i--)
-      if (h.revs[i] < rev) {
-        before = h.revs[i];
-        break;
-      }
+    // the latest write known below rev, when the history reaches that far (a binary search: with
+    // watchers spread over streams, the newest writes are often far above the event being checked)
+    const below = firstAbove(h.revs, rev - 1) - 1;
+    const before = below >= 0 ? h.revs[below] : 0;
     const beforeSeq = before ? h.seqs.get(before) : undefined;
     const existed = before > 0 && beforeSeq !== TOMBSTONE;
     if (c === rev && existed) return `create_revision == mod_revision ${rev}, but the key was written at ${before}`;

@@ -14,21 +14,37 @@ export interface ValueInfo {
 
 const MAGIC = [0x65, 0x73, 0x31, 0x20]; // "es1 "
 
+/** writes `v` as `width` decimal digits, zero-padded, at `pos` (the lowest `width` digits of larger values) */
+function putDigits(b: Buffer, pos: number, width: number, v: number): void {
+  for (let i = pos + width - 1; i >= pos; i--) {
+    b[i] = 0x30 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+}
+
+// the run id's part of the header ("es1 <run> "), kept for the run that puts (one run per generator)
+let headRun = '';
+let head = Buffer.alloc(0);
+
 export function encodeValue(runId: string, info: ValueInfo, size: number): Buffer {
   if (runId.length !== 8) throw new Error('run id must be 8 characters');
   if (size < VALUE_HEADER) throw new Error(`valueSize must be at least ${VALUE_HEADER} bytes`);
-  const b = Buffer.alloc(size, 0x2e);
-  const head =
-    'es1 ' +
-    runId +
-    ' ' +
-    String(info.writer % 10000).padStart(4, '0') +
-    ' ' +
-    String(info.seq).padStart(12, '0') +
-    ' ' +
-    info.due.toFixed(3).padStart(17, '0') +
-    ' ';
-  b.write(head, 0, 'latin1');
+  if (runId !== headRun) {
+    head = Buffer.from(`es1 ${runId} `, 'latin1');
+    headRun = runId;
+  }
+  const b = Buffer.allocUnsafe(size);
+  head.copy(b, 0);
+  putDigits(b, 13, 4, info.writer % 10000);
+  b[17] = 0x20;
+  if (Number.isSafeInteger(info.seq) && info.seq >= 0 && info.seq < 1e12) putDigits(b, 18, 12, info.seq);
+  else b.write(String(info.seq).padStart(12, '0'), 18, 'latin1');
+  b[30] = 0x20;
+  // toFixed's rounding, as the stamp always had
+  const due = info.due.toFixed(3);
+  const end = 31 + b.write(due.padStart(17, '0'), 31, 'latin1');
+  b[end] = 0x20;
+  b.fill(0x2e, end + 1);
   return b;
 }
 

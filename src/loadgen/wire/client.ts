@@ -4,15 +4,15 @@
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
+import { installCheapAsyncBind } from '../../util/async-bind.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { DEFAULT_MAX_MESSAGE, Status, WireError, frame, grpcTimeout } from './grpc.js';
+import { UnaryCall, copyReply, decodeRangeCopy, handshaken, startUnary } from './unary.js';
 import {
   decodeHashKVResponse,
   decodePutResponse,
-  decodeRangeResponse,
-  decodeWatchResponse,
   encodeHashKV,
-  encodePut,
+  encodePutFramed,
   encodeRange,
   encodeTxnPuts,
   encodeWatchCancel,
@@ -22,7 +22,8 @@ import {
   type WatchCreate,
   type WatchEvent,
 } from './proto.js';
-import { GrpcStream, readGrpc } from './stream.js';
+import { GrpcStream, cancelLater, readGrpc } from './stream.js';
+import { decodeWatchResponse } from './watch-proto.js';
 
 export { Status, WireError } from './grpc.js';
 export { GrpcStream } from './stream.js';
@@ -34,9 +35,6 @@ export interface WireClientOptions {
   /** largest gRPC message accepted; a larger length prefix is a protocol error (a garbled stream) */
   maxMessageBytes?: number;
 }
-
-/** sessions whose HTTP/2 handshake completed: a call that failed on another one was never sent */
-const handshaken = new WeakSet<http2.Http2Session>();
 
 const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = http2.constants;
 
@@ -54,6 +52,8 @@ export class EtcdWireClient {
     this.logger = opts.logger ?? silentLogger;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
     this.maxMessage = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+    // http2 binds a function per request: Node 20's bind made that a fifth of the CPU of a put
+    installCheapAsyncBind();
   }
 
   get connected(): boolean {
@@ -99,19 +99,38 @@ export class EtcdWireClient {
     return session;
   }
 
+  /** request headers per path and deadline: http2 copies them, so one object serves every call */
+  private readonly headers = new Map<string, Map<number | undefined, http2.OutgoingHttpHeaders>>();
+
   private open(path: string, timeoutMs?: number): http2.ClientHttp2Stream {
-    const headers: http2.OutgoingHttpHeaders = {
-      [HTTP2_HEADER_METHOD]: 'POST',
-      [HTTP2_HEADER_PATH]: path,
-      [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-      [HTTP2_HEADER_TE]: 'trailers',
-    };
-    if (timeoutMs !== undefined) headers['grpc-timeout'] = grpcTimeout(timeoutMs);
+    let byTimeout = this.headers.get(path);
+    if (!byTimeout) this.headers.set(path, (byTimeout = new Map()));
+    let headers = byTimeout.get(timeoutMs);
+    if (!headers) {
+      headers = {
+        [HTTP2_HEADER_METHOD]: 'POST',
+        [HTTP2_HEADER_PATH]: path,
+        [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+        [HTTP2_HEADER_TE]: 'trailers',
+      };
+      if (timeoutMs !== undefined) headers['grpc-timeout'] = grpcTimeout(timeoutMs);
+      // a handful of paths and deadlines in practice; never an unbounded cache
+      if (byTimeout.size < 16) byTimeout.set(timeoutMs, headers);
+    }
     return this.getSession().request(headers);
   }
 
-  /** One unary call; rejects with WireError on status != 0, reset, session loss or timeout. */
-  private unary(path: string, body: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
+  /**
+   * One unary call; rejects with WireError on status != 0, reset, session loss or timeout, and with the
+   * decoder's error when the answer does not decode. An aborted `signal` cancels it (Status.CANCELLED).
+   */
+  private unary<T>(
+    path: string,
+    framed: Buffer,
+    timeoutMs: number,
+    decode: (reply: Uint8Array) => T,
+    signal?: AbortSignal,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {
         const err = new WireError(Status.CANCELLED, `${path} aborted before it was sent`);
@@ -126,86 +145,56 @@ export class EtcdWireClient {
         reject(err instanceof WireError ? err : new WireError('UNAVAILABLE', (err as Error).message));
         return;
       }
-      let reply: Buffer | undefined;
-      let done = false;
-      const session = stream.session;
-      const finish = (err: WireError | undefined) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) {
-          // no handshake on this connection: the request never left this process
-          if (!session || !handshaken.has(session)) err.sent = false;
-          reject(err);
-        } else resolve(reply!);
-      };
-      const timer = setTimeout(() => {
-        finish(new WireError('TIMEOUT', `${path} timed out after ${timeoutMs} ms`));
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, timeoutMs);
-      // an aborted call is cancelled at etcd too (RST_STREAM CANCEL ends the server's context)
-      const onAbort = () => {
-        finish(new WireError(Status.CANCELLED, `${path} aborted`));
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const statusNow = readGrpc(
-        stream,
-        this.maxMessage,
-        (m) => (reply = Buffer.from(m)),
-        (err) => {
-          finish(err);
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-        },
-      );
-      stream.on('error', (err) => finish(new WireError('UNAVAILABLE', `${path}: ${err.message}`)));
-      stream.on('close', () => {
-        const status = statusNow();
-        if (status === undefined)
-          finish(new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${stream.rstCode}) without a status`));
-        else if (status.code !== 0) finish(new WireError(status.code, status.message || `grpc status ${status.code}`));
-        else if (!reply) finish(new WireError(Status.INTERNAL, `${path}: no response message`));
-        else finish(undefined);
-      });
-      stream.end(frame(body));
+      const call = new UnaryCall(path, this.maxMessage, decode, resolve, reject);
+      startUnary(stream, call, timeoutMs);
+      if (signal) {
+        // an aborted call is cancelled at etcd too (RST_STREAM CANCEL ends the server's context); the reset
+        // waits a turn: an abort can come from inside another stream's callback (see stream.ts cancelLater)
+        const onAbort = () => {
+          call.finish(new WireError(Status.CANCELLED, `${path} aborted`));
+          cancelLater(stream);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        call.onDone = () => signal.removeEventListener('abort', onAbort);
+      }
+      stream.end(framed);
     });
   }
 
   /** Put; never retried. */
-  async put(key: Uint8Array | string, value: Uint8Array, opts: { timeoutMs: number }): Promise<{ revision: number }> {
-    return decodePutResponse(await this.unary('/etcdserverpb.KV/Put', encodePut(key, value), opts.timeoutMs));
+  put(key: Uint8Array | string, value: Uint8Array, opts: { timeoutMs: number }): Promise<{ revision: number }> {
+    return this.unary('/etcdserverpb.KV/Put', encodePutFramed(key, value), opts.timeoutMs, decodePutResponse);
   }
 
   /**
    * A Txn of plain puts (no compares): every key written at one revision. Never retried. The response
    * header's revision is the revision of the writes (a Txn with writes is one revision).
    */
-  async txnPuts(
+  txnPuts(
     keys: readonly (Uint8Array | string)[],
     values: readonly Uint8Array[],
     opts: { timeoutMs: number },
   ): Promise<{ revision: number }> {
     const body = encodeTxnPuts(keys, values);
     // TxnResponse { header = 1 }: the same header decoder as a PutResponse
-    return decodePutResponse(await this.unary('/etcdserverpb.KV/Txn', body, opts.timeoutMs));
+    return this.unary('/etcdserverpb.KV/Txn', frame(body), opts.timeoutMs, decodePutResponse);
   }
 
   /** The hash of the MVCC key space up to `revision` (0: the current one) on this member. */
-  async hashKV(
+  hashKV(
     revision: number,
     opts: { timeoutMs?: number } = {},
   ): Promise<{ revision: number; hash: number; compactRevision: number }> {
     const body = encodeHashKV(revision);
-    return decodeHashKVResponse(await this.unary('/etcdserverpb.Maintenance/HashKV', body, opts.timeoutMs ?? 10_000));
+    return this.unary('/etcdserverpb.Maintenance/HashKV', frame(body), opts.timeoutMs ?? 10_000, decodeHashKVResponse);
   }
 
-  async range(
+  range(
     key: Uint8Array | string,
     opts: { rangeEnd?: Uint8Array; timeoutMs?: number; revision?: number; limit?: number } = {},
   ): Promise<{ revision: number; kvs: Kv[]; count: number }> {
     const body = encodeRange(key, opts);
-    return decodeRangeResponse(await this.unary('/etcdserverpb.KV/Range', body, opts.timeoutMs ?? 5000));
+    return this.unary('/etcdserverpb.KV/Range', frame(body), opts.timeoutMs ?? 5000, decodeRangeCopy);
   }
 
   watchStream(): WatchStream {
@@ -218,7 +207,7 @@ export class EtcdWireClient {
    * An aborted `signal` cancels the call's http2 stream and rejects with WireError(Status.CANCELLED).
    */
   call(path: string, body: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
-    return this.unary(path, body, timeoutMs, signal);
+    return this.unary(path, frame(body), timeoutMs, copyReply, signal);
   }
 
   /**
@@ -260,6 +249,8 @@ export class WatchStream extends EventEmitter {
 
   /** when the last message of any kind arrived (monotonic ms); 0 before the first */
   lastMessageAt = 0;
+  /** when the chunk being read arrived */
+  private chunkAt = 0;
 
   constructor(
     private readonly opener: () => http2.ClientHttp2Stream,
@@ -273,6 +264,8 @@ export class WatchStream extends EventEmitter {
     if (this.stream) return this.stream;
     const stream = this.opener();
     this.stream = stream;
+    // one clock read per chunk, not per message: a chunk carries many watchers' responses
+    stream.on('data', () => (this.chunkAt = performance.now()));
     const statusNow = readGrpc(
       stream,
       this.maxMessage,
@@ -291,8 +284,8 @@ export class WatchStream extends EventEmitter {
     return stream;
   }
 
-  private onMessage(m: Buffer): void {
-    this.lastMessageAt = performance.now();
+  private onMessage(m: Uint8Array): void {
+    this.lastMessageAt = this.chunkAt;
     const r = decodeWatchResponse(m);
     if (r.created) {
       const p = this.pendingCreates.get(r.watchId);

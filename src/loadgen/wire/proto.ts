@@ -118,6 +118,33 @@ export function encodePut(key: Uint8Array | string, value: Uint8Array): Buffer {
   return w.finish();
 }
 
+const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+
+function putBytes(b: Buffer, pos: number, field: number, v: Uint8Array): number {
+  b[pos++] = (field << 3) | 2;
+  for (let n = v.length; ; n = Math.floor(n / 0x80)) {
+    if (n < 0x80) {
+      b[pos++] = n;
+      break;
+    }
+    b[pos++] = (n % 0x80) | 0x80;
+  }
+  b.set(v, pos);
+  return pos + v.length;
+}
+
+/** encodePut already in its gRPC frame, in one allocation (the put path's only request) */
+export function encodePutFramed(key: Uint8Array | string, value: Uint8Array): Buffer {
+  const k = toBytes(key);
+  const len = 1 + varintSize(k.length) + k.length + (value.length ? 1 + varintSize(value.length) + value.length : 0);
+  const b = Buffer.allocUnsafe(5 + len);
+  b[0] = 0;
+  b.writeUInt32BE(len, 1);
+  const end = putBytes(b, 5, 1, k);
+  if (value.length) putBytes(b, end, 2, value);
+  return b;
+}
+
 /** RangeRequest { key = 1; range_end = 2; limit = 3; revision = 4 } */
 export function encodeRange(
   key: Uint8Array | string,
@@ -339,7 +366,7 @@ export function decodeKv(b: Uint8Array, pos: number, end: number): Kv {
   return kv;
 }
 
-const EMPTY = new Uint8Array(0);
+export const EMPTY = new Uint8Array(0);
 
 /** The encoding and decoding pieces, for the messages other modules of wire/ encode (wire/kv.ts). */
 export {
@@ -348,6 +375,7 @@ export {
   varintBig as readVarintBig,
   skip as skipField,
   lengthDelimited as readLengthDelimited,
+  ProtoError as ProtoDecodeError,
 };
 
 /** PutResponse { header = 1 } → header revision */
@@ -400,88 +428,4 @@ export function decodeRangeResponse(b: Uint8Array): { revision: number; kvs: Kv[
     else pos = skip(b, pos, tag & 7, b.length);
   }
   return out;
-}
-
-/** WatchResponse; the hottest decoder: events keep subarrays of the frame, nothing is copied. */
-export function decodeWatchResponse(b: Uint8Array): WatchResponse {
-  const r: WatchResponse = {
-    revision: 0,
-    watchId: 0,
-    created: false,
-    canceled: false,
-    compactRevision: 0,
-    cancelReason: '',
-    events: [],
-  };
-  const end = b.length;
-  let pos = 0;
-  while (pos < end) {
-    const [tag, p] = varint(b, pos);
-    pos = p;
-    switch (tag) {
-      case 0x0a: {
-        const [s, e] = lengthDelimited(b, pos, end);
-        r.revision = decodeHeaderRevision(b, s, e);
-        pos = e;
-        break;
-      }
-      case 0x10:
-        [r.watchId, pos] = varint(b, pos);
-        break;
-      case 0x18:
-        r.created = b[pos++] !== 0;
-        break;
-      case 0x20:
-        r.canceled = b[pos++] !== 0;
-        break;
-      case 0x28:
-        [r.compactRevision, pos] = varint(b, pos);
-        break;
-      case 0x32: {
-        const [s, e] = lengthDelimited(b, pos, end);
-        r.cancelReason = Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8');
-        pos = e;
-        break;
-      }
-      case 0x5a: {
-        const [s, e] = lengthDelimited(b, pos, end);
-        r.events.push(decodeEvent(b, s, e));
-        pos = e;
-        break;
-      }
-      default:
-        pos = skip(b, pos, tag & 7, end);
-    }
-  }
-  return r;
-}
-
-/** mvccpb.Event { type = 1; kv = 2; prev_kv = 3 } */
-function decodeEvent(b: Uint8Array, pos: number, end: number): WatchEvent {
-  let type: 'put' | 'delete' = 'put';
-  let kv: Kv | undefined;
-  let prevKv: Kv | undefined;
-  while (pos < end) {
-    const [tag, p] = varint(b, pos);
-    pos = p;
-    if (tag === 0x08) {
-      let t: number;
-      [t, pos] = varint(b, pos);
-      type = t === 1 ? 'delete' : 'put';
-    } else if (tag === 0x12) {
-      const [s, e] = lengthDelimited(b, pos, end);
-      kv = decodeKv(b, s, e);
-      pos = e;
-    } else if (tag === 0x1a) {
-      const [s, e] = lengthDelimited(b, pos, end);
-      prevKv = decodeKv(b, s, e);
-      pos = e;
-    } else pos = skip(b, pos, tag & 7, end);
-  }
-  const ev: WatchEvent = {
-    type,
-    kv: kv ?? { key: EMPTY, value: EMPTY, createRevision: 0, modRevision: 0, version: 0 },
-  };
-  if (prevKv) ev.prevKv = prevKv;
-  return ev;
 }

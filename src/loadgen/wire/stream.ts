@@ -1,22 +1,25 @@
 // gRPC streams over an http2 stream: the response reader every call and stream of client.ts shares, and
 // the raw stream (bidi or server-streaming) that the lease keepalive and election observe streams use.
 import http2 from 'node:http2';
-import { Deframer, Status, WireError, decodeGrpcMessage, frame } from './grpc.js';
+import { Deframer, Status, WireError, frame } from './grpc.js';
+import { statusOf, type GrpcStatus } from './unary.js';
 
-export type GrpcStatus = { code: number; message: string };
-
-/** Status from trailers (or trailers-only headers); undefined when absent. */
-function statusOf(h: http2.IncomingHttpHeaders): GrpcStatus | undefined {
-  const s = h['grpc-status'];
-  if (s === undefined) return undefined;
-  return { code: Number(s), message: decodeGrpcMessage(h['grpc-message']) };
+/**
+ * Resets a stream one turn of the event loop later. Resetting a stream from inside another stream's
+ * callback (an await continuation run in the microtasks Node drains there) re-enters nghttp2's send from
+ * its receive and spins forever on Node 20.20 (nodejs/node#64113); after this hop it cannot.
+ */
+export function cancelLater(h2: http2.ClientHttp2Stream): void {
+  setImmediate(() => {
+    if (!h2.closed && !h2.destroyed) h2.close(http2.constants.NGHTTP2_CANCEL);
+  });
 }
 
 /** Feeds a gRPC stream's messages to `onMessage`, reports framing errors to `onBad`, tracks the status. */
 export function readGrpc(
   stream: http2.ClientHttp2Stream,
   maxMessage: number,
-  onMessage: (m: Buffer) => void,
+  onMessage: (m: Uint8Array) => void,
   onBad: (err: WireError) => void,
 ): () => GrpcStatus | undefined {
   let status: GrpcStatus | undefined;
@@ -48,9 +51,11 @@ export class GrpcStream {
     onMessage: (m: Buffer) => void,
     private readonly onEnd: (err: WireError | undefined) => void,
   ) {
-    const statusNow = readGrpc(h2, maxMessage, onMessage, (err) => {
+    // a Buffer view of each message, no copy (the lease and election decoders take Buffers)
+    const toBuffer = (m: Uint8Array) => onMessage(Buffer.from(m.buffer, m.byteOffset, m.byteLength));
+    const statusNow = readGrpc(h2, maxMessage, toBuffer, (err) => {
       this.end(err);
-      h2.close(http2.constants.NGHTTP2_CANCEL);
+      cancelLater(h2);
     });
     h2.on('error', (err) => this.end(new WireError('UNAVAILABLE', `${path}: ${err.message}`)));
     h2.on('close', () => {
@@ -86,6 +91,6 @@ export class GrpcStream {
   /** Cancels the stream at both ends; `onEnd` is not called. */
   cancel(): void {
     this.ended = true;
-    this.h2.close(http2.constants.NGHTTP2_CANCEL);
+    cancelLater(this.h2);
   }
 }
