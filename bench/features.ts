@@ -153,7 +153,9 @@ async function main(): Promise<void> {
     const base = spread(byRun.get('put/watch')!.map((r) => r.cpuCores))?.median ?? 0;
     for (const [name] of runs.slice(1)) {
       const m = spread(byRun.get(name)!.map((r) => r.cpuCores))?.median ?? 0;
-      console.log(`${name}: +${(m - base).toFixed(3)} generator cores over put/watch alone (medians)`);
+      console.log(
+        `${name}: ${m >= base ? '+' : ''}${(m - base).toFixed(3)} generator cores over put/watch alone (medians)`,
+      );
     }
     console.log(`load average ${machineLoad().loadavg.join(' ')}`);
     const file = writeResults(
