@@ -1,6 +1,6 @@
 // The shapes of a run's per-window figures (computed in src/report/windows.ts from the 1-s series and
 // the timeline's marks) and their rows in the terminal table. Times are epoch ms or ISO strings.
-import { humanMs } from '../util/human.js';
+import { humanMs, nonZeroList } from '../util/human.js';
 
 /** One span of seconds (baseline, during or recovery) of a window. */
 export interface SpanFigures {
@@ -112,16 +112,10 @@ export function formatWindowRows(windows: readonly WindowFigures[], unattributed
   return out;
 }
 
-const listed = (r: Record<string, number>) =>
-  Object.entries(r)
-    .filter(([, n]) => n)
-    .map(([k, n]) => `${k} ${n}`)
-    .join(', ');
-
 /** "ok 92% (before 100%), mean 12ms max 2.1s; violations none; anomalies unsafeHold 2" */
 export function featureRow(f: FeatureWindow): string {
   const d = f.during;
-  const v = listed(f.violations);
-  const a = listed(f.anomalies);
+  const v = nonZeroList(f.violations);
+  const a = nonZeroList(f.anomalies);
   return `ok ${pct(d.okPct)} (before ${pct(f.baseline?.okPct)}), ${d.ok + d.failed + d.indeterminate} ops, mean ${ms(d.meanMs)} max ${ms(d.maxMs)}; violations ${v || 'none'}${a ? `; anomalies ${a}` : ''}`;
 }

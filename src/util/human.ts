@@ -16,3 +16,11 @@ export function humanMs(ms: number): string {
 function trim(s: string): string {
   return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
 }
+
+/** "a 2, c 1": the entries of a tally that are not 0, in their order */
+export function nonZeroList(r: Readonly<Record<string, number>>): string {
+  return Object.entries(r)
+    .filter(([, n]) => n)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+}

@@ -1,7 +1,7 @@
 // Reading etcd's history of a prefix up to a known revision on a fresh watch stream: the end-of-run
 // replays (the put/watch run's record, the kv workload's settle) use this one loop. The stream is
 // closed however it ends: the target reached, a timeout, a cancel (a compaction), or an error.
-import type { WatchEvent, WatchStream } from './client.js';
+import type { EtcdWireClient, WatchEvent, WatchStream } from './client.js';
 import { prefixEnd } from './proto.js';
 
 export interface ReplayOptions {
@@ -37,4 +37,27 @@ export function replayPrefix(stream: WatchStream, o: ReplayOptions): Promise<voi
       .watch({ key: o.prefix, rangeEnd: prefixEnd(o.prefix), startRevision: o.startRevision })
       .catch((err: Error) => finish(err));
   });
+}
+
+/**
+ * The end of a prefix's record: a sentinel put under it, then its history read up to the sentinel's
+ * revision (`readTo`, from where the live watcher got to), on the first connection that can do both.
+ */
+export async function readToSentinel(
+  connections: readonly { endpoint: string; client: EtcdWireClient }[],
+  sentinel: string,
+  lastRev: () => number,
+  readTo: (stream: WatchStream, target: number) => Promise<void>,
+): Promise<{ complete: boolean; error?: string }> {
+  const errors: string[] = [];
+  for (const c of connections) {
+    try {
+      const { revision: target } = await c.client.put(sentinel, Buffer.from('end'), { timeoutMs: 5000 });
+      if (lastRev() < target) await readTo(c.client.watchStream(), target);
+      return { complete: true };
+    } catch (err) {
+      errors.push(`${c.endpoint}: ${(err as Error).message}`);
+    }
+  }
+  return { complete: false, error: errors.join('; ') };
 }

@@ -2,6 +2,7 @@
 // and of summary.json, its part of each status/timeline line, its operations (for the 1-s series and the
 // metrics) and its anomalies. One shape for all four, so the summary table, the status line, the metrics
 // and the report's window rows need no per-workload code.
+import { nonZeroList } from '../../util/human.js';
 import type { Percentiles } from '../stats.js';
 
 export type OpResult = 'ok' | 'failed' | 'indeterminate';
@@ -79,12 +80,6 @@ export function sectionViolations(s: WorkloadSection): number {
   return n;
 }
 
-const nonZero = (r: Record<string, number>) =>
-  Object.entries(r)
-    .filter(([, n]) => n)
-    .map(([k, n]) => `${k} ${n}`)
-    .join(', ');
-
 const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)}s` : `${Math.round(x * 10) / 10}ms`);
 
 /** The summary table's rows of one feature workload. */
@@ -92,12 +87,12 @@ export function formatSectionRows(name: string, s: WorkloadSection): string[] {
   const ops = Object.entries(s.ops)
     .map(([op, c]) => `${op} ${c.ok}${c.failed || c.indeterminate ? `/${c.failed}f/${c.indeterminate}i` : ''}`)
     .join(', ');
-  const counts = nonZero(s.counts);
+  const counts = nonZeroList(s.counts);
   const v = sectionViolations(s);
-  const a = nonZero(s.anomalies);
+  const a = nonZeroList(s.anomalies);
   const out = [
     `  ${name}: ${ops || 'no operations'}${counts ? ` | ${counts}` : ''}`,
-    `    checks: ${v ? `VIOLATED (${nonZero(s.violations)})` : `held (${Object.keys(s.violations).join(', ')})`}${a ? ` | anomalies (not etcd's): ${a}` : ''}`,
+    `    checks: ${v ? `VIOLATED (${nonZeroList(s.violations)})` : `held (${Object.keys(s.violations).join(', ')})`}${a ? ` | anomalies (not etcd's): ${a}` : ''}`,
   ];
   const lat = Object.entries(s.latency).filter(([, p]) => p.count);
   // three figures a line: a workload has up to a dozen

@@ -8,7 +8,7 @@ import type { Logger } from '../../../util/log.js';
 import type { ClientPool } from '../../pool.js';
 import { WireError, type WatchEvent, type WatchStream } from '../../wire/client.js';
 import { prefixEnd } from '../../wire/proto.js';
-import { replayPrefix } from '../../wire/replay.js';
+import { readToSentinel, replayPrefix } from '../../wire/replay.js';
 
 export interface SettleSink {
   /** a put/CAS value (the workload's own) was written at rev */
@@ -96,17 +96,12 @@ export class PrefixFollower {
   async catchUp(sentinel: string, timeoutMs: number): Promise<{ complete: boolean; error?: string }> {
     this.stop();
     if (this.compactedAt) return { complete: false, error: `history compacted at ${this.compactedAt}` };
-    const errors: string[] = [];
-    for (const c of this.pool.connections) {
-      try {
-        const { revision: target } = await c.client.put(sentinel, Buffer.from('end'), { timeoutMs: 5000 });
-        if (this.lastRev < target) await this.replayTo(c.client.watchStream(), target, timeoutMs);
-        return { complete: true };
-      } catch (err) {
-        errors.push(`${c.endpoint}: ${(err as Error).message}`);
-      }
-    }
-    return { complete: false, error: errors.join('; ') };
+    return readToSentinel(
+      this.pool.connections,
+      sentinel,
+      () => this.lastRev,
+      (stream, target) => this.replayTo(stream, target, timeoutMs),
+    );
   }
 
   private replayTo(stream: WatchStream, target: number, timeoutMs: number): Promise<void> {
