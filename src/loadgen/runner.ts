@@ -302,7 +302,10 @@ export class LoadRunner extends EventEmitter {
   /** The watch side's lag: the oldest unprocessed event's age and (while behind) the bytes waiting unread. */
   private sampleLag(t: number): void {
     if (!this.watch) return;
-    const ageMs = this.checker.oldestUnprocessedAge(t);
+    // the older of: events known (acknowledged) and not processed yet, and the events just checked —
+    // when a whole connection is behind, an ack is read no earlier than its event, so only the second
+    // shows the lag (what the generator's lateness is apart from etcd's: the bytes waiting unread)
+    const ageMs = Math.max(this.checker.oldestUnprocessedAge(t), this.watch.takeRecentMaxLatency());
     // a garbled stream can leave bytes unread that no reader will take (its session waits for a frame
     // that never completes): no evidence of the generator's own backlog then
     const bytes = this.transitSuspect() ? undefined : this.receiveProbe.read(t, ageMs >= LAG_FLAG_MS);

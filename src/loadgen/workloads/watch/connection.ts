@@ -37,6 +37,8 @@ export interface WatchHost {
   readonly counts: WatchCounts;
   /** delivery latency of checked events (from their put's due instant) */
   readonly latency: LatencyStats;
+  /** the largest of those latencies since the run last looked (the age of the events being checked) */
+  recentMaxLatency: number;
   /** `key:rev` of events etcd stores garbled (the same anomaly came back on a fresh stream) */
   readonly storedGarbled: Set<string>;
   /** a watcher's status changed: the fleet's counts follow each transition (no recount) */
@@ -234,7 +236,11 @@ export class WatchConnection {
       }
       n++;
       if (rev > this.maxDelivered) this.maxDelivered = rev;
-      if (due !== undefined) this.host.latency.record(t - due);
+      if (due !== undefined) {
+        const ms = t - due;
+        this.host.latency.record(ms);
+        if (ms > this.host.recentMaxLatency) this.host.recentMaxLatency = ms;
+      }
     }
     this.checked(n);
   }

@@ -14,6 +14,8 @@ export class WatchWorkload implements Workload, Observer, WatchHost {
   readonly inFlight = 0;
   readonly counts: WatchCounts = { events: 0, resumes: 0, compacted: 0 };
   readonly latency: LatencyStats;
+  /** the largest delivery latency checked since takeRecentMaxLatency() (the lag sampler's) */
+  recentMaxLatency = 0;
   readonly storedGarbled = new Set<string>();
   readonly watchers: Watcher[] = [];
   private readonly conns: WatchConnection[];
@@ -29,6 +31,13 @@ export class WatchWorkload implements Workload, Observer, WatchHost {
     this.keyConns = ctx.keys.names.map(() => []);
     ctx.pool.onMove((c: Connection) => this.conns[c.idx].moved());
     ctx.events.subscribe(this);
+  }
+
+  /** The oldest event checked since the last call, as its age (ms from its put's due) when checked. */
+  takeRecentMaxLatency(): number {
+    const m = this.recentMaxLatency;
+    this.recentMaxLatency = 0;
+    return m;
   }
 
   /** Creates every watcher from the run's start revision + 1 and opens the streams. */
