@@ -274,3 +274,71 @@ t.test('sends blocked on a window that never comes back: the connection is ended
     'the calls were sent: their outcome is unknown',
   );
 });
+
+t.test('frames split anywhere across reads are put back together', async (t) => {
+  const hdr = (len: number, type: number, flags: number, sid: number) => {
+    const b = Buffer.alloc(9);
+    b.writeUIntBE(len, 0, 3);
+    [b[3], b[4]] = [type, flags];
+    b.writeUInt32BE(sid, 5);
+    return b;
+  };
+  const frames = (sid: number, body: Buffer) => {
+    const head = encodeRequestHeaders([
+      [':status', '200'],
+      ['content-type', 'application/grpc'],
+    ]);
+    const trailers = encodeRequestHeaders([['grpc-status', '0']]);
+    return Buffer.concat([
+      hdr(head.length, 1, 4, sid),
+      head,
+      hdr(body.length, 0, 0, sid),
+      body,
+      hdr(trailers.length, 1, 5, sid),
+      trailers,
+    ]);
+  };
+  const plans = fc.sample(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 200 }), {
+    numRuns: 20,
+    seed: 5,
+  });
+  let plan = 0;
+  const server = net.createServer((sock) => {
+    sock.setNoDelay(true);
+    sock.on('error', () => {});
+    const sizes = plans[plan++ % plans.length];
+    sock.write(Buffer.from('000000040000000000', 'hex'));
+    let answered = false;
+    sock.on('data', () => {
+      if (answered) return;
+      answered = true;
+      // answer streams 1 and 3 in pieces of the planned sizes, one write per turn of the event loop
+      let out = Buffer.concat([frames(1, Buffer.alloc(3000, 1)), frames(3, Buffer.alloc(20, 3))]);
+      let k = 0;
+      const step = () => {
+        if (!out.length || sock.destroyed) return;
+        const n = sizes[k++ % sizes.length];
+        sock.write(out.subarray(0, n));
+        out = out.subarray(n);
+        setImmediate(step);
+      };
+      step();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  let good = 0;
+  for (let i = 0; i < plans.length; i++) {
+    const c = connect(t, port);
+    const a = collect();
+    const b = collect();
+    c.request(block('/a', port), a.handler, Buffer.from('x'));
+    c.request(block('/b', port), b.handler, Buffer.from('y'));
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    if (ra.code === 0 && rb.code === 0 && ra.data.equals(Buffer.alloc(3000, 1)) && rb.data.equals(Buffer.alloc(20, 3)))
+      good++;
+    c.destroy(undefined);
+  }
+  t.equal(good, plans.length, 'every split gave both answers whole');
+});

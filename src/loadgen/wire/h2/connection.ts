@@ -367,13 +367,16 @@ export class H2Connection {
 
   private onSocketData(chunk: Buffer): void {
     this.readAt = performance.now();
-    let buf = chunk;
-    if (this.rest) {
-      buf = Buffer.concat([this.rest, chunk]);
-      this.rest = undefined;
-    }
-    let i = 0;
     try {
+      let buf = chunk;
+      if (this.rest) {
+        // finish the frame split over reads, copying only its own bytes (not the whole read)
+        const frame = this.completeFrame(chunk);
+        if (!frame) return;
+        this.onFrame(frame[3], frame[4], frame.readUInt32BE(5) & 0x7fffffff, frame, 9, frame.length);
+        buf = chunk.subarray(frame.length - this.restTaken);
+      }
+      let i = 0;
       while (buf.length - i >= 9 && !this.destroyed) {
         const len = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2];
         if (len > MAX_FRAME) throw new ConnectionError(FRAME_SIZE_ERROR, `frame of ${len} bytes`);
@@ -384,6 +387,7 @@ export class H2Connection {
         this.onFrame(type, flags, sid, buf, i + 9, i + 9 + len);
         i += 9 + len;
       }
+      if (i < buf.length && !this.destroyed) this.rest = buf.subarray(i);
     } catch (err) {
       const e = err as Error;
       const code =
@@ -392,8 +396,33 @@ export class H2Connection {
       this.destroy(new Error(`http2 protocol error: ${e.message}`));
       return;
     }
-    if (i < buf.length && !this.destroyed) this.rest = buf.subarray(i);
     this.maybeAckWindow();
+  }
+
+  /** bytes of the last read that completeFrame() took */
+  private restTaken = 0;
+
+  /** The frame begun in `rest`, completed from `chunk`; undefined (and `rest` grown) while still short. */
+  private completeFrame(chunk: Buffer): Buffer | undefined {
+    const rest = this.rest!;
+    let head = rest;
+    if (rest.length < 9) {
+      head = Buffer.concat([rest, chunk.subarray(0, 9 - rest.length)]);
+      if (head.length < 9) {
+        this.rest = head;
+        return undefined;
+      }
+    }
+    const len = (head[0] << 16) | (head[1] << 8) | head[2];
+    if (len > MAX_FRAME) throw new ConnectionError(FRAME_SIZE_ERROR, `frame of ${len} bytes`);
+    const need = 9 + len - rest.length;
+    if (chunk.length < need) {
+      this.rest = Buffer.concat([rest, chunk]);
+      return undefined;
+    }
+    this.rest = undefined;
+    this.restTaken = rest.length;
+    return Buffer.concat([rest, chunk.subarray(0, need)]);
   }
 
   private onFrame(type: number, flags: number, sid: number, buf: Buffer, start: number, end: number): void {
