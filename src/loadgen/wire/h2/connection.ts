@@ -2,6 +2,8 @@
 // directions' flow control, SETTINGS, PING, GOAWAY, RST_STREAM, and HPACK. Node's http2 costs more per
 // call than a whole put's protobuf and bookkeeping (a Duplex, listeners and native hops per stream);
 // here a stream is a plain object whose handler the frame reader calls directly.
+// One file for one state machine (the frame reader, the windows and the streams share its state); the
+// codecs (HPACK, Huffman) are apart.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { HpackDecoder, HpackError } from './hpack.js';
