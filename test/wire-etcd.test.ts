@@ -50,6 +50,33 @@ t.test('200 pipelined watches on one stream all get their events, in order', asy
   s.close();
 });
 
+t.test("a watch's 'created' comes as its confirmation is read, before its catch-up events", async (t) => {
+  const c = new EtcdWireClient(ep(2));
+  t.teardown(() => c.close());
+  const start = (await c.range('/cw/x')).revision + 1;
+  for (let i = 0; i < 30; i++) await c.put('/cw/x', Buffer.from(String(i)), { timeoutMs: 5000 });
+  const s = c.watchStream();
+  const order: string[] = [];
+  let resolved = false;
+  s.on('created', (id: number, rev: number) => order.push(`created ${id} ${rev >= start + 29}`));
+  const got = new Promise<number[]>((resolve) =>
+    s.on('events', (id: number, evs: WatchEvent[]) => {
+      order.push(`events ${id}`);
+      if (evs.at(-1)!.kv.modRevision === start + 29) resolve(evs.map((e) => e.kv.modRevision));
+    }),
+  );
+  await Promise.all([
+    s.watch({ key: '/cw/x', startRevision: start, watchId: 7 }).then(() => (resolved = true)),
+    s.watch({ key: '/cw/x', startRevision: start, watchId: 8 }),
+  ]);
+  t.ok(resolved, "watch()'s promises resolved");
+  const revs = await got;
+  t.equal(revs.at(-1), start + 29, 'the catch-up reaches the last put');
+  t.same(order.slice(0, 2), ['created 7 true', 'created 8 true'], 'each watch is confirmed first');
+  t.ok(order.indexOf('events 7') > order.indexOf('created 7'));
+  s.close();
+});
+
 t.test('a watch from a compacted revision is canceled with the compact revision', async (t) => {
   const c = new EtcdWireClient(ep(0));
   t.teardown(() => c.close());

@@ -120,6 +120,32 @@ t.test('one event to many watchers: decoded once, the same object for each', asy
   t.equal(c.events[0].kv.version, 3);
 });
 
+t.test('a run of revisions per response, repeated to each watcher: each event decoded once', async (t) => {
+  // a watcher behind gets many revisions per response; the next watcher's response repeats the run
+  const run: Ev[] = Array.from({ length: 100 }, (_, i) => ({
+    type: 0,
+    kv: {
+      key: Buffer.from('k'),
+      createRevision: 5,
+      modRevision: 1000 + i,
+      version: i + 1,
+      value: Buffer.alloc(256, i),
+    },
+    prevKv: undefined,
+  }));
+  const responses = Array.from({ length: 20 }, (_, w) => decodeWatchResponse(Buffer.from(encode(w + 1, 1099, run))));
+  let shared = 0;
+  for (const r of responses.slice(1)) r.events.forEach((ev, i) => (shared += ev === responses[0].events[i] ? 1 : 0));
+  t.equal(shared, 19 * 100, 'every repeat is the first decode, in each of the 19 later responses');
+  // a garbled copy of one of them (the same revision, one value byte off) is decoded on its own
+  const bad = { ...run[42], kv: { ...run[42].kv, value: Buffer.alloc(256, 41) } };
+  const g = decodeWatchResponse(Buffer.from(encode(99, 1099, [bad])));
+  t.not(g.events[0], responses[0].events[42]);
+  t.equal(Buffer.from(g.events[0].kv.value)[0], 41);
+  const again = decodeWatchResponse(Buffer.from(encode(100, 1099, [run[42]])));
+  t.equal(Buffer.from(again.events[0].kv.value)[0], 42, 'the clean one still decodes as itself after');
+});
+
 t.test('a put built in its frame is the framed put request', async (t) => {
   fc.assert(
     fc.property(

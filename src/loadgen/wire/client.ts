@@ -1,13 +1,12 @@
-// A lean etcd client for the load hot path: gRPC over Node's http2 (h2c), hand-written protobuf, no
-// retries, no policies. One client = one HTTP/2 session; a broken session fails its calls and streams
-// at once and the next call dials again.
+// A lean etcd client for the load hot path: gRPC over its own small HTTP/2 connection (h2c, h2/),
+// hand-written protobuf, no retries, no policies. One client = one connection; a broken connection fails
+// its calls and streams at once and the next call dials again.
 import { EventEmitter } from 'node:events';
-import http2 from 'node:http2';
-import { performance } from 'node:perf_hooks';
-import { installCheapAsyncBind } from '../../util/async-bind.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { DEFAULT_MAX_MESSAGE, Status, WireError, frame, grpcTimeout } from './grpc.js';
-import { UnaryCall, copyReply, decodeRangeCopy, handshaken, startUnary } from './unary.js';
+import { H2Connection, type H2Stream, type StreamHandler } from './h2/connection.js';
+import { encodeRequestHeaders } from './h2/hpack.js';
+import { UnaryCall, copyReply, decodeRangeCopy } from './unary.js';
 import {
   decodeHashKVResponse,
   decodePutResponse,
@@ -22,7 +21,7 @@ import {
   type WatchCreate,
   type WatchEvent,
 } from './proto.js';
-import { GrpcStream, cancelLater, readGrpc } from './stream.js';
+import { GrpcReader, GrpcStream } from './stream.js';
 import { decodeWatchResponse } from './watch-proto.js';
 
 export { Status, WireError } from './grpc.js';
@@ -31,18 +30,19 @@ export type { Kv, WatchEvent } from './proto.js';
 
 export interface WireClientOptions {
   logger?: Logger;
+  /** until the server's HTTP/2 SETTINGS arrive */
   connectTimeoutMs?: number;
   /** largest gRPC message accepted; a larger length prefix is a protocol error (a garbled stream) */
   maxMessageBytes?: number;
 }
 
-const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = http2.constants;
-
 export class EtcdWireClient {
-  private session: http2.ClientHttp2Session | undefined;
+  private conn: H2Connection | undefined;
   private readonly logger: Logger;
   private readonly connectTimeoutMs: number;
   private readonly maxMessage: number;
+  private readonly host: string;
+  private readonly port: number;
   private closed = false;
 
   constructor(
@@ -52,77 +52,65 @@ export class EtcdWireClient {
     this.logger = opts.logger ?? silentLogger;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
     this.maxMessage = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
-    // http2 binds a function per request: Node 20's bind made that a fifth of the CPU of a put
-    installCheapAsyncBind();
+    const i = endpoint.lastIndexOf(':');
+    this.host = endpoint.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1';
+    this.port = Number(endpoint.slice(i + 1));
   }
 
   get connected(): boolean {
-    return !!this.session && !this.session.destroyed && !this.session.closed && !this.session.connecting;
+    return !!this.conn && this.conn.handshaken && !this.conn.draining;
   }
 
-  /** The live session, dialling when there is none. */
-  private getSession(): http2.ClientHttp2Session {
+  /** The live connection, dialling when there is none (or the current one takes no new streams). */
+  private connection(): H2Connection {
     if (this.closed) throw new WireError('CLOSED', 'client closed');
-    const s = this.session;
-    if (s && !s.destroyed && !s.closed) return s;
-    const session = http2.connect(`http://${this.endpoint}`, {
-      settings: { enablePush: false, initialWindowSize: 1 << 24 },
+    const c = this.conn;
+    if (c && !c.draining) return c;
+    const conn = new H2Connection({
+      host: this.host,
+      port: this.port,
+      connectTimeoutMs: this.connectTimeoutMs,
+      onError: (err) => this.logger.debug({ endpoint: this.endpoint, err: err.message }, 'http2 connection error'),
     });
-    session.setMaxListeners(0);
-    this.session = session;
-    const timer = setTimeout(() => {
-      if (session.connecting)
-        session.destroy(new WireError(Status.UNAVAILABLE, `connect to ${this.endpoint} timed out`));
-    }, this.connectTimeoutMs);
-    session.once('connect', () => {
-      clearTimeout(timer);
-      handshaken.add(session);
-      // a large connection window: watch fan-out sends many events. The session may already be gone
-      // (destroyed between the handshake and this callback): that must not throw out of the handler.
-      if (session.destroyed || session.closed) return;
-      try {
-        session.setLocalWindowSize(1 << 26);
-      } catch (err) {
-        this.logger.debug({ endpoint: this.endpoint, err: (err as Error).message }, 'could not widen the http2 window');
-      }
+    conn.onClose(() => {
+      if (this.conn === conn) this.conn = undefined;
     });
-    session.on('error', (err) =>
-      this.logger.debug({ endpoint: this.endpoint, err: err.message }, 'http2 session error'),
-    );
-    session.once('close', () => {
-      clearTimeout(timer);
-      if (this.session === session) this.session = undefined;
-    });
-    session.on('goaway', () => {
-      if (this.session === session) this.session = undefined;
-    });
-    return session;
+    this.conn = conn;
+    return conn;
   }
 
-  /** request headers per path and deadline: http2 copies them, so one object serves every call */
-  private readonly headers = new Map<string, Map<number | undefined, http2.OutgoingHttpHeaders>>();
+  /** request header blocks per path and deadline: encoded once, sent as they are */
+  private readonly headers = new Map<string, Map<number | undefined, Buffer>>();
 
-  private open(path: string, timeoutMs?: number): http2.ClientHttp2Stream {
+  private headerBlock(path: string, timeoutMs?: number): Buffer {
     let byTimeout = this.headers.get(path);
     if (!byTimeout) this.headers.set(path, (byTimeout = new Map()));
-    let headers = byTimeout.get(timeoutMs);
-    if (!headers) {
-      headers = {
-        [HTTP2_HEADER_METHOD]: 'POST',
-        [HTTP2_HEADER_PATH]: path,
-        [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-        [HTTP2_HEADER_TE]: 'trailers',
-      };
-      if (timeoutMs !== undefined) headers['grpc-timeout'] = grpcTimeout(timeoutMs);
+    let block = byTimeout.get(timeoutMs);
+    if (!block) {
+      const fields: [string, string][] = [
+        [':method', 'POST'],
+        [':scheme', 'http'],
+        [':path', path],
+        [':authority', this.endpoint],
+        ['content-type', 'application/grpc'],
+        ['te', 'trailers'],
+      ];
+      if (timeoutMs !== undefined) fields.push(['grpc-timeout', grpcTimeout(timeoutMs)]);
+      block = encodeRequestHeaders(fields);
       // a handful of paths and deadlines in practice; never an unbounded cache
-      if (byTimeout.size < 16) byTimeout.set(timeoutMs, headers);
+      if (byTimeout.size < 16) byTimeout.set(timeoutMs, block);
     }
-    return this.getSession().request(headers);
+    return block;
+  }
+
+  /** Opens an HTTP/2 stream for `handler` (throws WireError when the client is closed). */
+  private open(path: string, handler: StreamHandler, last?: Buffer, timeoutMs?: number): H2Stream {
+    return this.connection().request(this.headerBlock(path, timeoutMs), handler, last);
   }
 
   /**
-   * One unary call; rejects with WireError on status != 0, reset, session loss or timeout, and with the
-   * decoder's error when the answer does not decode. An aborted `signal` cancels it (Status.CANCELLED).
+   * One unary call; rejects with WireError on status != 0, reset, connection loss or timeout, and with
+   * the decoder's error when the answer does not decode. An aborted `signal` cancels it (Status.CANCELLED).
    */
   private unary<T>(
     path: string,
@@ -138,26 +126,23 @@ export class EtcdWireClient {
         reject(err);
         return;
       }
-      let stream: http2.ClientHttp2Stream;
+      const call = new UnaryCall(path, this.maxMessage, decode, resolve, reject);
+      let stream: H2Stream;
       try {
-        stream = this.open(path, timeoutMs);
+        stream = this.open(path, call, framed, timeoutMs);
       } catch (err) {
-        reject(err instanceof WireError ? err : new WireError('UNAVAILABLE', (err as Error).message));
+        const e = err instanceof WireError ? err : new WireError('UNAVAILABLE', (err as Error).message);
+        e.sent = false;
+        reject(e);
         return;
       }
-      const call = new UnaryCall(path, this.maxMessage, decode, resolve, reject);
-      startUnary(stream, call, timeoutMs);
+      call.start(stream, timeoutMs);
       if (signal) {
-        // an aborted call is cancelled at etcd too (RST_STREAM CANCEL ends the server's context); the reset
-        // waits a turn: an abort can come from inside another stream's callback (see stream.ts cancelLater)
-        const onAbort = () => {
-          call.finish(new WireError(Status.CANCELLED, `${path} aborted`));
-          cancelLater(stream);
-        };
+        // an aborted call is cancelled at etcd too (RST_STREAM CANCEL ends the server's context)
+        const onAbort = () => call.cancel(new WireError(Status.CANCELLED, `${path} aborted`));
         signal.addEventListener('abort', onAbort, { once: true });
         call.onDone = () => signal.removeEventListener('abort', onAbort);
       }
-      stream.end(framed);
     });
   }
 
@@ -198,13 +183,13 @@ export class EtcdWireClient {
   }
 
   watchStream(): WatchStream {
-    return new WatchStream(() => this.open('/etcdserverpb.Watch/Watch'), this.maxMessage);
+    return new WatchStream((handler) => this.open('/etcdserverpb.Watch/Watch', handler), this.maxMessage);
   }
 
   /**
    * One unary call of any etcd method with an encoded request (wire/kv.ts encodes Range, Txn and
    * DeleteRange with it); never retried. Rejects like put(): WireError, `sent === false` when it never left.
-   * An aborted `signal` cancels the call's http2 stream and rejects with WireError(Status.CANCELLED).
+   * An aborted `signal` cancels the call's HTTP/2 stream and rejects with WireError(Status.CANCELLED).
    */
   call(path: string, body: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
     return this.unary(path, frame(body), timeoutMs, copyReply, signal);
@@ -214,85 +199,82 @@ export class EtcdWireClient {
    * Opens a gRPC stream (bidi or server-streaming) of any etcd method, no deadline. `onMessage` gets each
    * response message (a view into the received frame: copy what is kept past the callback's data);
    * `onEnd` is called once when the stream ends by itself: undefined on status OK, else the WireError
-   * (reset, session loss, a garbled frame, a non-OK status). cancel() ends it without calling `onEnd`.
+   * (reset, connection loss, a garbled frame, a non-OK status). cancel() ends it without calling `onEnd`.
    * Throws WireError('CLOSED') when the client is closed.
    */
   stream(path: string, onMessage: (m: Buffer) => void, onEnd: (err: WireError | undefined) => void): GrpcStream {
-    return new GrpcStream(this.open(path), path, this.maxMessage, onMessage, onEnd);
+    const s = new GrpcStream(path, this.maxMessage, onMessage, onEnd);
+    s.attach(this.open(path, s.reader));
+    return s;
   }
 
   /** Drops the current connection (its calls and streams fail); the next call dials a fresh one. */
   resetSession(): void {
-    const s = this.session;
-    this.session = undefined;
-    s?.destroy();
+    const c = this.conn;
+    this.conn = undefined;
+    c?.destroy(new Error('connection reset by the client'));
   }
 
   close(): void {
     this.closed = true;
-    this.session?.destroy();
-    this.session = undefined;
+    const c = this.conn;
+    this.conn = undefined;
+    c?.destroy(new Error('client closed'));
   }
 }
 
 /**
  * One bidi Watch stream. Watches use client-chosen ids (etcd >= 3.4), so creates are pipelined.
- * Events: 'events'(watchId, events, headerRevision), 'progress'(watchId, revision),
+ * Events: 'created'(watchId, revision) as its response is read, before any later response is handled
+ * (a catch-up batch often arrives in the same read, before the promise of watch() is seen to resolve),
+ * 'events'(watchId, events, headerRevision), 'progress'(watchId, revision),
  * 'canceled'(watchId, reason, compactRevision), 'error'(WireError) when the stream breaks (every watch on
  * it is gone), 'close'.
  */
 export class WatchStream extends EventEmitter {
-  private stream: http2.ClientHttp2Stream | undefined;
+  private stream: H2Stream | undefined;
   private readonly pendingCreates = new Map<number, { resolve: (id: number) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private broken = false;
 
   /** when the last message of any kind arrived (monotonic ms); 0 before the first */
   lastMessageAt = 0;
-  /** when the chunk being read arrived */
-  private chunkAt = 0;
 
   constructor(
-    private readonly opener: () => http2.ClientHttp2Stream,
+    private readonly opener: (handler: StreamHandler) => H2Stream,
     private readonly maxMessage = DEFAULT_MAX_MESSAGE,
   ) {
     super();
   }
 
-  private ensure(): http2.ClientHttp2Stream {
+  private ensure(): H2Stream {
     if (this.broken) throw new WireError('CLOSED', 'watch stream is closed');
     if (this.stream) return this.stream;
-    const stream = this.opener();
-    this.stream = stream;
-    // one clock read per chunk, not per message: a chunk carries many watchers' responses
-    stream.on('data', () => (this.chunkAt = performance.now()));
-    const statusNow = readGrpc(
-      stream,
+    const reader = new GrpcReader(
+      '/etcdserverpb.Watch/Watch',
       this.maxMessage,
       (m) => this.onMessage(m),
       (err) => this.fail(err),
+      (err) => this.fail(err ?? new WireError('UNAVAILABLE', 'watch stream ended by the server')),
     );
-    stream.on('error', (err) => this.fail(new WireError('UNAVAILABLE', `watch stream: ${err.message}`)));
-    stream.on('close', () => {
-      const status = statusNow();
-      const why =
-        status && status.code !== 0
-          ? new WireError(status.code, status.message)
-          : new WireError('UNAVAILABLE', `watch stream closed (rst code ${stream.rstCode})`);
-      this.fail(why);
-    });
+    const stream = this.opener(reader);
+    this.stream = stream;
     return stream;
   }
 
   private onMessage(m: Uint8Array): void {
-    this.lastMessageAt = this.chunkAt;
+    // one clock read per socket read, not per message: a read carries many watchers' responses
+    this.lastMessageAt = this.stream!.conn.readAt;
     const r = decodeWatchResponse(m);
     if (r.created) {
       const p = this.pendingCreates.get(r.watchId);
       if (p) {
         this.pendingCreates.delete(r.watchId);
         if (r.canceled) p.reject(new WireError(Status.FAILED_PRECONDITION, r.cancelReason || 'watch create refused'));
-        else p.resolve(r.watchId);
+        else {
+          this.emit('created', r.watchId, r.revision);
+          p.resolve(r.watchId);
+        }
       }
       if (r.events.length === 0) return;
     }
@@ -309,7 +291,7 @@ export class WatchStream extends EventEmitter {
     this.broken = true;
     for (const p of this.pendingCreates.values()) p.reject(err);
     this.pendingCreates.clear();
-    this.stream?.close(http2.constants.NGHTTP2_CANCEL);
+    this.stream?.reset();
     // an 'error' nobody listens to would throw out of a socket callback and end the process
     if (this.listenerCount('error')) this.emit('error', err);
     this.emit('close');
@@ -317,7 +299,7 @@ export class WatchStream extends EventEmitter {
 
   /** Creates a watch; resolves with its id once etcd confirms it. */
   watch(req: Omit<WatchCreate, 'watchId'> & { watchId?: number }): Promise<number> {
-    let stream: http2.ClientHttp2Stream;
+    let stream: H2Stream;
     try {
       stream = this.ensure();
     } catch (err) {
@@ -347,7 +329,7 @@ export class WatchStream extends EventEmitter {
     this.broken = true;
     for (const p of this.pendingCreates.values()) p.reject(new WireError('CLOSED', 'watch stream closed'));
     this.pendingCreates.clear();
-    this.stream?.close(http2.constants.NGHTTP2_CANCEL);
+    this.stream?.reset();
     this.emit('close');
   }
 }

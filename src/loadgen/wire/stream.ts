@@ -1,51 +1,64 @@
-// gRPC streams over an http2 stream: the response reader every call and stream of client.ts shares, and
-// the raw stream (bidi or server-streaming) that the lease keepalive and election observe streams use.
-import http2 from 'node:http2';
+// gRPC streams over an HTTP/2 stream: the response reader that streams share, and the raw stream (bidi
+// or server-streaming) that the lease keepalive and election observe streams use.
 import { Deframer, Status, WireError, frame } from './grpc.js';
-import { statusOf, type GrpcStatus } from './unary.js';
+import type { H2Stream } from './h2/connection.js';
+import { endError, statusOf, type GrpcStatus } from './unary.js';
 
 /**
- * Resets a stream one turn of the event loop later. Resetting a stream from inside another stream's
- * callback (an await continuation run in the microtasks Node drains there) re-enters nghttp2's send from
- * its receive and spins forever on Node 20.20 (nodejs/node#64113); after this hop it cannot.
+ * Reads a gRPC stream's messages: the handler part every stream shares. `onMessage` gets views of the
+ * read buffer; framing errors go to `onBad`; `onEnd` hears the end once (undefined on status OK).
  */
-export function cancelLater(h2: http2.ClientHttp2Stream): void {
-  setImmediate(() => {
-    if (!h2.closed && !h2.destroyed) h2.close(http2.constants.NGHTTP2_CANCEL);
-  });
-}
+export class GrpcReader {
+  status: GrpcStatus | undefined;
+  private readonly deframer: Deframer;
 
-/** Feeds a gRPC stream's messages to `onMessage`, reports framing errors to `onBad`, tracks the status. */
-export function readGrpc(
-  stream: http2.ClientHttp2Stream,
-  maxMessage: number,
-  onMessage: (m: Uint8Array) => void,
-  onBad: (err: WireError) => void,
-): () => GrpcStatus | undefined {
-  let status: GrpcStatus | undefined;
-  const deframer = new Deframer(onMessage, maxMessage);
-  stream.on('response', (h) => (status = statusOf(h) ?? status));
-  stream.on('trailers', (h) => (status = statusOf(h) ?? status));
-  stream.on('data', (chunk: Buffer) => {
+  constructor(
+    readonly path: string,
+    maxMessage: number,
+    onMessage: (m: Uint8Array) => void,
+    private readonly onBad: (err: WireError) => void,
+    private readonly onEnd: (err: WireError | undefined) => void,
+  ) {
+    this.deframer = new Deframer(onMessage, maxMessage);
+  }
+
+  onHeaders(fields: string[]): void {
+    this.status = statusOf(fields) ?? this.status;
+  }
+
+  onData(chunk: Buffer): void {
     try {
-      deframer.push(chunk);
+      // a message split over frames keeps its first part: the read buffer's part must not be reused,
+      // and Node's socket reads are fresh buffers, so the view stays valid
+      this.deframer.push(chunk);
     } catch (err) {
-      onBad(
+      this.onBad(
         err instanceof WireError
           ? err
           : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`),
       );
     }
-  });
-  return () => status;
+  }
+
+  onClose(code: number, err: Error | undefined, sent: boolean): void {
+    const status = this.status;
+    if (code === 0 && status && status.code === 0) {
+      this.onEnd(undefined);
+      return;
+    }
+    const e = endError(this.path, status, code, err);
+    if (!sent) e.sent = false;
+    this.onEnd(e);
+  }
 }
 
 /** A raw gRPC stream opened by EtcdWireClient.stream(). */
 export class GrpcStream {
   private ended = false;
+  private h2: H2Stream | undefined;
+  readonly reader: GrpcReader;
 
   constructor(
-    private readonly h2: http2.ClientHttp2Stream,
     path: string,
     maxMessage: number,
     onMessage: (m: Buffer) => void,
@@ -53,18 +66,21 @@ export class GrpcStream {
   ) {
     // a Buffer view of each message, no copy (the lease and election decoders take Buffers)
     const toBuffer = (m: Uint8Array) => onMessage(Buffer.from(m.buffer, m.byteOffset, m.byteLength));
-    const statusNow = readGrpc(h2, maxMessage, toBuffer, (err) => {
-      this.end(err);
-      cancelLater(h2);
-    });
-    h2.on('error', (err) => this.end(new WireError('UNAVAILABLE', `${path}: ${err.message}`)));
-    h2.on('close', () => {
-      const status = statusNow();
-      if (status === undefined)
-        this.end(new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${h2.rstCode}) without a status`));
-      else if (status.code !== 0) this.end(new WireError(status.code, status.message || `grpc status ${status.code}`));
-      else this.end(undefined);
-    });
+    this.reader = new GrpcReader(
+      path,
+      maxMessage,
+      toBuffer,
+      (err) => {
+        this.end(err);
+        this.h2?.reset();
+      },
+      (err) => this.end(err),
+    );
+  }
+
+  /** called by the client once its HTTP/2 stream exists */
+  attach(h2: H2Stream): void {
+    this.h2 = h2;
   }
 
   private end(err: WireError | undefined): void {
@@ -80,17 +96,17 @@ export class GrpcStream {
 
   /** Sends one request message; ignored once the stream ended. */
   send(body: Buffer): void {
-    if (!this.ended && this.h2.writable) this.h2.write(frame(body));
+    if (!this.ended) this.h2?.write(frame(body));
   }
 
   /** Sends the last request message and half-closes (a server-streaming call's one request). */
   sendLast(body: Buffer): void {
-    if (!this.ended && this.h2.writable) this.h2.end(frame(body));
+    if (!this.ended) this.h2?.end(frame(body));
   }
 
   /** Cancels the stream at both ends; `onEnd` is not called. */
   cancel(): void {
     this.ended = true;
-    cancelLater(this.h2);
+    this.h2?.reset();
   }
 }

@@ -1,40 +1,39 @@
-// One unary gRPC call on an HTTP/2 stream: its state rides on the stream and the stream's listeners are
-// shared functions, so a put opens its stream without a closure per listener.
-import http2 from 'node:http2';
+// One unary gRPC call on an HTTP/2 stream: the call object is the stream's handler, so a put costs one
+// object and one promise, no listeners.
 import { Deframer, Status, WireError, decodeGrpcMessage } from './grpc.js';
+import { CANCEL, type H2Stream, type StreamHandler } from './h2/connection.js';
+import { fieldOf } from './h2/hpack.js';
 import { decodeRangeResponse } from './proto.js';
-
-/** sessions whose HTTP/2 handshake completed: a call that failed on another one was never sent */
-export const handshaken = new WeakSet<http2.Http2Session>();
 
 export type GrpcStatus = { code: number; message: string };
 
 /** Status from trailers (or trailers-only headers); undefined when absent. */
-export function statusOf(h: http2.IncomingHttpHeaders): GrpcStatus | undefined {
-  const s = h['grpc-status'];
+export function statusOf(fields: readonly string[]): GrpcStatus | undefined {
+  const s = fieldOf(fields, 'grpc-status');
   if (s === undefined) return undefined;
-  return { code: Number(s), message: decodeGrpcMessage(h['grpc-message']) };
+  return { code: Number(s), message: decodeGrpcMessage(fieldOf(fields, 'grpc-message')) };
+}
+
+/** the error for a stream that ended without a status, or with a non-OK one */
+export function endError(path: string, status: GrpcStatus | undefined, code: number, err?: Error): WireError {
+  if (status && status.code !== 0) return new WireError(status.code, status.message || `grpc status ${status.code}`);
+  if (code === -1 && err) return new WireError('UNAVAILABLE', `${path}: ${err.message}`);
+  return new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${code}) without a status`);
 }
 
 /** a reply the caller keeps: its own copy, not a view of the connection's read buffer */
 export const copyReply = (m: Uint8Array): Buffer => Buffer.from(m);
 export const decodeRangeCopy = (m: Uint8Array) => decodeRangeResponse(copyReply(m));
 
-const kCall = Symbol('unary call');
-type UnaryStream = http2.ClientHttp2Stream & { [kCall]: UnaryCall<unknown> };
-
-/**
- * The state of one unary call, kept on its stream: the stream's listeners are shared functions (no
- * closures per call), as puts open a stream each at thousands per second.
- */
-export class UnaryCall<T> {
+/** The state of one unary call; it is its stream's handler. */
+export class UnaryCall<T> implements StreamHandler {
   status: GrpcStatus | undefined;
   reply: Uint8Array | undefined;
-  /** only for an answer split over chunks */
+  /** only for an answer split over frames */
   deframer: Deframer | undefined;
   done = false;
   timer: ReturnType<typeof setTimeout> | undefined;
-  sentOn: http2.Http2Session | undefined;
+  stream: H2Stream | undefined;
   /** called once when the call ends (e.g. to drop an abort listener) */
   onDone: (() => void) | undefined;
 
@@ -46,14 +45,65 @@ export class UnaryCall<T> {
     readonly reject: (err: Error) => void,
   ) {}
 
+  start(stream: H2Stream, timeoutMs: number): void {
+    this.stream = stream;
+    this.timer = setTimeout(onUnaryTimeout, timeoutMs, this as UnaryCall<unknown>, timeoutMs);
+  }
+
+  /** Ends the call with `err` and resets its stream (a timeout, an abort, a garbled answer). */
+  cancel(err: WireError): void {
+    this.finish(err);
+    this.stream?.reset(CANCEL);
+  }
+
+  onHeaders(fields: string[]): void {
+    this.status = statusOf(fields) ?? this.status;
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.done) return;
+    // the usual answer: one whole message in one frame
+    if (
+      !this.deframer &&
+      chunk.length >= 5 &&
+      chunk[0] === 0 &&
+      chunk.readUInt32BE(1) === chunk.length - 5 &&
+      chunk.length - 5 <= this.maxMessage
+    ) {
+      // the frame is a view of the read buffer: the decoders copy what they keep
+      this.reply = chunk.subarray(5);
+      return;
+    }
+    // a message over several frames (socket reads are fresh buffers: the views stay valid)
+    this.deframer ??= new Deframer((m) => (this.reply = m), this.maxMessage);
+    try {
+      this.deframer.push(chunk);
+    } catch (err) {
+      this.cancel(
+        err instanceof WireError
+          ? err
+          : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`),
+      );
+    }
+  }
+
+  onClose(code: number, err: Error | undefined, sent: boolean): void {
+    if (this.done) return;
+    const { status, path } = this;
+    if (code !== 0 || (status && status.code !== 0) || !status) {
+      const e = endError(path, status, code, err);
+      if (!sent) e.sent = false;
+      this.finish(e);
+    } else if (!this.reply) this.finish(new WireError(Status.INTERNAL, `${path}: no response message`));
+    else this.finish(undefined);
+  }
+
   finish(err: WireError | undefined): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
     this.onDone?.();
     if (err) {
-      // no handshake on this connection: the request never left this process
-      if (!this.sentOn || !handshaken.has(this.sentOn)) err.sent = false;
       this.reject(err);
       return;
     }
@@ -68,63 +118,9 @@ export class UnaryCall<T> {
   }
 }
 
-export function startUnary<T>(stream: http2.ClientHttp2Stream, call: UnaryCall<T>, timeoutMs: number): void {
-  (stream as UnaryStream)[kCall] = call as unknown as UnaryCall<unknown>;
-  call.sentOn = stream.session;
-  call.timer = setTimeout(onUnaryTimeout, timeoutMs, stream as UnaryStream, timeoutMs);
-  stream.on('response', onUnaryHeaders);
-  stream.on('trailers', onUnaryHeaders);
-  stream.on('data', onUnaryData);
-  stream.on('error', onUnaryError);
-  stream.on('close', onUnaryClose);
-}
-
-function onUnaryTimeout(stream: UnaryStream, timeoutMs: number): void {
-  const call = stream[kCall];
-  call.finish(new WireError('TIMEOUT', `${call.path} timed out after ${timeoutMs} ms`));
-  stream.close(http2.constants.NGHTTP2_CANCEL);
-}
-
-function onUnaryHeaders(this: UnaryStream, h: http2.IncomingHttpHeaders): void {
-  const call = this[kCall];
-  call.status = statusOf(h) ?? call.status;
-}
-
-function onUnaryData(this: UnaryStream, chunk: Buffer): void {
-  const call = this[kCall];
-  // the usual answer: one whole message in one chunk
-  if (
-    !call.deframer &&
-    chunk.length >= 5 &&
-    chunk[0] === 0 &&
-    chunk.readUInt32BE(1) === chunk.length - 5 &&
-    chunk.length - 5 <= call.maxMessage
-  ) {
-    call.reply = chunk.subarray(5);
-    return;
-  }
-  call.deframer ??= new Deframer((m) => (call.reply = m), call.maxMessage);
-  try {
-    call.deframer.push(chunk);
-  } catch (err) {
-    call.finish(
-      err instanceof WireError ? err : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`),
-    );
-    this.close(http2.constants.NGHTTP2_CANCEL);
-  }
-}
-
-function onUnaryError(this: UnaryStream, err: Error): void {
-  const call = this[kCall];
-  call.finish(new WireError('UNAVAILABLE', `${call.path}: ${err.message}`));
-}
-
-function onUnaryClose(this: UnaryStream): void {
-  const call = this[kCall];
-  const { status, path } = call;
-  if (status === undefined)
-    call.finish(new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${this.rstCode}) without a status`));
-  else if (status.code !== 0) call.finish(new WireError(status.code, status.message || `grpc status ${status.code}`));
-  else if (!call.reply) call.finish(new WireError(Status.INTERNAL, `${path}: no response message`));
-  else call.finish(undefined);
+function onUnaryTimeout(call: UnaryCall<unknown>, timeoutMs: number): void {
+  const err = new WireError('TIMEOUT', `${call.path} timed out after ${timeoutMs} ms`);
+  // still waiting for the handshake: the request never left
+  if (call.stream && call.stream.id === 0) err.sent = false;
+  call.cancel(err);
 }

@@ -158,26 +158,51 @@ export function decodeWatchResponse(b: Uint8Array): WatchResponse {
   return r;
 }
 
-// The last event decoded. Fan-out sends the same event bytes to every watcher of a key, one response
-// each: an event whose bytes equal the last one's is that event, decoded once and shared (read-only).
+// Events decoded lately, by mod revision. Fan-out sends the same event bytes to every watcher of a key,
+// one response each, and a watcher that is behind gets many revisions per response: the next watcher's
+// response repeats the same run of events. An event whose bytes equal a cached one of its revision is
+// that event, decoded once and shared (read-only); a byte compare, so a garbled copy never matches.
+// Cached events are decoded from their own copy, so the cache pins no socket buffers.
 const compareBytes = Buffer.prototype.compare;
-let lastBytes: Uint8Array = EMPTY;
-let lastStart = 0;
-let lastEnd = 0;
-let lastEvent: WatchEvent | undefined;
+const copyBytes = Uint8Array.prototype.slice;
+const CACHE_REVISIONS = 1024;
+const CACHE_MAX_EVENT = 4096;
+const cache = new Map<number, { bytes: Uint8Array; ev: WatchEvent }>();
+
+/** the kv's mod revision, read without decoding (0 when the bytes do not say) */
+function modRevisionAt(b: Uint8Array, pos: number, end: number): number {
+  while (pos < end) {
+    const tag = uv(b, pos);
+    pos = after;
+    if (tag === 0x12) {
+      const e = ld(b, pos, end);
+      pos = after;
+      while (pos < e) {
+        const t = uv(b, pos);
+        pos = after;
+        if (t === 0x18) return uv(b, pos);
+        pos = skipField(b, pos, t & 7, e);
+      }
+      return 0;
+    }
+    pos = skipField(b, pos, tag & 7, end);
+  }
+  return 0;
+}
 
 function eventAt(b: Uint8Array, s: number, e: number): WatchEvent {
-  if (
-    lastEvent !== undefined &&
-    e - s === lastEnd - lastStart &&
-    compareBytes.call(b, lastBytes, lastStart, lastEnd, s, e) === 0
-  )
-    return lastEvent;
-  const ev = decodeEvent(b, s, e);
-  lastBytes = b;
-  lastStart = s;
-  lastEnd = e;
-  lastEvent = ev;
+  const len = e - s;
+  if (len > CACHE_MAX_EVENT) return decodeEvent(b, s, e);
+  const rev = modRevisionAt(b, s, e);
+  const hit = rev > 0 ? cache.get(rev) : undefined;
+  if (hit && hit.bytes.length === len && compareBytes.call(b, hit.bytes, 0, len, s, e) === 0) return hit.ev;
+  const bytes = copyBytes.call(b, s, e);
+  const ev = decodeEvent(bytes, 0, len);
+  if (rev > 0) {
+    cache.delete(rev);
+    cache.set(rev, { bytes, ev });
+    if (cache.size > CACHE_REVISIONS) cache.delete(cache.keys().next().value!);
+  }
   return ev;
 }
 

@@ -49,6 +49,8 @@ export class WatchConnection {
   readonly watchers: Watcher[] = [];
   private stream: WatchStream | undefined;
   private readonly byWatchId = new Map<number, Watcher>();
+  /** creates sent on the current stream and not yet confirmed: watch id → watcher, its start revision */
+  private readonly creating = new Map<number, { w: Watcher; from: number }>();
   private backoffMs = 100;
   private resumeTimer: NodeJS.Timeout | undefined;
   /** first acknowledged put on a watched key since the stream last said anything (0: none) */
@@ -112,10 +114,12 @@ export class WatchConnection {
     const stream = this.conn.client.watchStream();
     this.stream = stream;
     this.byWatchId.clear();
+    this.creating.clear();
     this.ackedSince = 0;
     this.probeAt = 0;
     this.maxDelivered = 0;
     this.lagging.clear();
+    stream.on('created', (id: number) => this.onCreated(stream, id));
     stream.on('events', (id: number, events: WatchEvent[], revision: number) =>
       this.onEvents(stream, id, events, revision),
     );
@@ -142,15 +146,28 @@ export class WatchConnection {
     const prefixMode = profile.watchMode === 'prefix';
     const base = keys.base;
     const from = w.state.lastRev + 1;
-    const id = await stream.watch({
+    const watchId = w.id + 1;
+    this.creating.set(watchId, { w, from });
+    await stream.watch({
       key: prefixMode ? base : keys.bytes[w.key],
       rangeEnd: prefixMode ? prefixEnd(base) : undefined,
       startRevision: from,
       progressNotify: profile.progressNotify,
       prevKv: profile.prevKv,
-      watchId: w.id + 1,
+      watchId,
     });
-    if (stream !== this.stream) return;
+  }
+
+  /**
+   * etcd confirmed a watch: from here its events are checked. Taken as the confirmation is read, not when
+   * watch()'s promise resolves: the events etcd sends right behind it (a resume's catch-up batch) are
+   * often handled in the same read, before any promise callback runs, and must find their watcher.
+   */
+  private onCreated(stream: WatchStream, id: number): void {
+    const c = this.creating.get(id);
+    if (!c || stream !== this.stream) return;
+    this.creating.delete(id);
+    const { w, from } = c;
     this.byWatchId.set(id, w);
     // a new watch: bookmarkable, atomic and resumable are judged per watch
     this.ctx.checker.created(w.state, from, w.attached);
