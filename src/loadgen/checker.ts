@@ -90,16 +90,29 @@ export class Checker extends KvContract {
   }
 
   /**
-   * One event of etcd's own history of the run (the end-of-run replay, in revision order). Settles the
-   * indeterminate put it carries, and confirms skips at that revision.
+   * One event of etcd's own history of the run (the replays, in revision order). Settles the
+   * indeterminate put it carries, and confirms skips at that revision. An event that is not one of this
+   * run's puts on its key (a key or value this run never wrote) may have been garbled on its way here by
+   * an injected fault: unless `trusted` (read the same twice), it changes nothing and answers false, and
+   * the replay re-reads that revision before it goes past it. Trusted, it is what etcd stores.
    */
-  replayEvent(key: number, rev: number, value: Uint8Array, now: number): void {
-    const id = `${key}:${rev}`;
-    if (this.pending.has(id)) this.recordSays(key, rev, 'on-key');
-    if (key < 0) return;
+  replayEvent(key: number, rev: number, value: Uint8Array, now: number, trusted = false): boolean {
     const info = decodeValue(value, this.runIdBytes);
     const rec = info ? this.ledger.puts.get(info.seq) : undefined;
-    if (!rec || rec.key !== key || rec.state !== 'indeterminate') return;
+    if (!trusted && (!rec || rec.key !== key || (rec.revision !== 0 && rec.revision !== rev))) return false;
+    const id = `${key}:${rev}`;
+    if (this.pending.has(id)) this.recordSays(key, rev, 'on-key');
+    if (!rec || rec.state !== 'indeterminate') return true;
+    if (rec.key !== key) {
+      // read the same twice: etcd stores this run's put under a key an injected fault garbled on its way
+      // in. It was applied (not on its own key, so nothing is learnt there): a corrupted write.
+      this.ledger.settle(rec, true, now);
+      if (!this.corruptedRevs.has(rev)) {
+        this.corruptedRevs.add(rev);
+        this.findings.corruptedWrites++;
+      }
+      return true;
+    }
     rec.revision = rev;
     this.ledger.settle(rec, true, now);
     this.learn(rev, rec, now);
@@ -116,6 +129,7 @@ export class Checker extends KvContract {
           s.resume,
         );
     }
+    return true;
   }
 
   /**

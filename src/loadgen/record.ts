@@ -6,7 +6,7 @@
 //   them; at the end, not applied when it does not) and the skips still open.
 import type { Logger } from '../util/log.js';
 import type { Checker, PendingSkip, RecordAnswer } from './checker.js';
-import { Status, WireError, type EtcdWireClient } from './wire/client.js';
+import { Status, WireError, type EtcdWireClient, type Kv } from './wire/client.js';
 import { prefixEnd } from './wire/proto.js';
 import { replayPrefix } from './wire/replay.js';
 
@@ -92,9 +92,10 @@ export class EtcdRecord {
     checker: Checker,
     now: () => number,
     timeoutMs: number,
+    stable = false,
   ): Promise<ReplayResult & { from: number }> {
     const from = this.checkpoint + 1;
-    const r = await this.replay(checker, from, now, timeoutMs);
+    const r = await this.replay(checker, from, now, timeoutMs, stable);
     if (!r.error && r.replayedTo) this.checkpoint = Math.max(this.checkpoint, r.replayedTo);
     return { ...r, from };
   }
@@ -109,38 +110,51 @@ export class EtcdRecord {
     await this.replaying;
     await this.confirmAll(checker);
     const r = checker.hasOpenQuestions()
-      ? await this.replayOnward(checker, now, timeoutMs)
+      ? await this.replayOnward(checker, now, timeoutMs, true)
       : { replayedTo: this.checkpoint, events: 0, lastOnKey: new Map<number, number>(), from: this.checkpoint + 1 };
     // where each key ended, for the catch-up check, needs the head even when nothing was open
-    if (!r.lastOnKey.size && !r.error) Object.assign(r, await this.replay(checker, 0, now, 10_000), { from: r.from });
+    if (!r.lastOnKey.size && !r.error)
+      Object.assign(r, await this.replay(checker, 0, now, 10_000, true), { from: r.from });
     checker.finish(now(), r.error ? 0 : r.replayedTo, r.from);
     return r;
   }
 
   /**
    * Replays the run's prefix from `fromRev` up to the store's current revision with a fresh watch and
-   * hands each event to the checker. Tries each client in turn; gives up after `timeoutMs`.
+   * hands each event to the checker. Tries each client in turn; gives up after `timeoutMs`. The replay
+   * goes over the run's own links, where an injected corrupt fault garbles bytes on the way: an event
+   * that is not one of the run's puts on its key is read again (below) before the replay goes past it,
+   * and `replayedTo` is the last revision actually read, so a garbled head can only make a replay stop
+   * short (the next one goes on from there), never skip a revision. `stable` (the end of the run, no
+   * puts any more) takes the head only when two reads of it agree.
    */
-  async replay(checker: Checker, fromRev: number, now: () => number, timeoutMs: number): Promise<ReplayResult> {
+  async replay(
+    checker: Checker,
+    fromRev: number,
+    now: () => number,
+    timeoutMs: number,
+    stable = false,
+  ): Promise<ReplayResult> {
     const result: ReplayResult = { replayedTo: 0, events: 0, lastOnKey: new Map() };
-    const end = prefixEnd(this.base);
     const errors: string[] = [];
     for (const client of this.clients()) {
       try {
         // the last event of the prefix at the current revision: the replay is complete once it is read
-        const head = await client.range(this.base, { rangeEnd: end, timeoutMs: 5000 });
-        let target = 0;
-        for (const kv of head.kvs) if (kv.modRevision > target) target = kv.modRevision;
+        const head = await this.head(client, stable);
         for (const kv of head.kvs) {
           const k = this.keyIndex.get(Buffer.from(kv.key).toString('latin1'));
           if (k !== undefined) result.lastOnKey.set(k, kv.modRevision);
         }
-        if (fromRev <= 0 || fromRev > target) {
-          result.replayedTo = head.revision;
+        if (fromRev <= 0 || fromRev > head.target) {
+          // nothing new on the prefix; a head read once may be garbled low, so the checkpoint stays
+          result.replayedTo = stable || fromRev <= 0 ? head.revision : fromRev - 1;
           return result;
         }
-        await this.watchUntil(client, fromRev, target, checker, now, timeoutMs, result);
-        result.replayedTo = head.revision;
+        const read = await this.watchUntil(client, fromRev, head.target, checker, now, timeoutMs, result);
+        await this.confirmDoubtful(client, read.doubtful, checker, now);
+        // the head says nothing of the prefix lies between the target and the store's revision; a head
+        // read once may be garbled, so then only what was read counts
+        result.replayedTo = stable ? head.revision : read.lastRev;
         return result;
       } catch (err) {
         errors.push(`${client.endpoint}: ${(err as Error).message}`);
@@ -150,7 +164,57 @@ export class EtcdRecord {
     return result;
   }
 
-  private watchUntil(
+  private async head(
+    client: EtcdWireClient,
+    stable: boolean,
+  ): Promise<{ revision: number; target: number; kvs: Kv[] }> {
+    const end = prefixEnd(this.base);
+    let last = -1;
+    for (let read = 0; read < 4; read++) {
+      const h = await client.range(this.base, { rangeEnd: end, timeoutMs: 5000 });
+      let target = 0;
+      for (const kv of h.kvs) if (kv.modRevision > target) target = kv.modRevision;
+      if (target > h.revision) continue; // a garbled answer: no event is above the store's revision
+      if (!stable || target === last) return { revision: h.revision, target, kvs: h.kvs };
+      last = target;
+    }
+    throw new Error("the head of the run's prefix read differently each time (garbled in transit)");
+  }
+
+  /**
+   * Reads each doubtful revision again with a Range at that revision until its events are the run's puts
+   * on their keys, or the same keys and values come back twice (etcd stores them so: writes an injected
+   * fault garbled on their way in); the checker takes them then. Throws when one cannot be pinned down.
+   */
+  private async confirmDoubtful(
+    client: EtcdWireClient,
+    doubtful: Map<number, Kv[]>,
+    checker: Checker,
+    now: () => number,
+  ): Promise<void> {
+    const end = prefixEnd(this.base);
+    const keyOf = (kv: Kv) => this.keyIndex.get(Buffer.from(kv.key).toString('latin1')) ?? -1;
+    const same = (a: Kv, b: Kv) => Buffer.compare(a.key, b.key) === 0 && Buffer.compare(a.value, b.value) === 0;
+    for (const [rev, first] of doubtful) {
+      let prev = first;
+      let settled = false;
+      for (let read = 0; read < 4 && !settled; read++) {
+        const r = await client.range(this.base, { rangeEnd: end, revision: rev, timeoutMs: 5000 });
+        // the events of that revision (several keys: a Txn), the run's puts on their keys taken at once
+        const unclear = r.kvs
+          .filter((kv) => kv.modRevision === rev)
+          .filter((kv) => !checker.replayEvent(keyOf(kv), rev, kv.value, now()));
+        if (r.kvs.every((kv) => kv.modRevision !== rev)) prev = [];
+        else if (unclear.every((kv) => prev.some((p) => same(p, kv)))) {
+          for (const kv of unclear) checker.replayEvent(keyOf(kv), rev, kv.value, now(), true);
+          settled = true;
+        } else prev = unclear;
+      }
+      if (!settled) throw new Error(`revision ${rev} read differently each time (garbled in transit)`);
+    }
+  }
+
+  private async watchUntil(
     client: EtcdWireClient,
     fromRev: number,
     target: number,
@@ -158,8 +222,11 @@ export class EtcdRecord {
     now: () => number,
     timeoutMs: number,
     result: ReplayResult,
-  ): Promise<void> {
-    return replayPrefix(client.watchStream(), {
+  ): Promise<{ lastRev: number; doubtful: Map<number, Kv[]> }> {
+    const doubtful = new Map<number, Kv[]>();
+    let lastRev = fromRev - 1;
+    let garbled = '';
+    await replayPrefix(client.watchStream(), {
       prefix: this.base,
       startRevision: fromRev,
       timeoutMs,
@@ -174,16 +241,28 @@ export class EtcdRecord {
         const t = now();
         for (const ev of events) {
           const rev = ev.kv.modRevision;
+          // revisions only go up, from where the watch started, and the head's last one is met exactly
+          // (the run never deletes): anything else was garbled on the way
+          if (rev < lastRev || rev < fromRev || rev > target) {
+            garbled = `revision ${rev} after ${lastRev} (target ${target})`;
+            return true;
+          }
+          lastRev = rev;
           const key =
             this.keyIndex.get(
               Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1'),
             ) ?? -1;
           result.events++;
-          if (ev.type === 'put') checker.replayEvent(key, rev, ev.kv.value, t);
+          if (ev.type === 'put' && !checker.replayEvent(key, rev, ev.kv.value, t)) {
+            const copy = { ...ev.kv, key: Buffer.from(ev.kv.key), value: Buffer.from(ev.kv.value) };
+            doubtful.set(rev, [...(doubtful.get(rev) ?? []), copy]);
+          }
           if (rev >= target) return true;
         }
         return false;
       },
     });
+    if (garbled) throw new Error(`replay read a ${garbled} (garbled in transit)`);
+    return { lastRev, doubtful };
   }
 }
