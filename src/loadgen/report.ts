@@ -174,7 +174,7 @@ function featureVerdicts(features: LoadStatus['features']): Partial<Verdict> {
 
 /** held: no finding; unverified: none, but writes whose fate etcd's history could not tell make keys lenient */
 function linearizable(kv: KvStatus): 'held' | 'violated' | 'unverified' {
-  return kv.findings > 0 ? 'violated' : kv.checked.unsettled > 0 ? 'unverified' : 'held';
+  return kv.findings > 0 ? 'violated' : kv.checked.unsettled > 0 || (kv.unverified ?? 0) > 0 ? 'unverified' : 'held';
 }
 
 function generatorNotes(s: LoadSummary): string[] {

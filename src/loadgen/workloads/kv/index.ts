@@ -9,7 +9,7 @@
 // watch workload's prefix watchers and the run's record read that prefix and would count kv writes as
 // unexpected. Values are `<runId>.<id>`: unique, so a value names the operation that wrote it.
 import { LinChecker } from '../../lin/checker.js';
-import { FINDING_KINDS, type FindingKind, type LinOp } from '../../lin/history.js';
+import { FINDING_KINDS, type Finding, type FindingKind, type LinOp } from '../../lin/history.js';
 import { OpenLoopSchedule } from '../../schedule.js';
 import type { WireError } from '../../wire/client.js';
 import type { Workload, WorkloadContext } from '../types.js';
@@ -52,6 +52,16 @@ export class KvWorkload implements Workload {
   private reported = Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<FindingKind, number>;
   private emittedKept = 0;
   private replay: KvStatus['replay'];
+  /**
+   * keys whose bytes a drop or corrupt fault on the links may have garbled (an operation on them or an
+   * event of them went by while one was active), with when: a garbled write stays in etcd and a garbled
+   * answer misleads the checker, so findings on them from then on are the generator's doubt, not etcd's
+   */
+  private readonly tainted = new Map<string, number>();
+  /** findings on tainted keys: counted apart, not violations */
+  private unverified = 0;
+  /** the findings reported as violations (kept ones), for the summary */
+  private readonly verified: Finding[] = [];
   private done = false;
   private lineMark = { elapsed: 0, ops: 0 };
 
@@ -68,7 +78,12 @@ export class KvWorkload implements Workload {
       ctx.pool,
       this.base,
       index,
-      { onValue: (v, rev) => this.onValue(v, rev), onDelete: (k, rev) => this.deleteEvents.push({ key: k, rev }) },
+      {
+        onValue: (v, rev) => this.onValue(v, rev),
+        onDelete: (k, rev) => this.deleteEvents.push({ key: k, rev }),
+        // an event read while a drop/corrupt fault was active may be garbled, its key too: then all keys
+        onTaken: (k) => (k === undefined ? this.names.forEach((n) => this.taint(n)) : this.taint(this.names[k])),
+      },
       ctx.logger,
     );
   }
@@ -121,6 +136,7 @@ export class KvWorkload implements Workload {
     if (type === 'cas') op.expect = expectFrom(this.last[k], Math.random() < 0.5);
     const ev = { workload: 'kv', op: `kv:${type}`, seq: id, key: k, connection: conn.idx };
     op.invoke = ctx.clock.now();
+    this.taint(op.key);
     ctx.events.op({ ...ev, type: 'invoke', at: op.invoke, due: op.invoke });
     this.inFlight++;
     this.pending.set(id, op);
@@ -141,6 +157,7 @@ export class KvWorkload implements Workload {
     this.inFlight--;
     this.pending.delete(op.id);
     op.ret = ctx.clock.now();
+    this.taint(op.key);
     if (err) {
       op.status = failedStatus(err);
       ctx.error(`kv ${op.type} on ${ctx.pool.connections[ev.connection]?.endpoint}: ${err.message}`);
@@ -195,20 +212,33 @@ export class KvWorkload implements Workload {
     this.report();
   }
 
-  /** New findings become violations (key, revision, the operations; the fault window follows from the time). */
+  /** Marks `key` as possibly garbled from now on when a drop/corrupt fault may garble bytes now. */
+  private taint(key: string): void {
+    if (!this.tainted.has(key) && this.ctx.transitSuspect()) this.tainted.set(key, this.ctx.clock.now());
+  }
+
+  /**
+   * New findings become violations (key, revision, the operations; the fault window follows from the
+   * time), but for those on a key a drop/corrupt fault may have garbled: counted apart (`unverified`).
+   */
   private report(): void {
     const found = this.checker.findings;
     while (this.emittedKept < found.length) {
       const f = found[this.emittedKept++];
       this.reported[f.kind]++;
-      this.violation(f.kind, f.key, f.revision, f.ops, f.detail);
+      if (this.tainted.has(f.key)) this.unverified++;
+      else {
+        this.verified.push(f);
+        this.violation(f.kind, f.key, f.revision, f.ops, f.detail);
+      }
     }
-    // past maxFindings they are only counted: still violations, without the detail
+    // past maxFindings they are only counted: still violations, without the detail (unless keys are in doubt)
     const counts = this.checker.counts.findings;
     for (const kind of FINDING_KINDS)
       while (this.reported[kind] < counts[kind]) {
         this.reported[kind]++;
-        this.violation(kind, '', 0, [], 'not kept in full (over the findings kept)');
+        if (this.tainted.size) this.unverified++;
+        else this.violation(kind, '', 0, [], 'not kept in full (over the findings kept)');
       }
   }
 
@@ -263,7 +293,7 @@ export class KvWorkload implements Workload {
       rate,
       ops: c.ops,
       indeterminate: c.indeterminate,
-      findings: FINDING_KINDS.reduce((n, k) => n + c.findings[k], 0),
+      findings: FINDING_KINDS.reduce((n, k) => n + c.findings[k], 0) - this.unverified,
     };
   }
 
@@ -277,8 +307,10 @@ export class KvWorkload implements Workload {
       serializableReads: p.serializableReads,
       ...this.counts,
       checked: { ...c, unsettled: this.done ? c.unsettled : this.open.size, findings: { ...c.findings } },
-      findings: total,
-      first: this.checker.findings.slice(0, FIRST_FINDINGS),
+      findings: total - this.unverified,
+      first: this.verified.slice(0, FIRST_FINDINGS),
+      unverified: this.unverified,
+      garbledKeys: [...this.tainted.keys()],
       replay: this.replay,
     };
   }

@@ -15,6 +15,8 @@ export interface SettleSink {
   onValue(value: string, rev: number): void;
   /** a delete of a key (by index) at rev */
   onDelete(key: number, rev: number): void;
+  /** an event was read of this key (undefined: a key not the workload's, maybe one garbled on the way) */
+  onTaken(key: number | undefined): void;
 }
 
 /** how long the live watcher waits before it opens again on the next connection */
@@ -82,6 +84,7 @@ export class PrefixFollower {
       this.lastRev = rev;
       const name = Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1');
       const key = this.keyIndex.get(name);
+      this.sink.onTaken(key);
       if (key === undefined) continue; // the sentinel
       if (ev.type === 'put')
         this.sink.onValue(Buffer.from(ev.kv.value.buffer, ev.kv.value.byteOffset, ev.kv.value.length).toString(), rev);

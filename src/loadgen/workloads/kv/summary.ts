@@ -17,6 +17,13 @@ export interface KvStatus {
   /** the whole run's findings (0 while it runs: findings come as violations) */
   findings: number;
   first: Finding[];
+  /**
+   * findings on keys a drop or corrupt fault on the links may have garbled (an operation or an event of
+   * the key went by while one was active): the generator's doubt, counted apart, not violations
+   */
+  unverified?: number;
+  /** those keys */
+  garbledKeys?: string[];
   /** whether the end-of-run replay read etcd's history of the prefix to the end */
   replay?: { complete: boolean; error?: string };
   /** set by the history file's writer */
@@ -40,6 +47,8 @@ export interface KvRowsInput {
   rate?: number;
   serializableReads?: boolean;
   slips?: number;
+  unverified?: number;
+  garbledKeys?: string[];
   replay?: { complete: boolean; error?: string };
   history?: Record<string, unknown>;
 }
@@ -60,6 +69,10 @@ export function formatKvRows(kv: KvRowsInput, verdict: string): string[] {
     `  linearizability: ${verdict} — ${kv.findings} finding(s)${kv.findings ? ` (${findingsByKind(c)})` : ''}, ${c.judged} operations judged${c.unplaced ? `, ${c.unplaced} without revisions` : ''}`,
   ];
   for (const f of kv.first.slice(0, LISTED)) out.push(`    ${f.kind} ${f.key} @${f.revision}: ${f.detail}`);
+  if (kv.unverified)
+    out.push(
+      `  ${kv.unverified} finding(s) not counted as violations: a drop or corrupt fault on the links may have garbled ${kv.garbledKeys?.length ?? 'some'} key(s)' operations or events (what was written garbled stays in etcd)`,
+    );
   if (c.unsettled)
     out.push(
       `  ${c.unsettled} indeterminate write(s) unsettled (${kv.replay?.error ?? "etcd's history could not be read to the end"}): their keys were judged leniently`,
