@@ -7,7 +7,12 @@ import { Metrics } from '../src/metrics.js';
 import { ManualClock } from '../src/util/clock.js';
 import { WorkloadBook } from '../src/loadgen/workloads/book.js';
 import type { WorkloadContext } from '../src/loadgen/workloads/types.js';
-import type { WorkloadAnomaly, WorkloadOpEvent } from '../src/loadgen/workloads/section.js';
+import {
+  formatSectionRows,
+  type WorkloadAnomaly,
+  type WorkloadOpEvent,
+  type WorkloadSection,
+} from '../src/loadgen/workloads/section.js';
 import type { Violation } from '../src/loadgen/verdict.js';
 import { loadProfileSchema } from '../src/schema/load.js';
 import type { TimelineMark } from '../src/loadgen/events.js';
@@ -21,14 +26,17 @@ function fakeContext() {
   const seen = { violations: [] as Violation[], anomalies: [] as WorkloadAnomaly[], ops: [] as WorkloadOpEvent[] };
   const metrics = new Metrics({ defaultMetrics: false });
   const clock = new ManualClock();
+  // whether a drop/corrupt fault is (or was within settle) active on a link
+  const transit = { suspect: false };
   const ctx = {
     clock,
     metrics,
+    transitSuspect: () => transit.suspect,
     violation: (v: Violation) => seen.violations.push(v),
     anomaly: (a: WorkloadAnomaly) => seen.anomalies.push(a),
     opDone: (e: WorkloadOpEvent) => seen.ops.push(e),
   } as unknown as WorkloadContext;
-  return { ctx, seen, metrics, clock };
+  return { ctx, seen, metrics, clock, transit };
 }
 
 t.test(
@@ -144,17 +152,13 @@ t.test(
   },
 );
 
-t.test('summary table, status line and verdict carry each feature workload', async (t) => {
-  const { ctx } = fakeContext();
-  const book = new WorkloadBook(ctx, 'config', { checks: ['skipped', 'regressed'] });
-  book.op('write', 'ok', 3);
-  book.figure('convergence', 14);
-  const clean = book.section({ watchers: 10, rate: 5 });
-  const st = {
+/** a stopped run's status with these feature sections, for summarize */
+function stoppedStatus(workload: string, features: Record<string, WorkloadSection>): LoadStatus {
+  return {
     runId: 'abcd1234',
     state: 'stopped',
     elapsed: 10,
-    profile: loadProfileSchema.parse({ workloads: ['config'] }),
+    profile: loadProfileSchema.parse({ workloads: [workload] }),
     endpoints: ['127.0.0.1:2379'],
     rates: { target: 200, puts: 200, events: 200 },
     inFlight: 0,
@@ -198,10 +202,19 @@ t.test('summary table, status line and verdict carry each feature workload', asy
       putSend: { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 },
       watch: { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 },
     },
-    features: { config: clean },
+    features,
     thresholds: [],
     passed: true,
   } as unknown as LoadStatus;
+}
+
+t.test('summary table, status line and verdict carry each feature workload', async (t) => {
+  const { ctx } = fakeContext();
+  const book = new WorkloadBook(ctx, 'config', { checks: ['skipped', 'regressed'] });
+  book.op('write', 'ok', 3);
+  book.figure('convergence', 14);
+  const clean = book.section({ watchers: 10, rate: 5 });
+  const st = stoppedStatus('config', { config: clean });
   const s = summarize(st, 'duration reached', undefined);
   t.equal(s.verdict.config, 'held');
   const table = formatSummaryTable(s);
@@ -214,4 +227,48 @@ t.test('summary table, status line and verdict carry each feature workload', asy
   const bad = summarize({ ...st, features: { config: book.section({}) } } as LoadStatus, 'x', undefined);
   t.equal(bad.verdict.config, 'violated');
   t.match(formatSummaryTable(bad), /checks: VIOLATED \(skipped 1\)/);
+});
+
+t.test('a finding made while a drop/corrupt fault may have garbled the bytes is counted apart', async (t) => {
+  const { ctx, seen, metrics, transit } = fakeContext();
+  const book = new WorkloadBook(ctx, 'lock', { checks: ['fencing', 'tokenOrder'], anomalies: ['unsafeHold'] });
+  transit.suspect = true;
+  book.violation('tokenOrder', { key: '/p/mutex', revision: 1248, detail: 'c3 granted with token 1231 after 1244' });
+  book.violation('fencing', { key: '/p/resource', revision: 1250, detail: 'c3 wrote with token 1231' });
+  t.equal(seen.violations.length, 0, 'not told to the run as a violation');
+  t.same(
+    seen.anomalies.map((a) => a.kind),
+    ['unverified:tokenOrder', 'unverified:fencing'],
+    'on the timeline with its window',
+  );
+  transit.suspect = false;
+  book.violation('fencing', { key: '/p/resource', revision: 1300, detail: 'after the fault and settle' });
+  t.equal(seen.violations.length, 1, 'a finding once the fault (and settle) is over is a violation again');
+  const sec = book.section({});
+  t.same(sec.violations, { fencing: 1, tokenOrder: 0 });
+  t.same(sec.unverified, { tokenOrder: 1, fencing: 1 });
+  t.same(sec.anomalies, { unsafeHold: 0 }, 'not among the declared anomalies');
+  t.same(
+    sec.first.map((f) => [f.type, f.check]),
+    [
+      ['unverified', 'tokenOrder'],
+      ['unverified', 'fencing'],
+      ['violation', 'fencing'],
+    ],
+  );
+  const text = await metrics.registry.metrics();
+  t.match(text, /etcd_soak_workload_anomalies_total\{workload="lock",kind="unverified:fencing"\} 1/);
+  t.match(text, /etcd_soak_workload_violations_total\{workload="lock",check="fencing"\} 1/);
+  t.match(
+    formatSectionRows('lock', sec).join('\n'),
+    /checks: VIOLATED \(fencing 1\) \| unverified \(a drop\/corrupt fault may have garbled them\): tokenOrder 1, fencing 1/,
+  );
+
+  // only unverified findings: the verdict says so, never held nor violated
+  const only = new WorkloadBook(ctx, 'lock', { checks: ['fencing'] });
+  transit.suspect = true;
+  only.violation('fencing', { key: '/p/resource', revision: 9, detail: 'x' });
+  const s = summarize(stoppedStatus('lock', { lock: only.section({}) }), 'x', undefined);
+  t.equal(s.verdict.lock, 'unverified');
+  t.match(formatStatusLine(s), /lock 0 ok 0 failed, 0 violations, 1 unverified/);
 });

@@ -10,7 +10,13 @@ import type { Percentiles } from './stats.js';
 import { formatThresholdRows, judgeThresholds, type ThresholdResult } from './thresholds.js';
 import { formatWindowRows, type UnattributedViolations, type WindowFigures } from './window-figures.js';
 import { formatKvRows, type KvLine, type KvStatus } from './workloads/kv/summary.js';
-import { formatSectionRows, sectionViolations, type WorkloadLine, type WorkloadSection } from './workloads/section.js';
+import {
+  formatSectionRows,
+  sectionUnverified,
+  sectionViolations,
+  type WorkloadLine,
+  type WorkloadSection,
+} from './workloads/section.js';
 
 export interface LoadCounts {
   issued: number;
@@ -165,10 +171,11 @@ export function rejudge(summary: LoadSummary): LoadSummary {
   return summary;
 }
 
-/** each feature workload that ran: held when its checker found no violation */
+/** each feature workload that ran: held when its checker found nothing, unverified when only in doubt */
 function featureVerdicts(features: LoadStatus['features']): Partial<Verdict> {
-  const out: Record<string, 'held' | 'violated'> = {};
-  for (const [name, sec] of Object.entries(features ?? {})) out[name] = sectionViolations(sec) ? 'violated' : 'held';
+  const out: Record<string, 'held' | 'violated' | 'unverified'> = {};
+  for (const [name, sec] of Object.entries(features ?? {}))
+    out[name] = sectionViolations(sec) ? 'violated' : sectionUnverified(sec) ? 'unverified' : 'held';
   return out as Partial<Verdict>;
 }
 
@@ -306,7 +313,7 @@ export function formatStatusLine(s: LoadStatus | TimelineLine): string {
   }${runs('put') ? ` | indeterminate ${s.counts.indeterminate}` : ''}${own ? ` | generator: ${g.stalls} stalls ${g.garbled} garbled` : ''}${g.lag?.lagging ? ` | generator lagging ${g.lag.seconds}s` : ''}${isLine ? faultsPart(s.activeFaults) : ''}${isLine && s.overloaded ? ' | GENERATOR OVERLOADED' : ''}`;
 }
 
-/** a feature workload's part of GET /load's status line: operations by result, violations, anomalies */
+/** a feature workload's part of GET /load's status line: operations by result, findings, anomalies */
 function featureStatusText(sec: WorkloadSection): string {
   let ok = 0;
   let bad = 0;
@@ -316,7 +323,8 @@ function featureStatusText(sec: WorkloadSection): string {
   }
   let anomalies = 0;
   for (const n of Object.values(sec.anomalies)) anomalies += n;
-  return `${ok} ok ${bad} failed, ${sectionViolations(sec)} violations${anomalies ? `, ${anomalies} anomalies` : ''}`;
+  const unverified = sectionUnverified(sec);
+  return `${ok} ok ${bad} failed, ${sectionViolations(sec)} violations${unverified ? `, ${unverified} unverified` : ''}${anomalies ? `, ${anomalies} anomalies` : ''}`;
 }
 
 /** how a member under a member fault (link "members", type its kind) reads */

@@ -75,11 +75,14 @@ export interface Verdict {
   hashkv: 'held' | 'violated' | 'unchecked';
   /** the kv workload's history (only when it ran): no linearizability finding, or some */
   linearizable?: 'held' | 'violated' | 'unverified';
-  /** each feature workload that ran: its checker found nothing, or something */
-  registry?: 'held' | 'violated';
-  lock?: 'held' | 'violated';
-  election?: 'held' | 'violated';
-  config?: 'held' | 'violated';
+  /**
+   * each feature workload that ran: its checker found nothing (held), something (violated), or only
+   * findings a drop/corrupt fault may have made (unverified)
+   */
+  registry?: 'held' | 'violated' | 'unverified';
+  lock?: 'held' | 'violated' | 'unverified';
+  election?: 'held' | 'violated' | 'unverified';
+  config?: 'held' | 'violated' | 'unverified';
 }
 
 export function noViolations(): ViolationCounts {

@@ -15,6 +15,8 @@ export class WorkloadBook {
   readonly ops: Record<string, OpCounts> = {};
   readonly counts: Record<string, number> = {};
   readonly violations: Record<string, number> = {};
+  /** findings by check that a drop/corrupt fault may have made (see `violation`) */
+  readonly unverified: Record<string, number> = {};
   readonly anomalies: Record<string, number> = {};
   readonly first: WorkloadFinding[] = [];
   private readonly notes: string[] = [];
@@ -65,11 +67,26 @@ export class WorkloadBook {
     return n;
   }
 
-  /** etcd broke a promise this workload checks: counted in the run's verdict and on the timeline */
+  /**
+   * etcd broke a promise this workload checks: counted in the run's verdict and on the timeline. Found
+   * while a drop/corrupt fault was active on a link (or within `settle` after), or on evidence such a
+   * fault may have garbled (`inDoubt`), it is counted apart as unverified: a flipped bit in an answer (a
+   * Range that leaves out a lower lock key, a token, a version) tells a story etcd never told. It is
+   * marked with its window as an anomaly `unverified:<check>`.
+   */
   violation(
     check: string,
     f: { key: string; revision?: number; detail: string; watcher?: number; connection?: number },
+    inDoubt = false,
   ): void {
+    if (inDoubt || this.ctx.transitSuspect()) {
+      this.unverified[check] = (this.unverified[check] ?? 0) + 1;
+      this.keep('unverified', check, f);
+      const kind = `unverified:${check}`;
+      this.ctx.metrics?.workloadAnomalies.inc({ workload: this.workload, kind });
+      this.ctx.anomaly({ workload: this.workload, kind, key: f.key, revision: f.revision, detail: f.detail });
+      return;
+    }
     this.violations[check] = (this.violations[check] ?? 0) + 1;
     this.keep('violation', check, f);
     this.ctx.metrics?.workloadViolations.inc({ workload: this.workload, check });
@@ -106,6 +123,7 @@ export class WorkloadBook {
       counts: { ...this.counts },
       latency,
       violations: { ...this.violations },
+      unverified: { ...this.unverified },
       anomalies: { ...this.anomalies },
       first: this.first.slice(),
       notes: this.notes.slice(),

@@ -31,10 +31,10 @@ export interface WorkloadAnomaly {
   detail: string;
 }
 
-/** A violation or anomaly kept for reading. */
+/** A violation, an unverified finding or an anomaly kept for reading. */
 export interface WorkloadFinding {
-  type: 'violation' | 'anomaly';
-  /** the check that failed (violation) or the anomaly's kind */
+  type: 'violation' | 'unverified' | 'anomaly';
+  /** the check that failed (violation, unverified) or the anomaly's kind */
   check: string;
   /** ISO time it was found */
   at: string;
@@ -60,9 +60,14 @@ export interface WorkloadSection {
   latency: Record<string, Percentiles>;
   /** etcd's violations by check (every declared check is listed, 0 when it held) */
   violations: Record<string, number>;
+  /**
+   * findings by check made while a drop/corrupt fault was active on a link (or within `settle` after):
+   * the bytes they rest on may be the fault's, so they are counted apart, not in the verdict
+   */
+  unverified: Record<string, number>;
   /** anomalies by kind: effects of faults, not etcd's (every declared kind listed) */
   anomalies: Record<string, number>;
-  /** the first violations and anomalies */
+  /** the first violations, unverified findings and anomalies */
   first: WorkloadFinding[];
   /** for people: what a figure means, which known etcd bug a finding matches */
   notes: string[];
@@ -75,8 +80,18 @@ export interface WorkloadLine {
 }
 
 export function sectionViolations(s: WorkloadSection): number {
+  return sum(s.violations);
+}
+
+/** findings counted apart because a drop/corrupt fault may have garbled what they rest on */
+export function sectionUnverified(s: WorkloadSection): number {
+  // summaries written before the field existed have none
+  return sum(s.unverified ?? {});
+}
+
+function sum(r: Record<string, number>): number {
   let n = 0;
-  for (const v of Object.values(s.violations)) n += v;
+  for (const v of Object.values(r)) n += v;
   return n;
 }
 
@@ -90,9 +105,10 @@ export function formatSectionRows(name: string, s: WorkloadSection): string[] {
   const counts = nonZeroList(s.counts);
   const v = sectionViolations(s);
   const a = nonZeroList(s.anomalies);
+  const u = nonZeroList(s.unverified ?? {});
   const out = [
     `  ${name}: ${ops || 'no operations'}${counts ? ` | ${counts}` : ''}`,
-    `    checks: ${v ? `VIOLATED (${nonZeroList(s.violations)})` : `held (${Object.keys(s.violations).join(', ')})`}${a ? ` | anomalies (not etcd's): ${a}` : ''}`,
+    `    checks: ${v ? `VIOLATED (${nonZeroList(s.violations)})` : `held (${Object.keys(s.violations).join(', ')})`}${u ? ` | unverified (a drop/corrupt fault may have garbled them): ${u}` : ''}${a ? ` | anomalies (not etcd's): ${a}` : ''}`,
   ];
   const lat = Object.entries(s.latency).filter(([, p]) => p.count);
   // three figures a line: a workload has up to a dozen
