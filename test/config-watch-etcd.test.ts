@@ -1,17 +1,21 @@
 // The config workload against a real 3-member cluster: a healthy run (alone, then beside the put/watch
 // load) has 0 violations and every watcher ends on the final version; a run whose connections are
 // dropped again and again (watch streams and writes with them) still has 0 violations, counts the
-// resumes, and every watcher still converges.
+// resumes, and every watcher still converges. The writer told of a version etcd does not hold goes on
+// from etcd's under a drop/corrupt fault, and reports it otherwise.
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ClientPool } from '../src/loadgen/pool.js';
+import { ClientPool } from '../src/loadgen/pool.js';
 import { LoadRunner, type LoadSummary } from '../src/loadgen/runner.js';
 import { ConfigWorkload } from '../src/loadgen/workloads/config/index.js';
 import { EtcdWireClient } from '../src/loadgen/wire/client.js';
-import { kvRange } from '../src/loadgen/wire/kv.js';
-import { parseConfig } from '../src/loadgen/workloads/config/writer.js';
+import { kvPut, kvRange } from '../src/loadgen/wire/kv.js';
+import { ConfigWriter, parseConfig } from '../src/loadgen/workloads/config/writer.js';
+import type { WorkloadBook } from '../src/loadgen/workloads/book.js';
+import { systemClock } from '../src/util/clock.js';
+import { createLogger } from '../src/util/log.js';
 import { loadProfileSchema, type LoadProfileInput } from '../src/schema/load.js';
 import { launchForTest } from './helpers/cluster.js';
 import { startLink } from './helpers/net.js';
@@ -172,4 +176,51 @@ t.test('a link blackholed to the end: its watchers are unfinished, not stale', a
   t.equal(sec.counts.unfinished, 4, 'counted unfinished');
   t.match(sec.notes.join('\n'), /4 watcher\(s\) did not reach the final version/);
   t.ok(w.checker.current(w.writer.version) === 8, 'the other 8 did');
+});
+
+t.test('the writer told a version etcd does not hold: under a drop/corrupt fault it goes on from etcd’s', async (t) => {
+  const endpoint = cluster.clientEndpoints()[0];
+  const pool = new ClientPool([endpoint], 1, createLogger({ level: 'silent' }), 4 << 20);
+  const client = new EtcdWireClient(endpoint);
+  t.teardown(() => {
+    pool.close();
+    client.close();
+  });
+  const key = `/etcd-soak/test-writer-${process.pid}/config`;
+  const counts: Record<string, number> = {};
+  const errors: string[] = [];
+  const book = { op: () => undefined, count: (n: string, k = 1) => (counts[n] = (counts[n] ?? 0) + k) };
+  let suspect = false;
+  const writer = new ConfigWriter(pool, key, () => 3000, systemClock, book as unknown as WorkloadBook, {
+    written: () => undefined,
+    error: (m) => errors.push(m),
+    transitSuspect: () => suspect,
+  });
+  const step = async () => {
+    writer.due();
+    while (writer.busy) await new Promise((r) => setTimeout(r, 10));
+  };
+  await step();
+  await step();
+  t.equal(writer.version, 2);
+  // what a flipped 'succeeded' (or a put stored under a garbled key) leaves: etcd holds version 1, not the 2
+  // the writer was told — written here straight to etcd
+  await kvPut(client, key, JSON.stringify({ version: 1, writtenAt: new Date().toISOString() }), { timeoutMs: 3000 });
+  await step();
+  t.equal(
+    writer.version,
+    2,
+    'without a drop/corrupt fault: etcd lost an acknowledged write, reported, not papered over',
+  );
+  t.match(errors.at(-1), /showed version 1, older than the known 2/);
+  suspect = true;
+  await step();
+  t.equal(writer.version, 1, "under one: the writer goes on from etcd's version");
+  t.equal(counts.rebased, 1);
+  await step();
+  await step();
+  t.equal(writer.version, 3, 'and writes again: no wedge');
+  const kv = (await kvRange(client, key, { timeoutMs: 3000 })).kvs[0];
+  t.equal(parseConfig(kv.value), 3, 'etcd holds the version the writer knows');
+  t.equal(kv.modRevision, writer.modRevision);
 });

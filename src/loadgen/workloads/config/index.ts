@@ -39,6 +39,7 @@ const COUNTS = [
   'undecodable',
   'deletes',
   'unfinished',
+  'rebased',
 ];
 const REGRESSED_NOTE =
   'regressed: a version lower than one already applied, in particular after a resume, is the symptom of ' +
@@ -69,6 +70,7 @@ export class ConfigWorkload implements Workload {
     this.writer = new ConfigWriter(ctx.pool, this.key, () => ctx.profile.putTimeout, ctx.clock, this.book, {
       written: (v, mod, ackAt) => this.written(v, mod, ackAt),
       error: (m) => ctx.error(m),
+      transitSuspect: () => ctx.transitSuspect(),
     });
     const host = this.streamHost();
     // streams round-robin over the connections; watcher w on stream w % streams

@@ -30,6 +30,8 @@ export interface WriterEvents {
   /** version is in etcd at modRevision: acknowledged at ackAt, or learned by a read (ackAt undefined) */
   written(version: number, modRevision: number, ackAt: number | undefined): void;
   error(message: string): void;
+  /** a drop/corrupt fault is (or was within settle) active on a link: an answer may not be etcd's */
+  transitSuspect(): boolean;
 }
 
 export class ConfigWriter {
@@ -156,14 +158,21 @@ export class ConfigWriter {
       return;
     }
     const v = parseConfig(kv.value);
-    if (v === undefined) {
-      this.on.error(`config key holds no version (seen by ${how})`);
-      return;
-    }
-    if (v > this.version) {
+    if (v !== undefined && v > this.version) {
       this.book.count('learned', v - this.version);
       this.learn(v, kv.modRevision, undefined);
     } else if (v === this.version) this.modRevision = kv.modRevision;
+    else if (this.on.transitSuspect()) {
+      // What etcd holds is not what the writer was told: under a drop/corrupt fault an answer (a flipped
+      // 'succeeded') or a write (its key or value flipped on the way in) was garbled. Every next compare
+      // would fail on it, so go on from what etcd holds rather than wedge (the next version follows it).
+      this.book.count('rebased');
+      this.on.error(
+        `config read (${how}) showed ${v === undefined ? 'no version' : `version ${v}`} under a drop/corrupt fault, the writer knew version ${this.version}: going on from etcd's`,
+      );
+      if (v !== undefined) this.version = v;
+      this.modRevision = kv.modRevision;
+    } else if (v === undefined) this.on.error(`config key holds no version (seen by ${how})`);
     else this.on.error(`config read (${how}) showed version ${v}, older than the known ${this.version}`);
   }
 
