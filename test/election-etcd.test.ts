@@ -1,7 +1,8 @@
 // The election workload on a real 3-member cluster: named alone (so beside the default put/watch load),
 // then with an explicit put/watch load and more candidates and observers. A healthy
 // cluster gives several terms, 0 violations, no unsafe leader, and every observer saw every elected
-// leader, in order; etcd's record of the election matches what the candidates were told.
+// leader, in order; etcd's record of the election matches what the candidates were told. A record read
+// through a drop/corrupt fault is in doubt until a Range shows the same live keys.
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +11,12 @@ import { loadProfileSchema } from '../src/schema/load.js';
 import { LoadRunner, type LoadSummary } from '../src/loadgen/runner.js';
 import { noViolations } from '../src/loadgen/verdict.js';
 import { ElectionWorkload } from '../src/loadgen/workloads/election/index.js';
+import { ElectionChecker } from '../src/loadgen/workloads/election/checker.js';
+import { ElectionRecord } from '../src/loadgen/workloads/election/record.js';
+import { ClientPool } from '../src/loadgen/pool.js';
+import { EtcdWireClient } from '../src/loadgen/wire/client.js';
+import { kvPut, kvRange } from '../src/loadgen/wire/kv.js';
+import { createLogger } from '../src/util/log.js';
 import { launchForTest } from './helpers/cluster.js';
 
 const cluster = await launchForTest(t, { size: 3 });
@@ -103,4 +110,53 @@ t.test('beside an explicit put/watch load, 4 candidates and 4 observers', async 
   healthy(t, s, w, 4);
   t.same(s.violations, noViolations(), 'the put/watch checks held');
   t.equal(s.counts.indeterminate, 0);
+});
+
+t.test('a record read through a drop/corrupt fault is tainted until a Range shows the same live keys', async (t) => {
+  const endpoint = cluster.clientEndpoints()[0];
+  const pool = new ClientPool([endpoint], 1, createLogger({ level: 'silent' }), 4 << 20);
+  const client = new EtcdWireClient(endpoint);
+  const base = `/etcd-soak/test-record-${process.pid}/`;
+  const checker = new ElectionChecker(() => undefined);
+  let suspect = true;
+  const record = new ElectionRecord(
+    pool,
+    base,
+    `${base}e/`,
+    checker,
+    createLogger({ level: 'silent' }),
+    0,
+    () => suspect,
+  );
+  t.teardown(() => {
+    record.stop();
+    pool.close();
+    client.close();
+  });
+  const head = (await kvRange(client, '/', { timeoutMs: 3000 })).revision;
+  record.start(head);
+  const until = async (what: () => boolean) => {
+    for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  await kvPut(client, `${base}e/a`, 'x', { timeoutMs: 3000 });
+  await until(() => checker.aliveKeys.size === 1);
+  t.equal(record.tainted, true, 'events read while the fault may garble them taint the record');
+  await kvPut(client, `${base}e/b`, 'y', { timeoutMs: 3000 });
+  await until(() => checker.aliveKeys.size === 2);
+  const model = new Map(checker.aliveKeys);
+  t.equal(
+    await record.verify(model, record.lastRev, 3000),
+    'same',
+    "the live keys are etcd's at the record's revision",
+  );
+  const extra = new Map(model).set(`${base}e/\u00e1`, record.lastRev);
+  t.equal(await record.verify(extra, record.lastRev, 3000), 'differs', 'a key under a flipped name differs');
+  const shifted = new Map([...model].map(([k, c]) => [k, c + 1] as const));
+  t.equal(await record.verify(shifted, record.lastRev, 3000), 'differs', 'a flipped create revision differs');
+  t.equal(await record.verify(model, record.lastRev + 1_000_000, 3000), 'unknown', 'a revision etcd never reached');
+  record.tainted = false;
+  suspect = false;
+  await kvPut(client, `${base}e/c`, 'z', { timeoutMs: 3000 });
+  await until(() => checker.aliveKeys.size === 3);
+  t.equal(record.tainted, false, 'events read on clean links do not');
 });

@@ -158,6 +158,11 @@ export class ElectionChecker {
     return undefined;
   }
 
+  /** the live keys of the election as far as the record read: key → create revision */
+  get aliveKeys(): ReadonlyMap<string, number> {
+    return this.alive;
+  }
+
   get currentLeader(): Tenure | undefined {
     return this.leader;
   }

@@ -15,6 +15,8 @@ import { ElectionRecord } from './record.js';
 
 /** pause before an observer whose stream broke opens a new one */
 const REOPEN_MS = 250;
+/** checks of a tainted record without an answer before it stays in doubt to the end */
+const VERIFY_ATTEMPTS = 5;
 
 interface Observer {
   idx: number;
@@ -41,6 +43,10 @@ export class ElectionWorkload implements Workload, CandidateHost {
   private closed = false;
   private finished = false;
   private replay: { complete: boolean; error?: string } | undefined;
+  /** the tainted record was shown not to be etcd's (or could not be checked): in doubt to the end */
+  private recordInDoubt = false;
+  private verifying = false;
+  private verifyAttempts = 0;
 
   constructor(readonly ctx: WorkloadContext) {
     const p = ctx.profile;
@@ -49,7 +55,16 @@ export class ElectionWorkload implements Workload, CandidateHost {
     this.book = new WorkloadBook(ctx, 'election', {
       checks: ELECTION_CHECKS,
       anomalies: ELECTION_ANOMALIES,
-      counts: ['terms', 'proclaims', 'changes', 'skips', 'observerReopens', 'termsLost', 'leasesLost'],
+      counts: [
+        'terms',
+        'proclaims',
+        'changes',
+        'skips',
+        'observerReopens',
+        'termsLost',
+        'leasesLost',
+        'recordVerified',
+      ],
     });
     this.checker = new ElectionChecker((f) => this.found(f));
     const conns = ctx.pool.connections;
@@ -64,7 +79,9 @@ export class ElectionWorkload implements Workload, CandidateHost {
       opens: 0,
     }));
     const next = p.electionCandidates + p.electionObservers;
-    this.record = new ElectionRecord(ctx.pool, this.base, `${this.electionName}/`, this.checker, ctx.logger, next);
+    this.record = new ElectionRecord(ctx.pool, this.base, `${this.electionName}/`, this.checker, ctx.logger, next, () =>
+      ctx.transitSuspect(),
+    );
   }
 
   // CandidateHost
@@ -89,7 +106,33 @@ export class ElectionWorkload implements Workload, CandidateHost {
     // the observer is named in the detail: the run's `watcher` field numbers the watch fleet's watchers
     const at = { key: f.key, revision: f.revision, detail: f.detail };
     if (f.type === 'anomaly') this.book.anomaly(f.check, at);
-    else this.book.violation(f.check, at);
+    // judged on a record a drop/corrupt fault may have garbled: counted apart, not etcd's for sure
+    else this.book.violation(f.check, at, this.record.tainted || this.recordInDoubt);
+  }
+
+  /**
+   * A record tainted by a drop/corrupt fault is checked once the links are clean again: the live keys it
+   * shows must be etcd's at its revision. Then its findings count again; if not, they stay unverified.
+   */
+  private async verifyRecord(): Promise<void> {
+    if (!this.record.tainted || this.recordInDoubt || this.verifying || this.ctx.transitSuspect()) return;
+    this.verifying = true;
+    const rev = this.record.lastRev;
+    const model = new Map(this.checker.aliveKeys);
+    try {
+      const r = await this.record.verify(model, rev, this.ctx.profile.putTimeout);
+      if (r === 'same' && !this.ctx.transitSuspect()) {
+        this.record.tainted = false;
+        this.book.count('recordVerified');
+      } else if (r === 'differs' || ++this.verifyAttempts >= VERIFY_ATTEMPTS) {
+        this.recordInDoubt = true;
+        this.book.note(
+          `election record read through a drop/corrupt fault ${r === 'differs' ? `differs from etcd's live keys at revision ${rev}` : 'could not be checked against etcd'}: findings after it are counted unverified`,
+        );
+      }
+    } finally {
+      this.verifying = false;
+    }
   }
 
   async prepare(startRev: number): Promise<void> {
@@ -136,6 +179,7 @@ export class ElectionWorkload implements Workload, CandidateHost {
   }
 
   watchdog(): void {
+    void this.verifyRecord();
     this.checker.judge();
     // claims wait while the record reads nothing: its member may be cut off (a stream stalls silently)
     const quiet = performance.now() - this.record.lastEventAt;
@@ -159,6 +203,7 @@ export class ElectionWorkload implements Workload, CandidateHost {
     const timeoutMs = Math.max(30_000, this.ctx.profile.settle * 4);
     this.replay = await this.record.catchUp(`${this.base}end`, timeoutMs);
     if (!this.replay.complete) this.book.note(`election record incomplete: ${this.replay.error}`);
+    await this.verifyRecord();
     this.finished = true;
     this.closeObservers();
     this.checker.finish(this.replay.complete);

@@ -2,10 +2,14 @@
 // fed to the checker (each leader key's create and delete, each proclaim's put) in revision order, so
 // every claim is judged against what etcd actually applied. At the end a sentinel put under the folder
 // (beside the election's prefix, not in it) and a replay up to it make the record known complete.
+// Events read while a drop/corrupt fault may have garbled them taint the record (a flipped key is a
+// candidate that never leaves, a flipped revision skips what follows) until a Range at the record's
+// revision, read once the links are clean, shows the same live keys.
 import type { Logger } from '../../../util/log.js';
 import type { ClientPool } from '../../pool.js';
 import { WireError, type WatchEvent, type WatchStream } from '../../wire/client.js';
 import { prefixEnd } from '../../wire/proto.js';
+import { kvRange } from '../../wire/kv.js';
 import { readToSentinel, replayPrefix } from '../../wire/replay.js';
 import type { ElectionChecker } from './checker.js';
 
@@ -21,6 +25,8 @@ export class ElectionRecord {
   compactedAt = 0;
   /** when the record last read an event (performance.now ms) */
   lastEventAt = performance.now();
+  /** it read events while a drop/corrupt fault may have garbled them, and is not verified since */
+  tainted = false;
   private stream: WatchStream | undefined;
   private retry: ((why: string) => void) | undefined;
   private conn: number;
@@ -36,6 +42,8 @@ export class ElectionRecord {
     private readonly checker: ElectionChecker,
     private readonly logger: Logger,
     firstConnection: number,
+    /** a drop/corrupt fault is (or was within settle) active on a link */
+    private readonly transitSuspect: () => boolean = () => false,
   ) {
     this.conn = firstConnection;
   }
@@ -84,6 +92,7 @@ export class ElectionRecord {
   private take(events: readonly WatchEvent[]): void {
     const from = this.lastRev;
     this.lastEventAt = performance.now();
+    if (events.length && this.transitSuspect()) this.tainted = true;
     for (const ev of events) {
       const rev = ev.kv.modRevision;
       if (rev <= from) continue;
@@ -94,6 +103,28 @@ export class ElectionRecord {
       else this.checker.recordDelete(key, rev);
     }
     this.checker.judge();
+  }
+
+  /**
+   * Whether the live keys the record shows (`model`, key → create revision, as of `rev`) are etcd's at
+   * that revision: 'same', 'differs', or 'unknown' (no answer; a revision etcd never reached or has
+   * compacted answers an error too, so the caller bounds its attempts).
+   */
+  async verify(
+    model: ReadonlyMap<string, number>,
+    rev: number,
+    timeoutMs: number,
+  ): Promise<'same' | 'differs' | 'unknown'> {
+    const conns = this.pool.connections;
+    const c = conns[this.conn % conns.length];
+    try {
+      const r = await kvRange(c.client, this.keys, { rangeEnd: prefixEnd(this.keys), revision: rev, timeoutMs });
+      const same = r.kvs.length === model.size && r.kvs.every((kv) => model.get(text(kv.key)) === kv.createRevision);
+      return same ? 'same' : 'differs';
+    } catch (err) {
+      this.logger.debug({ endpoint: c.endpoint, rev, err: (err as Error).message }, 'election record: verify failed');
+      return 'unknown';
+    }
   }
 
   /** The end: a sentinel put, then the folder's history read up to it. */
