@@ -270,5 +270,9 @@ t.test('a finding made while a drop/corrupt fault may have garbled the bytes is 
   only.violation('fencing', { key: '/p/resource', revision: 9, detail: 'x' });
   const s = summarize(stoppedStatus('lock', { lock: only.section({}) }), 'x', undefined);
   t.equal(s.verdict.lock, 'unverified');
+  t.match(
+    formatSummaryTable(s),
+    /\n {4}checks: unverified \(a drop\/corrupt fault may have garbled them\): fencing 1\n/,
+  );
   t.match(formatStatusLine(s), /lock 0 ok 0 failed, 0 violations, 1 unverified/);
 });

@@ -108,7 +108,13 @@ export function formatSectionRows(name: string, s: WorkloadSection): string[] {
   const u = nonZeroList(s.unverified ?? {});
   const out = [
     `  ${name}: ${ops || 'no operations'}${counts ? ` | ${counts}` : ''}`,
-    `    checks: ${v ? `VIOLATED (${nonZeroList(s.violations)})` : `held (${Object.keys(s.violations).join(', ')})`}${u ? ` | unverified (a drop/corrupt fault may have garbled them): ${u}` : ''}${a ? ` | anomalies (not etcd's): ${a}` : ''}`,
+    `    checks: ${[
+      v ? `VIOLATED (${nonZeroList(s.violations)})` : u ? '' : `held (${Object.keys(s.violations).join(', ')})`,
+      u && `unverified (a drop/corrupt fault may have garbled them): ${u}`,
+      a && `anomalies (not etcd's): ${a}`,
+    ]
+      .filter(Boolean)
+      .join(' | ')}`,
   ];
   const lat = Object.entries(s.latency).filter(([, p]) => p.count);
   // three figures a line: a workload has up to a dozen
