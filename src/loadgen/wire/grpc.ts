@@ -31,6 +31,13 @@ export class WireError extends Error {
   }
 }
 
+/** What a message that would not decode ends its call or stream with: the deframer's own error, or INTERNAL. */
+export function undecodable(err: unknown): WireError {
+  return err instanceof WireError
+    ? err
+    : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`);
+}
+
 /** 5-byte gRPC header (uncompressed) + message */
 export function frame(msg: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(5 + msg.length);

@@ -1,6 +1,6 @@
 // gRPC streams over an HTTP/2 stream: the response reader that streams share, and the raw stream (bidi
 // or server-streaming) that the lease keepalive and election observe streams use.
-import { Deframer, Status, WireError, frame } from './grpc.js';
+import { Deframer, WireError, frame, undecodable } from './grpc.js';
 import type { H2Stream } from './h2/connection.js';
 import { endError, statusOf, type GrpcStatus } from './unary.js';
 
@@ -32,11 +32,7 @@ export class GrpcReader {
       // and Node's socket reads are fresh buffers, so the view stays valid
       this.deframer.push(chunk);
     } catch (err) {
-      this.onBad(
-        err instanceof WireError
-          ? err
-          : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`),
-      );
+      this.onBad(undecodable(err));
     }
   }
 

@@ -1,6 +1,6 @@
 // One unary gRPC call on an HTTP/2 stream: the call object is the stream's handler, so a put costs one
 // object and one promise, no listeners.
-import { Deframer, Status, WireError, decodeGrpcMessage } from './grpc.js';
+import { Deframer, Status, WireError, decodeGrpcMessage, undecodable } from './grpc.js';
 import { CANCEL, type H2Stream, type StreamHandler } from './h2/connection.js';
 import { fieldOf } from './h2/hpack.js';
 import { decodeRangeResponse } from './proto.js';
@@ -79,11 +79,7 @@ export class UnaryCall<T> implements StreamHandler {
     try {
       this.deframer.push(chunk);
     } catch (err) {
-      this.cancel(
-        err instanceof WireError
-          ? err
-          : new WireError(Status.INTERNAL, `undecodable message: ${(err as Error).message}`),
-      );
+      this.cancel(undecodable(err));
     }
   }
 
