@@ -38,6 +38,15 @@ t.teardown(async () => {
   await cluster.stop();
 });
 
+/** corrupt 2 % of the chunks on tx and rx of every member's client link, for `ms` */
+function corruptClientLinks(ms: number): void {
+  for (const m of cluster.members)
+    for (const direction of ['tx', 'rx'] as const)
+      daemon
+        .getLink(`${m.name}-client`)
+        .addFault(parseFaultSpec({ type: 'corrupt', direction, probability: 0.02, duration: ms }));
+}
+
 /** etcd's history of a prefix from a revision, read with a fresh watch straight from a member */
 async function history(endpoint: string, prefix: string, fromRev: number): Promise<Map<number, number>> {
   const c = new EtcdWireClient(endpoint);
@@ -91,12 +100,7 @@ t.test('corrupt 2 % on tx and rx of every client link for 20 s: streams recover,
   });
   t.equal(status.endpoints.length, 3, 'the three member client links');
   await new Promise((r) => setTimeout(r, 2000));
-  for (const m of cluster.members) {
-    for (const direction of ['tx', 'rx'] as const)
-      daemon
-        .getLink(`${m.name}-client`)
-        .addFault(parseFaultSpec({ type: 'corrupt', direction, probability: 0.02, duration: 20000 }));
-  }
+  corruptClientLinks(20000);
   await new Promise((r) => setTimeout(r, 20000));
   t.equal(daemon.activeFaults().length, 0, 'the faults expired');
   // every stream recovers by itself: all watchers watching and every connection delivering again
@@ -180,11 +184,7 @@ t.test('kv under corrupt 2 % on every client link: garbled bytes make no lineari
     }),
   );
   await new Promise((r) => setTimeout(r, 2000));
-  for (const m of cluster.members)
-    for (const direction of ['tx', 'rx'] as const)
-      daemon
-        .getLink(`${m.name}-client`)
-        .addFault(parseFaultSpec({ type: 'corrupt', direction, probability: 0.02, duration: 12000 }));
+  corruptClientLinks(12000);
   await new Promise((r) => setTimeout(r, 15000));
   const summary: LoadSummary = await daemon.stopLoad('test done');
   const kv = summary.kv!;
@@ -222,11 +222,7 @@ t.test('feature workloads under corrupt 2 % on every client link: no violation f
   const violations: { kind: string; check?: string; detail: string; revision: number }[] = [];
   daemon.loadRunner!.on('violation', (v: (typeof violations)[number]) => violations.push(v));
   await new Promise((r) => setTimeout(r, 3000));
-  for (const m of cluster.members)
-    for (const direction of ['tx', 'rx'] as const)
-      daemon
-        .getLink(`${m.name}-client`)
-        .addFault(parseFaultSpec({ type: 'corrupt', direction, probability: 0.02, duration: 12000 }));
+  corruptClientLinks(12000);
   await new Promise((r) => setTimeout(r, 18000));
   const summary: LoadSummary = await daemon.stopLoad('test done');
   const features = summary.features ?? {};
