@@ -39,8 +39,8 @@ const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PRIORITY = 0x20;
 
-export const NO_ERROR = 0;
-export const PROTOCOL_ERROR = 1;
+const NO_ERROR = 0;
+const PROTOCOL_ERROR = 1;
 export const CANCEL = 8;
 const COMPRESSION_ERROR = 9;
 const FRAME_SIZE_ERROR = 6;
@@ -316,12 +316,7 @@ export class H2Connection {
   }
 
   resetStream(s: H2Stream, code: number): void {
-    if (s.id !== 0 && !this.destroyed) {
-      const b = Buffer.allocUnsafe(13);
-      frameHeader(b, 0, 4, T.RST_STREAM, 0, s.id);
-      b.writeUInt32BE(code, 9);
-      this.push(b);
-    }
+    if (s.id !== 0 && !this.destroyed) this.push(this.fourByteFrame(T.RST_STREAM, s.id, code));
     const i = this.waiting.indexOf(s);
     if (i >= 0) this.waiting.splice(i, 1);
     this.finish(s, code, new Error(`stream reset (code ${code})`), s.id !== 0 && this.handshaken);
@@ -361,8 +356,13 @@ export class H2Connection {
   }
 
   private windowUpdate(sid: number, n: number): Buffer {
+    return this.fourByteFrame(T.WINDOW_UPDATE, sid, n);
+  }
+
+  /** a frame whose payload is one 32-bit number: WINDOW_UPDATE's increment, RST_STREAM's code */
+  private fourByteFrame(type: T, sid: number, n: number): Buffer {
     const b = Buffer.allocUnsafe(13);
-    frameHeader(b, 0, 4, T.WINDOW_UPDATE, 0, sid);
+    frameHeader(b, 0, 4, type, 0, sid);
     b.writeUInt32BE(n, 9);
     return b;
   }
@@ -581,12 +581,7 @@ export class H2Connection {
   /** the server ended its side: the call is over; a stream still open on this side is reset */
   private remoteEnd(s: H2Stream): void {
     if (s.closed) return;
-    if (!s.localEnded) {
-      const b = Buffer.allocUnsafe(13);
-      frameHeader(b, 0, 4, T.RST_STREAM, 0, s.id);
-      b.writeUInt32BE(NO_ERROR, 9);
-      this.push(b);
-    }
+    if (!s.localEnded) this.push(this.fourByteFrame(T.RST_STREAM, s.id, NO_ERROR));
     this.finish(s, 0, undefined, true);
   }
 
@@ -609,7 +604,7 @@ export class H2Connection {
   }
 
   /** Closes the connection now: every open stream's handler hears `err` (or a plain close). */
-  destroy(err: Error | undefined, graceful = false): void {
+  destroy(err: Error | undefined): void {
     if (this.destroyed) return;
     this.destroyed = true;
     this.draining = true;
@@ -620,16 +615,8 @@ export class H2Connection {
     for (const s of [...this.streams.values()]) this.finish(s, -1, why, this.handshaken);
     for (const s of this.waiting.splice(0)) this.finish(s, -1, why, false);
     this.out = [];
-    if (graceful) this.socket.end();
-    else this.socket.destroy();
+    this.socket.destroy();
     for (const fn of this.closeListeners.splice(0)) fn();
-  }
-
-  /** Sends GOAWAY and closes once flushed. */
-  close(): void {
-    if (this.destroyed) return;
-    this.goAway(NO_ERROR);
-    this.destroy(undefined, true);
   }
 }
 
