@@ -42,9 +42,7 @@ export class GrpcReader {
       this.onEnd(undefined);
       return;
     }
-    const e = endError(this.path, status, code, err);
-    if (!sent) e.sent = false;
-    this.onEnd(e);
+    this.onEnd(endError(this.path, status, code, err, sent));
   }
 }
 

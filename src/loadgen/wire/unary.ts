@@ -14,11 +14,25 @@ export function statusOf(fields: readonly string[]): GrpcStatus | undefined {
   return { code: Number(s), message: decodeGrpcMessage(fieldOf(fields, 'grpc-message')) };
 }
 
-/** the error for a stream that ended without a status, or with a non-OK one */
-export function endError(path: string, status: GrpcStatus | undefined, code: number, err?: Error): WireError {
-  if (status && status.code !== 0) return new WireError(status.code, status.message || `grpc status ${status.code}`);
-  if (code === -1 && err) return new WireError('UNAVAILABLE', `${path}: ${err.message}`);
-  return new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${code}) without a status`);
+/**
+ * The error for a stream that ended without a status, or with a non-OK one (a handler's onClose
+ * arguments); `sent` false marks a request the server never saw.
+ */
+export function endError(
+  path: string,
+  status: GrpcStatus | undefined,
+  code: number,
+  err: Error | undefined,
+  sent: boolean,
+): WireError {
+  const e =
+    status && status.code !== 0
+      ? new WireError(status.code, status.message || `grpc status ${status.code}`)
+      : code === -1 && err
+        ? new WireError('UNAVAILABLE', `${path}: ${err.message}`)
+        : new WireError('UNAVAILABLE', `${path}: stream closed (rst code ${code}) without a status`);
+  if (!sent) e.sent = false;
+  return e;
 }
 
 /** a reply the caller keeps: its own copy, not a view of the connection's read buffer */
@@ -86,11 +100,8 @@ export class UnaryCall<T> implements StreamHandler {
   onClose(code: number, err: Error | undefined, sent: boolean): void {
     if (this.done) return;
     const { status, path } = this;
-    if (code !== 0 || (status && status.code !== 0) || !status) {
-      const e = endError(path, status, code, err);
-      if (!sent) e.sent = false;
-      this.finish(e);
-    } else if (!this.reply) this.finish(new WireError(Status.INTERNAL, `${path}: no response message`));
+    if (code !== 0 || (status && status.code !== 0) || !status) this.finish(endError(path, status, code, err, sent));
+    else if (!this.reply) this.finish(new WireError(Status.INTERNAL, `${path}: no response message`));
     else this.finish(undefined);
   }
 
