@@ -142,8 +142,8 @@ export class EtcdRecord {
         // the last event of the prefix at the current revision: the replay is complete once it is read
         const head = await this.head(client, stable);
         for (const kv of head.kvs) {
-          const k = this.keyIndex.get(Buffer.from(kv.key).toString('latin1'));
-          if (k !== undefined) result.lastOnKey.set(k, kv.modRevision);
+          const k = this.keyOf(kv.key);
+          if (k >= 0) result.lastOnKey.set(k, kv.modRevision);
         }
         if (fromRev <= 0 || fromRev > head.target) {
           // nothing new on the prefix; a head read once may be garbled low, so the checkpoint stays
@@ -162,6 +162,11 @@ export class EtcdRecord {
     }
     result.error = errors.join('; ');
     return result;
+  }
+
+  /** the run's index of a key (-1: not one of the run's keys, e.g. the sentinel or a garbled name) */
+  private keyOf(key: Uint8Array): number {
+    return this.keyIndex.get(Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1')) ?? -1;
   }
 
   private async head(
@@ -193,7 +198,7 @@ export class EtcdRecord {
     now: () => number,
   ): Promise<void> {
     const end = prefixEnd(this.base);
-    const keyOf = (kv: Kv) => this.keyIndex.get(Buffer.from(kv.key).toString('latin1')) ?? -1;
+    const keyOf = (kv: Kv) => this.keyOf(kv.key);
     const same = (a: Kv, b: Kv) => Buffer.compare(a.key, b.key) === 0 && Buffer.compare(a.value, b.value) === 0;
     for (const [rev, first] of doubtful) {
       let prev = first;
@@ -248,10 +253,7 @@ export class EtcdRecord {
             return true;
           }
           lastRev = rev;
-          const key =
-            this.keyIndex.get(
-              Buffer.from(ev.kv.key.buffer, ev.kv.key.byteOffset, ev.kv.key.length).toString('latin1'),
-            ) ?? -1;
+          const key = this.keyOf(ev.kv.key);
           result.events++;
           if (ev.type === 'put' && !checker.replayEvent(key, rev, ev.kv.value, t)) {
             const copy = { ...ev.kv, key: Buffer.from(ev.kv.key), value: Buffer.from(ev.kv.value) };
