@@ -293,13 +293,18 @@ export class KvWorkload implements Workload {
       rate,
       ops: c.ops,
       indeterminate: c.indeterminate,
-      findings: FINDING_KINDS.reduce((n, k) => n + c.findings[k], 0) - this.unverified,
+      findings: this.verifiedFindings,
     };
+  }
+
+  /** the run's findings so far that count as violations: all but those on keys in doubt */
+  private get verifiedFindings(): number {
+    const c = this.checker.counts;
+    return FINDING_KINDS.reduce((n, k) => n + c.findings[k], 0) - this.unverified;
   }
 
   status(): KvStatus {
     const c = this.checker.counts;
-    const total = FINDING_KINDS.reduce((n, k) => n + c.findings[k], 0);
     const p = this.ctx.profile;
     return {
       keys: p.kvKeys,
@@ -307,7 +312,7 @@ export class KvWorkload implements Workload {
       serializableReads: p.serializableReads,
       ...this.counts,
       checked: { ...c, unsettled: this.done ? c.unsettled : this.open.size, findings: { ...c.findings } },
-      findings: total - this.unverified,
+      findings: this.verifiedFindings,
       first: this.verified.slice(0, FIRST_FINDINGS),
       unverified: this.unverified,
       garbledKeys: [...this.tainted.keys()],
